@@ -1,0 +1,97 @@
+//! `hookwatch events`: the list API's filters, read straight from the database.
+
+use chrono::Utc;
+use clap::Args;
+
+use super::{GlobalArgs, offline_settings, runtime};
+use crate::app::open_store;
+use crate::query::{ListParams, view};
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Event type; a trailing * matches by prefix (charge.*)
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// received or rejected
+    #[arg(long)]
+    pub status: Option<String>,
+    /// valid, invalid, missing or unverified
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// true for errors only, false for non-errors
+    #[arg(long)]
+    pub error: Option<String>,
+    /// RFC 3339 time or an age (15m, 2h, 7d)
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many events (1–1000)
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// Only events with a smaller id (paging)
+    #[arg(long)]
+    pub before: Option<String>,
+    /// One JSON summary per line instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
+    let settings = offline_settings(global)?;
+    let params = ListParams {
+        source: args.source,
+        event_type: args.event_type,
+        status: args.status,
+        signature: args.signature,
+        error: args.error,
+        since: args.since,
+        until: args.until,
+        q: None,
+        limit: args.limit,
+        before: args.before,
+    };
+    let filter = params.parse(Utc::now())?;
+    let events =
+        runtime()?.block_on(async { open_store(&settings.database)?.list(filter).await })?;
+    if args.json {
+        for event in &events {
+            println!("{}", view::summary(event));
+        }
+        return Ok(());
+    }
+    println!(
+        "{:>8}  {:<27}  {:<16}  {:<32}  {:<10}  {:<8}  {:>3}  {:>4}  {:>8}",
+        "ID", "RECEIVED", "SOURCE", "TYPE", "SIGNATURE", "STATUS", "ERR", "DUP", "BYTES"
+    );
+    for e in &events {
+        let n = &e.new;
+        println!(
+            "{:>8}  {:<27}  {:<16}  {:<32}  {:<10}  {:<8}  {:>3}  {:>4}  {:>8}",
+            e.id,
+            view::time(n.received_at),
+            clip(&n.source, 16),
+            clip(n.event_type.as_deref().unwrap_or("-"), 32),
+            n.signature.as_str(),
+            n.status.as_str(),
+            if n.is_error { "yes" } else { "" },
+            e.duplicates,
+            e.size
+        );
+    }
+    if events.is_empty() {
+        eprintln!("no events match");
+    }
+    Ok(())
+}
+
+/// Shortens text for a table column, on a character boundary.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width - 1).collect();
+    format!("{kept}…")
+}

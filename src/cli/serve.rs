@@ -1,0 +1,86 @@
+//! `hookwatch serve`: resolve the settings, open the store, print the banner, serve until
+//! SIGTERM or Ctrl-C, then drain.
+
+use clap::Args;
+use tokio::net::TcpListener;
+
+use super::GlobalArgs;
+use crate::app::{self, ServeOptions};
+use crate::config::{Overrides, Settings};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "HOOKWATCH_LISTEN")]
+    pub listen: Option<String>,
+    /// API and dashboard token (required off loopback)
+    #[arg(long, env = "HOOKWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Allow a non-loopback address without a token
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: args.listen,
+        database: global.database.clone(),
+        config: global.config.clone(),
+        token: args.token,
+        insecure_no_auth: args.insecure_no_auth,
+    };
+    let settings = Settings::resolve(&overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = app::open_store(&settings.database)?;
+    let listener = TcpListener::bind(settings.listen).await?;
+    let address = listener.local_addr()?;
+    println!("hookwatch is listening on http://{address}");
+    println!("  dashboard: http://{address}/");
+    println!("  webhooks:  http://{address}/webhook/{{source}}");
+    println!("  data:      {}", settings.database.display_safe());
+    if let Some(path) = &settings.config_path {
+        println!("  config:    {}", path.display());
+    }
+    if settings.token.is_none() && settings.insecure_no_auth && !address.ip().is_loopback() {
+        println!(
+            "  WARNING: no token set and listening off loopback: anyone can read your webhooks"
+        );
+    }
+    tracing::info!(address = %address, "Serving.");
+    app::serve(
+        listener,
+        ServeOptions::from_settings(settings, store),
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("Stopped; every acknowledged event is committed.");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,49 @@
+//! The TOML config file exactly as written by the user (SPEC §6).
+//!
+//! Only shape lives here: serde structs with `deny_unknown_fields`, so a typo is reported with
+//! the key that is wrong instead of being silently ignored. Meaning (defaults, validation,
+//! secrets from the environment) is resolved in `config::resolve`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file. Every field is optional: flags and environment variables may supply them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub token: Option<String>,
+    pub max_body_bytes: Option<u64>,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceFile>,
+    /// Parsed by the alerts feature when it exists; accepted here so such files load.
+    pub alerts: Option<toml::Value>,
+    /// Parsed by the enrichment feature when it exists.
+    pub enrichment: Option<toml::Value>,
+    /// Parsed by the forwarding feature when it exists.
+    pub forward: Option<toml::Value>,
+}
+
+/// One `[sources.NAME]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub provider: Option<String>,
+    pub secrets: Option<Vec<String>>,
+    pub secret_env: Option<String>,
+    pub tolerance_secs: Option<u64>,
+    pub on_invalid: Option<String>,
+    pub event_type: Option<String>,
+    pub delivery_id: Option<String>,
+    pub public_url: Option<String>,
+}
+
+impl ConfigFile {
+    /// Parses the text of a config file; the error names the key and the line.
+    pub fn parse(text: &str) -> Result<ConfigFile, toml::de::Error> {
+        toml::from_str(text)
+    }
+}

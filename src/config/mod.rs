@@ -1,0 +1,226 @@
+//! Resolved settings: flags, then environment, then the config file, then defaults (SPEC §1).
+//!
+//! Raw user input becomes typed settings in one step (`Settings::resolve`), so the rest of the
+//! program never sees an unparsed value. Each lower module later receives only its own small
+//! part (a `SourceSettings`, a `SqliteConfig`), never the whole `Settings`.
+//! Depends on `model`, `provider` and `verify` for the types it resolves into; no I/O beyond
+//! reading the file and the environment.
+
+mod file;
+mod source;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use file::ConfigFile;
+pub use source::{OnInvalid, SourceSettings};
+
+/// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+/// Where hookwatch listens when nothing says otherwise: loopback only, so it is safe by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The embedded store in the working directory.
+pub const DEFAULT_DATABASE: &str = "sqlite://hookwatch.db";
+/// The config file read when it exists and none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "hookwatch.toml";
+
+/// Why the settings could not be resolved. Every variant names what the user must fix; the
+/// command line turns any of them into exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{origin}: key `{key}`: {problem}")]
+    Invalid {
+        origin: String,
+        key: String,
+        problem: String,
+    },
+    #[error(
+        "refusing to listen on {listen} without a token: anyone on the network could read \
+         every webhook. Set one with --token TOKEN, the HOOKWATCH_TOKEN environment variable \
+         or `token = \"…\"` in the config file (or pass --insecure-no-auth)"
+    )]
+    PublicWithoutToken { listen: SocketAddr },
+}
+
+/// Which store to use, parsed from `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A file path for the embedded SQLite store.
+    Sqlite(PathBuf),
+    /// A `postgres://` connection URL (kept whole; it may carry a password, so never print it).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                format!("`{url}` is not a database URL: use sqlite://PATH or postgres://…")
+            })?;
+        if path.is_empty() {
+            return Err("the sqlite URL has no file path (sqlite://hookwatch.db)".into());
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// A description safe to print: the file path, or the PostgreSQL URL without its password.
+    pub fn display_safe(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("SQLite file {}", path.display()),
+            DatabaseUrl::Postgres(url) => format!("PostgreSQL {}", redact_password(url)),
+        }
+    }
+}
+
+/// Hides `:password@` in a URL so it can be logged.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// What the command line and environment supplied; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub config: Option<PathBuf>,
+    pub token: Option<String>,
+    pub insecure_no_auth: bool,
+}
+
+/// Everything `serve` and the offline commands need, fully validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
+    /// The API token; compared in constant time and never printed.
+    pub token: Option<String>,
+    pub insecure_no_auth: bool,
+    pub max_body_bytes: u64,
+    pub sources: BTreeMap<String, SourceSettings>,
+    /// The config file that was read, for the start-up banner.
+    pub config_path: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Resolves the settings in precedence order and validates all of them.
+    pub fn resolve(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let (file, path) = load_file(overrides.config.as_deref())?;
+        let origin = path
+            .as_ref()
+            .map(|p| format!("config file {}", p.display()))
+            .unwrap_or_else(|| "settings".into());
+        let invalid = |key: &str, problem: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            key: key.to_string(),
+            problem,
+        };
+        let listen_text = pick(&overrides.listen, &file.listen, DEFAULT_LISTEN);
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let database_text = pick(&overrides.database, &file.database, DEFAULT_DATABASE);
+        let database = DatabaseUrl::parse(&database_text).map_err(|e| invalid("database", e))?;
+        let token = overrides.token.clone().or(file.token.clone());
+        if token.as_deref() == Some("") {
+            return Err(invalid("token", "the token is empty".into()));
+        }
+        let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(invalid("max_body_bytes", "must be at least 1".into()));
+        }
+        let sources = source::resolve_all(&file, &origin)?;
+        if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
+            return Err(ConfigError::PublicWithoutToken { listen });
+        }
+        Ok(Settings {
+            listen,
+            database,
+            token,
+            insecure_no_auth: overrides.insecure_no_auth,
+            max_body_bytes,
+            sources,
+            config_path: path,
+        })
+    }
+}
+
+/// The flag/env value, else the file's, else the default.
+fn pick(over: &Option<String>, file: &Option<String>, default: &str) -> String {
+    over.clone()
+        .or_else(|| file.clone())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// Reads the named file, or `./hookwatch.toml` when it exists, or nothing.
+fn load_file(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), ConfigError> {
+    let path = match named {
+        Some(p) => p.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => return Ok((ConfigFile::default(), None)),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let file = ConfigFile::parse(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Ok((file, Some(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_and_postgres_urls_are_recognised() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://hookwatch.db"),
+            Ok(DatabaseUrl::Sqlite("hookwatch.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/h.db"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/h.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:p@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn a_postgres_password_is_never_displayed() {
+        let url = DatabaseUrl::Postgres("postgres://app:s3cret@db:5432/hooks".into());
+        let shown = url.display_safe();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db:5432/hooks"));
+    }
+}

@@ -1,0 +1,128 @@
+//! `POST|PUT|PATCH /webhook/{source}`: read the request within the size limit and answer.
+//!
+//! The body is read with a hard limit while it streams in (nothing is buffered past
+//! `max_body_bytes`); a declared `Content-Length` over the limit is refused before reading.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use super::{Delivery, Ingest, Outcome};
+use crate::http::ApiError;
+use crate::model::{Header, is_valid_source_name};
+
+/// What the ingest handler needs from the app.
+#[derive(Clone)]
+pub struct IngestState {
+    pub ingest: Ingest,
+    pub max_body_bytes: u64,
+}
+
+/// The ingest handler.
+pub async fn receive(
+    State(state): State<IngestState>,
+    Path(source): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let received_at = Utc::now();
+    if !is_valid_source_name(&source) {
+        return Err(invalid_source());
+    }
+    let limit = state.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let body = to_bytes(body, limit_usize)
+        .await
+        .map_err(|_| too_large(limit))?;
+    let delivery = Delivery {
+        source,
+        received_at,
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        remote_addr: peer.ip().to_string(),
+        headers: header_pairs(&headers),
+        body: body.to_vec(),
+    };
+    Ok(answer(state.ingest.accept(delivery).await?))
+}
+
+/// Any path under `/webhook/` that is not a single valid source name.
+pub async fn bad_source() -> ApiError {
+    invalid_source()
+}
+
+fn answer(outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::Received {
+            id,
+            source,
+            received_at,
+        } => Json(json!({
+            "status": "received", "id": id, "source": source,
+            "received_at": crate::query::view::time(received_at),
+        }))
+        .into_response(),
+        Outcome::Duplicate { id } => {
+            Json(json!({ "status": "duplicate", "id": id })).into_response()
+        }
+        Outcome::SlackChallenge(challenge) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        Outcome::Rejected { reason } => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            format!("signature check failed: {reason}"),
+        )
+        .into_response(),
+    }
+}
+
+fn invalid_source() -> ApiError {
+    ApiError::bad_request(
+        "invalid_source",
+        "the source name must be 1–64 characters of A-Z a-z 0-9 . _ -",
+    )
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than max_body_bytes ({limit} bytes); nothing was stored"),
+    )
+}
+
+/// Every header in order, names lower-case (hyper already lower-cases them), values exact:
+/// UTF-8 when they are, otherwise Latin-1, which keeps every byte.
+fn header_pairs(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let bytes = value.as_bytes();
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_string(),
+                Err(_) => bytes.iter().map(|&b| b as char).collect(),
+            };
+            (name.as_str().to_string(), text)
+        })
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! The read API (SPEC §5): events, one event, its raw body, stats, sources, health and the
+//! live stream. Thin: parse, ask the store, render with `query::view`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::stream::{StreamFilter, items};
+use super::{ListParams, ParamError, parse_time, type_match, view};
+use crate::config::SourceSettings;
+use crate::feed::{Feed, FeedItem};
+use crate::http::ApiError;
+use crate::store::Store;
+
+/// What the read handlers need from the app.
+#[derive(Clone)]
+pub struct QueryState {
+    pub store: Store,
+    pub feed: Feed,
+    pub sources: Arc<BTreeMap<String, SourceSettings>>,
+    /// Cancelled at shutdown so open streams end and the server can stop.
+    pub shutdown: CancellationToken,
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> ApiError {
+        ApiError::bad_request("invalid_parameter", e.to_string())
+    }
+}
+
+/// `GET /api/events`
+pub async fn list_events(
+    State(state): State<QueryState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = params.parse(Utc::now())?;
+    let limit = filter.limit as usize;
+    filter.limit += 1; // one more than asked tells whether another page exists
+    let mut events = state.store.list(filter).await?;
+    let next_before = if events.len() > limit {
+        events.truncate(limit);
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    let events: Vec<Value> = events.iter().map(view::summary).collect();
+    Ok(Json(
+        json!({ "events": events, "next_before": next_before }),
+    ))
+}
+
+/// `GET /api/events/{id}`
+pub async fn get_event(
+    State(state): State<QueryState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let event = find(&state, &id).await?;
+    Ok(Json(view::detail(&event)))
+}
+
+/// `GET /api/events/{id}/raw`: the exact bytes with the original content type, as an
+/// attachment so a hostile body can never run in hookwatch's origin.
+pub async fn get_raw(
+    State(state): State<QueryState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let event = find(&state, &id).await?;
+    let content_type = event
+        .new
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = format!("attachment; filename=\"event-{}.bin\"", event.id);
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        ),
+    ];
+    Ok((headers, event.new.body).into_response())
+}
+
+async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", "an event id is a whole number"))?;
+    state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))
+}
+
+/// Parameters of `/api/stats`.
+#[derive(Debug, Deserialize)]
+pub struct StatsParams {
+    pub since: Option<String>,
+}
+
+/// `GET /api/stats`
+pub async fn stats(
+    State(state): State<QueryState>,
+    Query(p): Query<StatsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let since = match p.since.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(parse_time(text, Utc::now()).ok_or_else(|| ParamError {
+            param: "since",
+            problem: format!("`{text}` is not RFC 3339 or an age like 15m, 2h, 7d"),
+        })?),
+    };
+    let stats = state.store.stats(since).await?;
+    Ok(Json(serde_json::to_value(stats).unwrap_or(Value::Null)))
+}
+
+/// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
+pub async fn sources(State(state): State<QueryState>) -> Result<Json<Value>, ApiError> {
+    let rows = state.store.sources().await?;
+    let verified = |name: &str| {
+        state
+            .sources
+            .get(name)
+            .is_some_and(|s| s.verifier.is_some())
+    };
+    let mut out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "source": r.source, "count": r.count, "errors": r.errors,
+                "last_received": view::time(r.last_received), "provider": r.provider,
+                "verified": verified(&r.source),
+            })
+        })
+        .collect();
+    for (name, settings) in state.sources.iter() {
+        if !rows.iter().any(|r| &r.source == name) {
+            let provider = settings.rules.provider.map(|p| p.as_str());
+            out.push(json!({
+                "source": name, "count": 0, "errors": 0, "last_received": null,
+                "provider": provider, "verified": settings.verifier.is_some(),
+            }));
+        }
+    }
+    Ok(Json(json!({ "sources": out })))
+}
+
+/// `GET /healthz`: no token needed; 503 when the store cannot answer.
+pub async fn healthz(State(state): State<QueryState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, "Health check failed.");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "error": "the store is unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Parameters of `/api/stream`.
+#[derive(Debug, Deserialize)]
+pub struct StreamParams {
+    pub source: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+}
+
+/// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
+pub async fn stream(
+    State(state): State<QueryState>,
+    Query(p): Query<StreamParams>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let filter = StreamFilter {
+        source: p.source.filter(|s| !s.is_empty()),
+        event_type: p
+            .event_type
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(type_match),
+    };
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let feed = state.feed.subscribe();
+    let events = items(state.store.clone(), feed, filter, last_id)
+        .map(|item| Ok(sse_event(&item)))
+        .take_until(state.shutdown.cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn sse_event(item: &FeedItem) -> SseEvent {
+    match item {
+        FeedItem::Event(e) => SseEvent::default()
+            .event("webhook")
+            .id(e.id.to_string())
+            .data(view::summary(e).to_string()),
+    }
+}

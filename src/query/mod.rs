@@ -1,0 +1,279 @@
+//! The read side's input language: query-string parameters parsed into a typed `EventFilter`.
+//!
+//! Grammar (SPEC §5), every parameter optional:
+//!
+//! ```text
+//! source=NAME            exact source
+//! type=T | type=PREFIX*  exact event type, or every type starting with PREFIX
+//! status=received|rejected
+//! signature=valid|invalid|missing|unverified
+//! error=true|false       (also 1/0, yes/no)
+//! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d (15m, 2h, 7d)
+//! limit=N                1..=1000, default 50; larger values are capped at 1000
+//! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
+//! ```
+//!
+//! Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
+//! shapes in `query::view`.
+
+pub mod http;
+pub mod stream;
+pub mod view;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use crate::model::{Signature, Status};
+use crate::store::{EventFilter, TypeMatch};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page a caller may ask for.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A parameter that could not be understood; the message says which and why.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("{param}: {problem}")]
+pub struct ParamError {
+    pub param: &'static str,
+    pub problem: String,
+}
+
+fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
+    ParamError {
+        param,
+        problem: problem.into(),
+    }
+}
+
+/// The raw list parameters as they arrive in a query string or on the command line.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ListParams {
+    pub source: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub status: Option<String>,
+    pub signature: Option<String>,
+    pub error: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub before: Option<String>,
+}
+
+impl ListParams {
+    /// Parses every parameter; the first bad one is reported.
+    pub fn parse(&self, now: DateTime<Utc>) -> Result<EventFilter, ParamError> {
+        if self.q.as_deref().is_some_and(|q| !q.is_empty()) {
+            return Err(bad(
+                "q",
+                "full-text search is not available in this version",
+            ));
+        }
+        let limit = match self.limit.as_deref().filter(|s| !s.is_empty()) {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<u32>() {
+                Ok(0) | Err(_) => {
+                    return Err(bad("limit", "must be a whole number from 1 to 1000"));
+                }
+                Ok(n) => n.min(MAX_LIMIT),
+            },
+        };
+        Ok(EventFilter {
+            source: non_empty(&self.source).map(str::to_string),
+            event_type: non_empty(&self.event_type).map(type_match),
+            status: parse_with(
+                &self.status,
+                "status",
+                Status::parse,
+                "received or rejected",
+            )?,
+            signature: parse_with(
+                &self.signature,
+                "signature",
+                Signature::parse,
+                "valid, invalid, missing or unverified",
+            )?,
+            is_error: parse_with(&self.error, "error", parse_bool, "true or false")?,
+            since: parse_with_now(&self.since, "since", now)?,
+            until: parse_with_now(&self.until, "until", now)?,
+            before: parse_with(&self.before, "before", |s| s.parse().ok(), "an event id")?,
+            after: None,
+            limit,
+        })
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|s| !s.is_empty())
+}
+
+fn parse_with<T>(
+    value: &Option<String>,
+    param: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Option<T>, ParamError> {
+    non_empty(value)
+        .map(|text| parse(text).ok_or_else(|| bad(param, format!("`{text}` is not {expected}"))))
+        .transpose()
+}
+
+fn parse_with_now(
+    value: &Option<String>,
+    param: &'static str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ParamError> {
+    parse_with(
+        value,
+        param,
+        |t| parse_time(t, now),
+        "RFC 3339 or an age like 15m, 2h, 7d",
+    )
+}
+
+/// `charge.*` matches by prefix; anything else exactly.
+pub fn type_match(text: &str) -> TypeMatch {
+    match text.strip_suffix('*') {
+        Some(prefix) => TypeMatch::Prefix(prefix.to_string()),
+        None => TypeMatch::Exact(text.to_string()),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// An RFC 3339 time, or an age (`90s`, `15m`, `2h`, `7d`) counted back from `now`.
+pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    parse_age(text).map(|age| now - age)
+}
+
+/// `N` followed by `s`, `m`, `h` or `d`.
+pub fn parse_age(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let count: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    if count < 0 {
+        return None;
+    }
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    Duration::try_seconds(count.checked_mul(seconds)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> ListParams {
+        let query: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        serde_urlencoded_like(&query)
+    }
+
+    fn serde_urlencoded_like(query: &str) -> ListParams {
+        let value: serde_json::Map<String, serde_json::Value> =
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
+        serde_json::from_value(value.into()).unwrap()
+    }
+
+    #[test]
+    fn ages_count_back_from_now() {
+        let f = params(&[("since", "15m"), ("until", "2026-11-28T11:59:00Z")])
+            .parse(now())
+            .unwrap();
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2026-11-28T11:45:00+00:00");
+        assert_eq!(f.until.unwrap().to_rfc3339(), "2026-11-28T11:59:00+00:00");
+        assert_eq!(parse_age("7d"), Some(Duration::days(7)));
+        assert_eq!(parse_age("2h"), Some(Duration::hours(2)));
+        assert_eq!(parse_age("7x"), None);
+        assert_eq!(parse_age("h"), None);
+        assert_eq!(parse_age("-1m"), None);
+    }
+
+    #[test]
+    fn a_trailing_star_matches_by_prefix() {
+        let f = params(&[("type", "charge.*")]).parse(now()).unwrap();
+        assert_eq!(f.event_type, Some(TypeMatch::Prefix("charge.".into())));
+        let f = params(&[("type", "charge.failed")]).parse(now()).unwrap();
+        assert_eq!(f.event_type, Some(TypeMatch::Exact("charge.failed".into())));
+    }
+
+    #[test]
+    fn limits_default_to_50_and_are_capped_at_1000() {
+        assert_eq!(params(&[]).parse(now()).unwrap().limit, 50);
+        assert_eq!(
+            params(&[("limit", "5000")]).parse(now()).unwrap().limit,
+            1000
+        );
+        assert_eq!(
+            params(&[("limit", "0")]).parse(now()).unwrap_err().param,
+            "limit"
+        );
+        assert_eq!(
+            params(&[("limit", "x")]).parse(now()).unwrap_err().param,
+            "limit"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        assert_eq!(
+            params(&[("status", "ok")]).parse(now()).unwrap_err().param,
+            "status"
+        );
+        assert_eq!(
+            params(&[("signature", "yes")])
+                .parse(now())
+                .unwrap_err()
+                .param,
+            "signature"
+        );
+        assert_eq!(
+            params(&[("error", "maybe")])
+                .parse(now())
+                .unwrap_err()
+                .param,
+            "error"
+        );
+        assert_eq!(
+            params(&[("since", "yesterday")])
+                .parse(now())
+                .unwrap_err()
+                .param,
+            "since"
+        );
+        assert_eq!(
+            params(&[("before", "abc")]).parse(now()).unwrap_err().param,
+            "before"
+        );
+    }
+
+    #[test]
+    fn empty_values_do_not_filter() {
+        let f = params(&[("source", ""), ("type", ""), ("error", "")])
+            .parse(now())
+            .unwrap();
+        assert_eq!(f, EventFilter::default());
+    }
+}

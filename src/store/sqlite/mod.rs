@@ -1,0 +1,138 @@
+//! The embedded SQLite store: WAL mode, `synchronous=FULL`, one group-committing writer
+//! thread and a small pool of read-only connections that never wait for it.
+//!
+//! Entry point: `SqliteStore::open`. Schema in `schema`, the writer in `writer`, queries in
+//! `read`.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{Event, NewEvent};
+use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
+
+/// Writes waiting for the writer before senders wait too; bounds memory under overload.
+const QUEUE_DEPTH: usize = 4096;
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: mpsc::Sender<writer::Job>,
+    readers: ReadPool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database, then starts the writer thread.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open(format!("{}: {e}", path.display()));
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(open_err)?;
+        schema::migrate(&mut conn).map_err(open_err)?;
+        let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer::run(conn, receiver))
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let readers = ReadPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        Ok(SqliteStore {
+            inner: Arc::new(Inner { jobs, readers }),
+        })
+    }
+
+    pub(super) async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        self.inner
+            .jobs
+            .send(writer::Job::Insert { event, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
+        self.read(move |c| read::get(c, id)).await
+    }
+
+    pub(super) async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| read::list(c, &filter)).await
+    }
+
+    pub(super) async fn stats(&self, since: Option<DateTime<Utc>>) -> Result<Stats, StoreError> {
+        self.read(move |c| read::stats(c, since, Utc::now())).await
+    }
+
+    pub(super) async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        self.read(read::sources).await
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    /// Runs a query on a reader connection off the async threads.
+    async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.readers.with(query))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+/// Read-only connections, reused. SQLite connections are cheap but not free to open
+/// (schema parsing), and a handful covers any number of concurrent API requests.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn with<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.open().map_err(unavailable)?,
+        };
+        let result = query(&conn).map_err(unavailable);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;")?;
+        Ok(conn)
+    }
+}

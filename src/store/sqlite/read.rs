@@ -1,0 +1,165 @@
+//! Read queries on a reader connection. WAL mode lets these run while the writer commits.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+
+use crate::model::{Event, NewEvent, Provider, Signature, Status};
+use crate::store::sql::{SUMMARY_COLUMNS, SqlValue, where_clause};
+use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
+
+/// How far back the `rate` series reaches when `since` is not given: a day of minutes.
+const DEFAULT_RATE_WINDOW_MINUTES: i64 = 24 * 60;
+
+pub(super) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Event>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
+         WHERE id = ?1"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row([id], |row| {
+            let mut event = summary(row)?;
+            let headers: String = row.get(19)?;
+            event.new.headers = serde_json::from_str(&headers).unwrap_or_default();
+            event.new.body = row.get(20)?;
+            Ok(event)
+        })
+        .optional()
+}
+
+pub(super) fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<Event>> {
+    let (clause, values) = where_clause(filter, |n| format!("?{n}"));
+    let order = if filter.after.is_some() {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM events {clause} ORDER BY id {order} LIMIT {}",
+        filter.limit
+    );
+    let params = values.into_iter().map(|v| match v {
+        SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+        SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+    });
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(params), summary)?;
+    rows.collect()
+}
+
+/// An event row without headers and body.
+fn summary(row: &Row) -> rusqlite::Result<Event> {
+    let provider: String = row.get(9)?;
+    let signature: String = row.get(12)?;
+    let status: String = row.get(15)?;
+    let enrichment: Option<String> = row.get(18)?;
+    Ok(Event {
+        id: row.get(0)?,
+        size: row.get(8)?,
+        duplicates: row.get(17)?,
+        enrichment: enrichment.and_then(|e| serde_json::from_str(&e).ok()),
+        new: NewEvent {
+            source: row.get(1)?,
+            received_at: micros(row.get(2)?),
+            method: row.get(3)?,
+            path: row.get(4)?,
+            query: row.get(5)?,
+            remote_addr: row.get(6)?,
+            content_type: row.get(7)?,
+            headers: Vec::new(),
+            body: Vec::new(),
+            provider: Provider::parse(&provider).unwrap_or(Provider::Generic),
+            event_type: row.get(10)?,
+            delivery_id: row.get(11)?,
+            signature: Signature::parse(&signature).unwrap_or(Signature::Unverified),
+            signature_reason: row.get(13)?,
+            signature_failure: row.get::<_, i64>(14)? != 0,
+            status: Status::parse(&status).unwrap_or(Status::Received),
+            is_error: row.get::<_, i64>(16)? != 0,
+        },
+    })
+}
+
+fn micros(value: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(value).unwrap_or_default()
+}
+
+fn minute_time(minute: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(minute * 60, 0).unwrap_or_default()
+}
+
+pub(super) fn stats(
+    conn: &Connection,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Stats> {
+    let from_minute = since
+        .map(|t| t.timestamp().div_euclid(60))
+        .unwrap_or(i64::MIN);
+    let mut stats = Stats::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, event_type, SUM(total), SUM(errors), SUM(rejected),
+                SUM(signature_failures), SUM(duplicates)
+         FROM minute_counts WHERE minute >= ?1 GROUP BY source, event_type",
+    )?;
+    let mut rows = stmt.query([from_minute])?;
+    while let Some(row) = rows.next()? {
+        let source: String = row.get(0)?;
+        let event_type: String = row.get(1)?;
+        let total: i64 = row.get(2)?;
+        stats.total += total;
+        *stats.by_source.entry(source).or_default() += total;
+        if !event_type.is_empty() && total > 0 {
+            *stats.by_type.entry(event_type).or_default() += total;
+        }
+        stats.errors += row.get::<_, i64>(3)?;
+        stats.rejected += row.get::<_, i64>(4)?;
+        stats.signature_failures += row.get::<_, i64>(5)?;
+        stats.duplicates += row.get::<_, i64>(6)?;
+    }
+    stats.by_source.retain(|_, n| *n > 0);
+    stats.latest = latest(conn)?;
+    let rate_from = since
+        .map(|t| t.timestamp().div_euclid(60))
+        .unwrap_or(now.timestamp().div_euclid(60) - DEFAULT_RATE_WINDOW_MINUTES);
+    stats.rate = rate(conn, rate_from)?;
+    Ok(stats)
+}
+
+fn latest(conn: &Connection) -> rusqlite::Result<BTreeMap<String, DateTime<Utc>>> {
+    let mut stmt = conn.prepare_cached("SELECT source, last_received FROM sources")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, micros(r.get(1)?))))?;
+    rows.collect()
+}
+
+fn rate(conn: &Connection, from_minute: i64) -> rusqlite::Result<Vec<RatePoint>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT minute, source, SUM(total) FROM minute_counts
+         WHERE minute >= ?1 GROUP BY minute, source HAVING SUM(total) > 0 ORDER BY minute, source",
+    )?;
+    let rows = stmt.query_map([from_minute], |r| {
+        Ok(RatePoint {
+            minute: minute_time(r.get(0)?),
+            source: r.get(1)?,
+            count: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub(super) fn sources(conn: &Connection) -> rusqlite::Result<Vec<SourceRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, count, errors, last_received, provider FROM sources ORDER BY source",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SourceRow {
+            source: r.get(0)?,
+            count: r.get(1)?,
+            errors: r.get(2)?,
+            last_received: micros(r.get(3)?),
+            provider: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,228 @@
+//! The single SQLite writer: group commit.
+//!
+//! One thread owns the only write connection. It takes every job waiting in its queue (up to
+//! `MAX_BATCH`), applies them in one transaction, commits once (one fsync for the whole batch
+//! with `synchronous=FULL`), and only then answers each waiting request. A failed commit
+//! answers every job in the batch with an error, so no request is ever acknowledged for data
+//! that is not on disk.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{Event, NewEvent, Status};
+use crate::store::{Inserted, StoreError};
+
+/// Most jobs committed together; bounds the latency one commit adds to the first job.
+const MAX_BATCH: usize = 1024;
+
+/// Work for the writer thread.
+pub(super) enum Job {
+    Insert {
+        event: NewEvent,
+        reply: oneshot::Sender<Result<Inserted, StoreError>>,
+    },
+}
+
+/// Runs the writer until every sender is dropped.
+pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+}
+
+/// What one job did inside the transaction, before the commit made it true.
+enum Applied {
+    Stored(i64),
+    Duplicate(i64),
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let result = (|| {
+        let tx = conn.transaction()?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for Job::Insert { event, .. } in &batch {
+            applied.push(apply(&tx, event)?);
+        }
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(applied)
+    })();
+    match result {
+        Ok(applied) => {
+            for (Job::Insert { event, reply }, applied) in batch.into_iter().zip(applied) {
+                let _ = reply.send(Ok(inserted(event, applied)));
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, jobs = batch.len(), "Commit failed; nothing acknowledged.");
+            for Job::Insert { reply, .. } in batch {
+                let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
+            }
+        }
+    }
+}
+
+fn inserted(event: NewEvent, applied: Applied) -> Inserted {
+    match applied {
+        Applied::Stored(id) => Inserted::Stored(Event {
+            id,
+            size: event.body.len() as i64,
+            new: event,
+            duplicates: 0,
+            enrichment: None,
+        }),
+        Applied::Duplicate(id) => Inserted::Duplicate { id },
+    }
+}
+
+/// Applies one delivery: a redelivery bumps the first event's count, anything else is stored.
+fn apply(tx: &Transaction, event: &NewEvent) -> rusqlite::Result<Applied> {
+    if event.status == Status::Received
+        && let Some(delivery_id) = &event.delivery_id
+        && let Some((id, event_type)) = find_original(tx, &event.source, delivery_id)?
+    {
+        tx.prepare_cached("UPDATE events SET duplicates = duplicates + 1 WHERE id = ?1")?
+            .execute([id])?;
+        count_minute(
+            tx,
+            event.received_at,
+            &event.source,
+            event_type.as_deref(),
+            Counts::duplicate(),
+        )?;
+        return Ok(Applied::Duplicate(id));
+    }
+    let id = insert_event(tx, event)?;
+    count_minute(
+        tx,
+        event.received_at,
+        &event.source,
+        event.event_type.as_deref(),
+        Counts::of(event),
+    )?;
+    tx.prepare_cached(
+        "INSERT INTO sources (source, provider, count, errors, last_received) VALUES (?1, ?2, 1, ?3, ?4)
+         ON CONFLICT (source) DO UPDATE SET provider = excluded.provider, count = count + 1,
+           errors = errors + excluded.errors,
+           last_received = max(last_received, excluded.last_received)",
+    )?
+    .execute(params![
+        event.source,
+        event.provider.as_str(),
+        event.is_error as i64,
+        event.received_at.timestamp_micros()
+    ])?;
+    Ok(Applied::Stored(id))
+}
+
+fn find_original(
+    tx: &Transaction,
+    source: &str,
+    delivery_id: &str,
+) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    tx.prepare_cached(
+        "SELECT id, event_type FROM events
+         WHERE source = ?1 AND delivery_id = ?2 AND status = 'received'",
+    )?
+    .query_row([source, delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}
+
+fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO events (source, received_at, method, path, query, remote_addr, content_type,
+           size, provider, event_type, delivery_id, signature, signature_reason,
+           signature_failure, status, is_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        e.source,
+        e.received_at.timestamp_micros(),
+        e.method,
+        e.path,
+        e.query,
+        e.remote_addr,
+        e.content_type,
+        e.body.len() as i64,
+        e.provider.as_str(),
+        e.event_type,
+        e.delivery_id,
+        e.signature.as_str(),
+        e.signature_reason,
+        e.signature_failure as i64,
+        e.status.as_str(),
+        e.is_error as i64,
+    ])?;
+    let id = tx.last_insert_rowid();
+    let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
+    tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, headers, e.body])?;
+    Ok(id)
+}
+
+/// The increments one event adds to its minute's rollup row.
+struct Counts {
+    total: i64,
+    errors: i64,
+    rejected: i64,
+    signature_failures: i64,
+    duplicates: i64,
+}
+
+impl Counts {
+    fn of(e: &NewEvent) -> Counts {
+        Counts {
+            total: 1,
+            errors: e.is_error as i64,
+            rejected: (e.status == Status::Rejected) as i64,
+            signature_failures: e.signature_failure as i64,
+            duplicates: 0,
+        }
+    }
+
+    fn duplicate() -> Counts {
+        Counts {
+            total: 0,
+            errors: 0,
+            rejected: 0,
+            signature_failures: 0,
+            duplicates: 1,
+        }
+    }
+}
+
+fn count_minute(
+    tx: &Transaction,
+    at: DateTime<Utc>,
+    source: &str,
+    event_type: Option<&str>,
+    c: Counts,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO minute_counts (minute, source, event_type, total, errors, rejected,
+           signature_failures, duplicates) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (minute, source, event_type) DO UPDATE SET
+           total = total + excluded.total, errors = errors + excluded.errors,
+           rejected = rejected + excluded.rejected,
+           signature_failures = signature_failures + excluded.signature_failures,
+           duplicates = duplicates + excluded.duplicates",
+    )?
+    .execute(params![
+        at.timestamp() / 60,
+        source,
+        event_type.unwrap_or(""),
+        c.total,
+        c.errors,
+        c.rejected,
+        c.signature_failures,
+        c.duplicates
+    ])?;
+    Ok(())
+}
