@@ -1,0 +1,5 @@
+//! The one integration test binary: the real server on loopback with a real SQLite file.
+
+mod ingest;
+#[allow(dead_code)] // not every test file uses every helper
+mod support;

@@ -1,0 +1,207 @@
+//! The test harness: the real app on a loopback port with a real SQLite file, and helpers to
+//! send fixture payloads the way their providers do.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hookwatch::app::{self, ServeOptions};
+use hookwatch::config::{Overrides, Settings};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db_path: PathBuf,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts the app with no config file.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+/// Starts the app with the given config file text (may be empty).
+pub async fn spawn_app_with(toml: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_in(dir, toml, None).await
+}
+
+/// Starts the app in `dir` (reusing its database), with a config and an optional token.
+pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp {
+    let db_path = dir.path().join("hookwatch.db");
+    let config = dir.path().join("hookwatch.toml");
+    std::fs::write(&config, toml).expect("write config");
+    let overrides = Overrides {
+        database: Some(format!("sqlite://{}", db_path.display())),
+        config: Some(config),
+        token: token.map(str::to_string),
+        ..Overrides::default()
+    };
+    let settings = Settings::resolve(&overrides).expect("settings");
+    let store = app::open_store(&settings.database).expect("store");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let options = ServeOptions::from_settings(settings, store);
+    let task = tokio::spawn(app::serve(listener, options, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        db_path,
+        dir,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the server gracefully and gives back its directory (to restart on the same data).
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub async fn post(
+        &self,
+        source: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/webhook/{source}")))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Posts a fixture with its provider's headers; returns the status and JSON answer.
+    pub async fn post_fixture(&self, source: &str, fixture: &Fixture) -> (u16, Value) {
+        let headers: Vec<(&str, &str)> = fixture
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = self.post(source, &headers, fixture.body.clone()).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    pub async fn get_status(&self, path: &str) -> u16 {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+}
+
+/// A fixture payload with the headers its provider sends.
+pub struct Fixture {
+    pub name: String,
+    pub body: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+    pub expect: Value,
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every payload in `index.json`.
+pub fn all_fixtures() -> Vec<Fixture> {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(fixtures_dir().join("payloads/index.json")).unwrap())
+            .unwrap();
+    index["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            load(
+                entry["file"].as_str().unwrap(),
+                entry["headers_file"].as_str().unwrap(),
+                entry["expect"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// One payload by its file path under `tests/fixtures` (e.g. `payloads/stripe/charge.failed.json`).
+pub fn fixture(file: &str) -> Fixture {
+    all_fixtures()
+        .into_iter()
+        .find(|f| f.name == file)
+        .unwrap_or_else(|| panic!("no fixture {file}"))
+}
+
+fn load(file: &str, headers_file: &str, expect: Value) -> Fixture {
+    let body = std::fs::read(fixtures_dir().join(file)).unwrap();
+    let headers: BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(fixtures_dir().join(headers_file)).unwrap()).unwrap();
+    Fixture {
+        name: file.to_string(),
+        body,
+        headers,
+        expect,
+    }
+}
+
+/// Waits for a condition with a deadline instead of sleeping a fixed time.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
