@@ -1,6 +1,7 @@
 //! The one integration test binary: the real server on loopback with a real SQLite file.
 
 mod ingest;
+mod process;
 mod read_api;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
