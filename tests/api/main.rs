@@ -3,5 +3,6 @@
 mod ingest;
 mod process;
 mod read_api;
+mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
