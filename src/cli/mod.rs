@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 
+mod check_config;
 mod events;
 mod serve;
 mod stats;
@@ -42,6 +43,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Show counts straight from the database
     Stats(stats::StatsArgs),
+    /// Check the configuration and print it with secrets masked (exit 2 on problems)
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -51,6 +54,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
         Command::Stats(args) => stats::run(&cli.global, args),
+        Command::CheckConfig(args) => check_config::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

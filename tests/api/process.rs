@@ -476,3 +476,116 @@ impl Drop for Unmount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+#[test]
+fn check_config_prints_the_effective_settings_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "database = \"postgres://app:db-password-1@localhost/hooks\"\n\
+                [sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"whsec_topsecret_value_1\"]\nsecret_env = \"HW_TEST_SECRET\"\n\
+                event_type = \"/data/kind\"\n";
+    std::fs::write(dir.path().join("hookwatch.toml"), toml).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--token", "token-value-2"])
+        .current_dir(dir.path())
+        .env("HW_TEST_SECRET", "whsec_from_env_3")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("[sources.stripe]") && stdout.contains("2 set, hidden"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("event_type = \"/data/kind\""), "{stdout}");
+    for secret in [
+        "whsec_topsecret_value_1",
+        "whsec_from_env_3",
+        "token-value-2",
+        "db-password-1",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} leaked: {stdout}");
+    }
+    std::fs::write(
+        dir.path().join("hookwatch.toml"),
+        "[sources.s]\nprovider = \"nope\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_log_or_any_api_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "whsec_Zm9yLWxlYWstdGVzdHMtb25seQ==";
+    let token = "api-token-for-leak-test";
+    let toml = format!("[sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"{secret}\"]\n");
+    std::fs::write(dir.path().join("hookwatch.toml"), toml).unwrap();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", token])
+        .current_dir(dir.path())
+        .env("HOOKWATCH_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next_line().await.unwrap().unwrap();
+    let base = banner.split_whitespace().last().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let body = "{\"id\":\"evt_leak\",\"type\":\"charge.failed\"}";
+    let mut answers = String::new();
+    for signature in ["t=1,v1=00", "garbage", ""] {
+        let response = client
+            .post(format!("{base}/webhook/stripe"))
+            .header("stripe-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answers += &response.text().await.unwrap();
+    }
+    for path in [
+        "/api/events",
+        "/api/events/1",
+        "/api/events/1/raw",
+        "/api/stats",
+        "/api/sources",
+        "/healthz",
+        "/api/nope",
+    ] {
+        let response = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        answers += &response.text().await.unwrap();
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        answers += &response.text().await.unwrap();
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status();
+    let _ = child.wait().await;
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("Serving"), "the log was captured: {log}");
+    assert!(
+        answers.contains("rejected") || answers.contains("signature"),
+        "the API was exercised: {answers}"
+    );
+    for leaked in [secret, token, "Zm9yLWxlYWstdGVzdHMtb25seQ"] {
+        assert!(!log.contains(leaked), "{leaked} in the log");
+        assert!(!answers.contains(leaked), "{leaked} in an API answer");
+    }
+}
