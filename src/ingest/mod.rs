@@ -89,7 +89,7 @@ impl Ingest {
         match inserted {
             Inserted::Duplicate { id } => Ok(Outcome::Duplicate { id }),
             Inserted::Stored(event) => {
-                let event = Arc::new(event);
+                let event: Arc<crate::model::Event> = Arc::from(event);
                 self.feed.publish(FeedItem::Event(event.clone()));
                 if status == Status::Rejected {
                     let reason = reason.unwrap_or_else(|| "signature missing".into());

@@ -31,7 +31,7 @@ pub enum StoreError {
 #[derive(Debug)]
 pub enum Inserted {
     /// Committed durably; the stored event (with its new id) is handed back for the feed.
-    Stored(Event),
+    Stored(Box<Event>),
     /// Same source and delivery id as an earlier received event: not stored again.
     Duplicate { id: i64 },
 }

@@ -75,13 +75,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
 
 fn inserted(event: NewEvent, applied: Applied) -> Inserted {
     match applied {
-        Applied::Stored(id) => Inserted::Stored(Event {
+        Applied::Stored(id) => Inserted::Stored(Box::new(Event {
             id,
             size: event.body.len() as i64,
             new: event,
             duplicates: 0,
             enrichment: None,
-        }),
+        })),
         Applied::Duplicate(id) => Inserted::Duplicate { id },
     }
 }
