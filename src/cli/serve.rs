@@ -37,6 +37,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let store = app::open_store(&settings.database)?;
     let listener = TcpListener::bind(settings.listen).await?;
     let address = listener.local_addr()?;
@@ -56,31 +57,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app::serve(
         listener,
         ServeOptions::from_settings(settings, store),
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
     tracing::info!("Stopped; every acknowledged event is committed.");
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a
+/// signal sent right after the banner is printed is never missed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    })
 }
