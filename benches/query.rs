@@ -183,6 +183,19 @@ async fn main() {
             .collect(),
     )
     .await;
+    let urls = |path: &str| (0..n).map(|_| format!("{base}{path}")).collect::<Vec<_>>();
+    measure(
+        &client,
+        "/api/events?since=1h&type=push",
+        urls("/api/events?since=1h&type=push"),
+    )
+    .await;
+    measure(
+        &client,
+        "/api/events?error=true",
+        urls("/api/events?error=true"),
+    )
+    .await;
     measure(
         &client,
         "/api/events/{id}",

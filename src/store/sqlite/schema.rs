@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX events_dedup ON events (source, delivery_id)
         WHERE status = 'received' AND delivery_id IS NOT NULL;
+    CREATE INDEX events_source ON events (source, id);
     CREATE INDEX events_source_type ON events (source, event_type, id);
     CREATE INDEX events_type ON events (event_type, id);
     CREATE INDEX events_received_at ON events (received_at);
