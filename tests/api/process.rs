@@ -108,6 +108,36 @@ fn a_bad_config_file_stops_start_up_with_exit_code_2_naming_the_file_and_key() {
             "Twilio",
         ),
         ("database = \"mysql://x\"\n", "database", "sqlite://"),
+        (
+            "[sources.s]\nprovider = \"github\"\nsecrets = [\"\"]\n",
+            "sources.s.secrets",
+            "empty",
+        ),
+        (
+            "[sources.s]\nprovider = \"standard\"\nsecrets = [\"whsec_not base64!\"]\n",
+            "sources.s.secrets",
+            "base64",
+        ),
+        (
+            "[sources.s]\nprovider = \"generic\"\nsecrets = [\"x\"]\n",
+            "sources.s.provider",
+            "no signature scheme",
+        ),
+        (
+            "[sources.s]\nsecrets = [\"x\"]\n",
+            "sources.s.provider",
+            "needs `provider`",
+        ),
+        (
+            "[sources.s]\nprovider = \"stripe\"\non_invalid = \"drop\"\n",
+            "sources.s.on_invalid",
+            "reject",
+        ),
+        (
+            "[sources.s]\nevent_type = \"data/kind\"\n",
+            "sources.s.event_type",
+            "/",
+        ),
     ];
     for (text, key, problem) in cases {
         std::fs::write(dir.path().join("bad.toml"), text).unwrap();

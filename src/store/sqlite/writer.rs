@@ -89,18 +89,19 @@ fn inserted(event: NewEvent, applied: Applied) -> Inserted {
 /// Applies one delivery: a redelivery bumps the first event's count, anything else is stored.
 /// Counters go to the batch's rollup, written once per batch.
 fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollup) -> rusqlite::Result<Applied> {
-    if event.status == Status::Received
-        && let Some(delivery_id) = &event.delivery_id
-        && let Some((id, event_type)) = find_original(tx, &event.source, delivery_id)?
-    {
-        tx.prepare_cached("UPDATE events SET duplicates = duplicates + 1 WHERE id = ?1")?
-            .execute([id])?;
-        rollup.add_duplicate(event, event_type);
-        return Ok(Applied::Duplicate(id));
+    // The partial unique index on (source, delivery_id) of received events decides: the
+    // insert does nothing for a redelivery, and only then is the original looked up.
+    if let Some(id) = insert_event(tx, event)? {
+        rollup.add_event(event);
+        return Ok(Applied::Stored(id));
     }
-    let id = insert_event(tx, event)?;
-    rollup.add_event(event);
-    Ok(Applied::Stored(id))
+    let delivery_id = event.delivery_id.as_deref().unwrap_or_default();
+    let (id, event_type) = find_original(tx, &event.source, delivery_id)?
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    tx.prepare_cached("UPDATE events SET duplicates = duplicates + 1 WHERE id = ?1")?
+        .execute([id])?;
+    rollup.add_duplicate(event, event_type);
+    Ok(Applied::Duplicate(id))
 }
 
 fn find_original(
@@ -116,12 +117,14 @@ fn find_original(
     .optional()
 }
 
-fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<i64> {
-    tx.prepare_cached(
+/// Inserts the event and its body; `None` when it is a redelivery of a received event.
+fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>> {
+    let inserted = tx.prepare_cached(
         "INSERT INTO events (source, received_at, method, path, query, remote_addr, content_type,
            size, provider, event_type, delivery_id, signature, signature_reason,
            signature_failure, status, is_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT DO NOTHING",
     )?
     .execute(params![
         e.source,
@@ -141,11 +144,14 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<i64> {
         e.status.as_str(),
         e.is_error as i64,
     ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
     let id = tx.last_insert_rowid();
     let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id, headers, e.body])?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 /// Counter increments of one batch, summed in memory so each minute/source/type row and
