@@ -24,6 +24,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://hookwatch.db";
 /// The config file read when it exists and none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "hookwatch.toml";
+/// PostgreSQL connections per instance when nothing says otherwise (see `store::postgres`).
+pub const DEFAULT_POOL_SIZE: usize = crate::store::postgres::DEFAULT_POOL_SIZE;
 
 /// Why the settings could not be resolved. Every variant names what the user must fix; the
 /// command line turns any of them into exit code 2.
@@ -108,6 +110,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub token: Option<String>,
     pub insecure_no_auth: bool,
+    /// PostgreSQL pool size (`--pool-size`, `HOOKWATCH_POOL_SIZE`).
+    pub pool_size: Option<usize>,
 }
 
 /// Everything `serve` and the offline commands need, fully validated.
@@ -119,6 +123,8 @@ pub struct Settings {
     pub token: Option<String>,
     pub insecure_no_auth: bool,
     pub max_body_bytes: u64,
+    /// Connections in the PostgreSQL pool; unused with SQLite.
+    pub pool_size: usize,
     pub sources: BTreeMap<String, SourceSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
@@ -154,6 +160,16 @@ impl Settings {
         if max_body_bytes == 0 {
             return Err(invalid("max_body_bytes", "must be at least 1".into()));
         }
+        let pool_size = overrides
+            .pool_size
+            .or(file.pool_size)
+            .unwrap_or(DEFAULT_POOL_SIZE);
+        if !(2..=1000).contains(&pool_size) {
+            return Err(invalid(
+                "pool_size",
+                format!("{pool_size} is out of range: use 2 to 1000 connections"),
+            ));
+        }
         let sources = source::resolve_all(&file, &origin)?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
@@ -164,6 +180,7 @@ impl Settings {
             token,
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
+            pool_size,
             sources,
             config_path: path,
         })

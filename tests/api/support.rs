@@ -46,7 +46,7 @@ pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp 
         ..Overrides::default()
     };
     let settings = Settings::resolve(&overrides).expect("settings");
-    let store = app::open_store(&settings.database).expect("store");
+    let store = app::open_store(&settings).await.expect("store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
