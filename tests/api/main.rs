@@ -1,5 +1,11 @@
-//! The one integration test binary: the real server on loopback with a real SQLite file.
+//! The one integration test binary: the real server on loopback with a real SQLite file or a
+//! fresh PostgreSQL database.
 
+mod backends;
 mod ingest;
+#[allow(dead_code)] // not every test file uses every helper
+mod pg;
+mod postgres_cluster;
+mod store_contract;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
