@@ -6,6 +6,8 @@ mod ingest;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
+#[allow(dead_code)] // not every test file uses every helper
+mod sse;
 mod store_contract;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;

@@ -51,8 +51,8 @@ pub(super) struct Listener {
 
 impl Listener {
     /// Listens until `shutdown`, reconnecting whenever the connection is lost.
-    pub(super) async fn run(self, shutdown: CancellationToken) {
-        let mut last: Option<i64> = None;
+    pub(super) async fn run(self, from: i64, shutdown: CancellationToken) {
+        let mut last = from;
         let mut backoff = BACKOFF.0;
         loop {
             let session = self.session(&mut last, &shutdown, &mut backoff);
@@ -73,7 +73,7 @@ impl Listener {
     /// One connection's life: LISTEN, catch up, then publish on every notification.
     async fn session(
         &self,
-        last: &mut Option<i64>,
+        last: &mut i64,
         shutdown: &CancellationToken,
         backoff: &mut Duration,
     ) -> Result<(), ListenError> {
@@ -88,12 +88,9 @@ impl Listener {
             }
         }));
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-        if last.is_none() {
-            *last = Some(read::max_id(&*self.pool.get().await?).await?);
-        }
         self.catch_up(last).await?;
         *backoff = BACKOFF.0;
-        tracing::debug!(last = ?last, "Listening for events from every instance.");
+        tracing::debug!(last = *last, "Listening for events from every instance.");
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -111,14 +108,13 @@ impl Listener {
     }
 
     /// Publishes every event after `last`, oldest first.
-    async fn catch_up(&self, last: &mut Option<i64>) -> Result<(), ListenError> {
+    async fn catch_up(&self, last: &mut i64) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
         loop {
-            let from = last.unwrap_or(0);
-            let events = read::after(&client, from, PAGE).await?;
+            let events = read::after(&client, *last, PAGE).await?;
             let full = events.len() as i64 == PAGE;
             for event in events {
-                *last = Some(event.id);
+                *last = event.id;
                 self.feed.publish(FeedItem::Event(Arc::new(event)));
             }
             if !full {

@@ -55,6 +55,9 @@ struct Inner {
     jobs: mpsc::Sender<writer::Job>,
     /// For the listener's own connection, which must live outside the pool.
     pg_config: tokio_postgres::Config,
+    /// The highest id committed when the store opened: the listener publishes what follows,
+    /// even events stored before it got to run.
+    feed_from: i64,
 }
 
 impl PgStore {
@@ -93,6 +96,10 @@ impl PgStore {
         schema::migrate(&mut client)
             .await
             .map_err(|e| StoreError::Open(format!("migrating the PostgreSQL schema: {e}")))?;
+        // The live feed starts here: events committed from now on, by any instance.
+        let feed_from = read::max_id(&client)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
         drop(client);
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(writer::run(pool.clone(), receiver));
@@ -101,6 +108,7 @@ impl PgStore {
                 pool,
                 jobs,
                 pg_config,
+                feed_from,
             }),
         })
     }
@@ -158,7 +166,7 @@ impl PgStore {
             pg_config: self.inner.pg_config.clone(),
             feed,
         };
-        tokio::spawn(listener.run(shutdown));
+        tokio::spawn(listener.run(self.inner.feed_from, shutdown));
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
