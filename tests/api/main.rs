@@ -11,3 +11,4 @@ mod sse;
 mod store_contract;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
+mod throwaway;
