@@ -167,6 +167,11 @@ fn verifier(
             provider.as_str()
         ),
     ))?;
+    for secret in &secrets {
+        scheme
+            .check_secret(secret)
+            .map_err(|problem| ("secrets", problem.to_string()))?;
+    }
     Ok(Some(Verifier {
         scheme,
         secrets,

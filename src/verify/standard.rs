@@ -6,7 +6,7 @@
 //! `whsec_` prefix, base64-**decoded** (unlike Stripe, which keys with the whole string); a
 //! secret without the prefix is decoded the same way, as the official libraries do. Entries of
 //! other versions (`v1a` asymmetric signatures, future versions) are skipped; a header with no
-//! `v1` entry at all is invalid. Only the first [`MAX_SIGNATURES`](super::MAX_SIGNATURES) `v1`
+//! `v1` entry at all is invalid. Only the first [`MAX_SIGNATURES`] `v1`
 //! entries are examined.
 
 use base64::Engine as _;

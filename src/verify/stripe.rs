@@ -4,7 +4,7 @@
 //! string, `whsec_` prefix included (unlike Standard Webhooks, which decodes it). Stripe sends one
 //! `v1` per active secret while a secret is being rolled, so any `v1` matching any secret is
 //! valid. Unknown keys are ignored; `v0` (Stripe's test-mode legacy scheme) is never accepted.
-//! Only the first [`MAX_SIGNATURES`](super::MAX_SIGNATURES) `v1` entries are examined.
+//! Only the first [`MAX_SIGNATURES`] `v1` entries are examined.
 
 use super::mac::{self, Algorithm};
 use super::timestamp::{self, Window};

@@ -6,6 +6,8 @@
 //! answers every job in the batch with an error, so no request is ever acknowledged for data
 //! that is not on disk.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
@@ -48,9 +50,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     let result = (|| {
         let tx = conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
+        let mut rollup = Rollup::default();
         for Job::Insert { event, .. } in &batch {
-            applied.push(apply(&tx, event)?);
+            applied.push(apply(&tx, event, &mut rollup)?);
         }
+        rollup.write(&tx)?;
         tx.commit()?;
         Ok::<_, rusqlite::Error>(applied)
     })();
@@ -83,42 +87,19 @@ fn inserted(event: NewEvent, applied: Applied) -> Inserted {
 }
 
 /// Applies one delivery: a redelivery bumps the first event's count, anything else is stored.
-fn apply(tx: &Transaction, event: &NewEvent) -> rusqlite::Result<Applied> {
+/// Counters go to the batch's rollup, written once per batch.
+fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollup) -> rusqlite::Result<Applied> {
     if event.status == Status::Received
         && let Some(delivery_id) = &event.delivery_id
         && let Some((id, event_type)) = find_original(tx, &event.source, delivery_id)?
     {
         tx.prepare_cached("UPDATE events SET duplicates = duplicates + 1 WHERE id = ?1")?
             .execute([id])?;
-        count_minute(
-            tx,
-            event.received_at,
-            &event.source,
-            event_type.as_deref(),
-            Counts::duplicate(),
-        )?;
+        rollup.add_duplicate(event, event_type);
         return Ok(Applied::Duplicate(id));
     }
     let id = insert_event(tx, event)?;
-    count_minute(
-        tx,
-        event.received_at,
-        &event.source,
-        event.event_type.as_deref(),
-        Counts::of(event),
-    )?;
-    tx.prepare_cached(
-        "INSERT INTO sources (source, provider, count, errors, last_received) VALUES (?1, ?2, 1, ?3, ?4)
-         ON CONFLICT (source) DO UPDATE SET provider = excluded.provider, count = count + 1,
-           errors = errors + excluded.errors,
-           last_received = max(last_received, excluded.last_received)",
-    )?
-    .execute(params![
-        event.source,
-        event.provider.as_str(),
-        event.is_error as i64,
-        event.received_at.timestamp_micros()
-    ])?;
+    rollup.add_event(event);
     Ok(Applied::Stored(id))
 }
 
@@ -167,7 +148,15 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<i64> {
     Ok(id)
 }
 
-/// The increments one event adds to its minute's rollup row.
+/// Counter increments of one batch, summed in memory so each minute/source/type row and
+/// each source row is written once per commit instead of once per event.
+#[derive(Default)]
+struct Rollup {
+    minutes: HashMap<(i64, String, String), Counts>,
+    sources: HashMap<String, SourceDelta>,
+}
+
+#[derive(Default)]
 struct Counts {
     total: i64,
     errors: i64,
@@ -176,53 +165,84 @@ struct Counts {
     duplicates: i64,
 }
 
-impl Counts {
-    fn of(e: &NewEvent) -> Counts {
-        Counts {
-            total: 1,
-            errors: e.is_error as i64,
-            rejected: (e.status == Status::Rejected) as i64,
-            signature_failures: e.signature_failure as i64,
-            duplicates: 0,
-        }
-    }
-
-    fn duplicate() -> Counts {
-        Counts {
-            total: 0,
-            errors: 0,
-            rejected: 0,
-            signature_failures: 0,
-            duplicates: 1,
-        }
-    }
+struct SourceDelta {
+    provider: &'static str,
+    count: i64,
+    errors: i64,
+    last_received: i64,
 }
 
-fn count_minute(
-    tx: &Transaction,
-    at: DateTime<Utc>,
-    source: &str,
-    event_type: Option<&str>,
-    c: Counts,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO minute_counts (minute, source, event_type, total, errors, rejected,
-           signature_failures, duplicates) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (minute, source, event_type) DO UPDATE SET
-           total = total + excluded.total, errors = errors + excluded.errors,
-           rejected = rejected + excluded.rejected,
-           signature_failures = signature_failures + excluded.signature_failures,
-           duplicates = duplicates + excluded.duplicates",
-    )?
-    .execute(params![
-        at.timestamp() / 60,
-        source,
-        event_type.unwrap_or(""),
-        c.total,
-        c.errors,
-        c.rejected,
-        c.signature_failures,
-        c.duplicates
-    ])?;
-    Ok(())
+impl Rollup {
+    fn minute(&mut self, at: DateTime<Utc>, source: &str, event_type: Option<&str>) -> &mut Counts {
+        let key = (
+            at.timestamp().div_euclid(60),
+            source.to_string(),
+            event_type.unwrap_or("").to_string(),
+        );
+        self.minutes.entry(key).or_default()
+    }
+
+    fn add_event(&mut self, e: &NewEvent) {
+        let c = self.minute(e.received_at, &e.source, e.event_type.as_deref());
+        c.total += 1;
+        c.errors += e.is_error as i64;
+        c.rejected += (e.status == Status::Rejected) as i64;
+        c.signature_failures += e.signature_failure as i64;
+        let at = e.received_at.timestamp_micros();
+        let s = self.sources.entry(e.source.clone()).or_insert(SourceDelta {
+            provider: e.provider.as_str(),
+            count: 0,
+            errors: 0,
+            last_received: at,
+        });
+        s.provider = e.provider.as_str();
+        s.count += 1;
+        s.errors += e.is_error as i64;
+        s.last_received = s.last_received.max(at);
+    }
+
+    fn add_duplicate(&mut self, e: &NewEvent, original_type: Option<String>) {
+        self.minute(e.received_at, &e.source, original_type.as_deref())
+            .duplicates += 1;
+    }
+
+    fn write(&self, tx: &Transaction) -> rusqlite::Result<()> {
+        let mut minutes = tx.prepare_cached(
+            "INSERT INTO minute_counts (minute, source, event_type, total, errors, rejected,
+               signature_failures, duplicates) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (minute, source, event_type) DO UPDATE SET
+               total = total + excluded.total, errors = errors + excluded.errors,
+               rejected = rejected + excluded.rejected,
+               signature_failures = signature_failures + excluded.signature_failures,
+               duplicates = duplicates + excluded.duplicates",
+        )?;
+        for ((minute, source, event_type), c) in &self.minutes {
+            minutes.execute(params![
+                minute,
+                source,
+                event_type,
+                c.total,
+                c.errors,
+                c.rejected,
+                c.signature_failures,
+                c.duplicates
+            ])?;
+        }
+        let mut sources = tx.prepare_cached(
+            "INSERT INTO sources (source, provider, count, errors, last_received) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source) DO UPDATE SET provider = excluded.provider,
+               count = count + excluded.count, errors = errors + excluded.errors,
+               last_received = max(last_received, excluded.last_received)",
+        )?;
+        for (source, d) in &self.sources {
+            sources.execute(params![
+                source,
+                d.provider,
+                d.count,
+                d.errors,
+                d.last_received
+            ])?;
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,183 @@
+//! Shared pieces of the benchmarks: start the real binary, a no-op reference server, a load
+//! generator with latency percentiles, and peak memory of a process.
+
+#![allow(dead_code)] // each bench uses a different part
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The release binary cargo built for this bench.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
+
+/// A running `hookwatch serve`.
+pub struct Hookwatch {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+impl Hookwatch {
+    /// Starts `hookwatch serve` in `dir` on a free loopback port; waits for its banner.
+    pub async fn start(dir: &Path, extra: &[&str]) -> Hookwatch {
+        let mut child = tokio::process::Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .current_dir(dir)
+            .env("HOOKWATCH_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start hookwatch");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next_line().await.unwrap().expect("banner");
+        let base = first.split_whitespace().last().unwrap().to_string();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Hookwatch { child, base }
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        peak_rss_mib(self.child.id().unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// VmHWM of a process from /proc, in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The reference: an HTTP server in this process, on its own 2-thread runtime, that reads the
+/// body and answers 200 with a small JSON — everything hookwatch does except the work.
+pub fn start_noop_server() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/webhook/{source}",
+                axum::routing::post(|body: axum::body::Bytes| async move {
+                    axum::Json(serde_json::json!({"status": "received", "size": body.len()}))
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub ok: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl Report {
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+}
+
+/// A request to send: path, headers and body, built fresh for each request number.
+pub type MakeRequest = Arc<dyn Fn(u64) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>;
+
+/// Sends requests from `concurrency` connections for `duration`; counts 200s as ok.
+pub async fn load(url: &str, concurrency: usize, duration: Duration, make: MakeRequest) -> Report {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, make, counter) = (
+            client.clone(),
+            url.to_string(),
+            make.clone(),
+            counter.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0usize);
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (headers, body) = make(n);
+                let mut request = client.post(&url).body(body);
+                for (k, v) in &headers {
+                    request = request.header(k, v);
+                }
+                let sent = Instant::now();
+                match request.send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                        latencies.push(sent.elapsed().as_micros() as u32);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await.unwrap();
+        all.extend(latencies);
+        errors += e;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Report {
+        ok: all.len(),
+        errors,
+        seconds,
+        p50_ms: percentile(&all, 0.50),
+        p99_ms: percentile(&all, 0.99),
+    }
+}
+
+/// The q-th percentile of sorted microsecond samples, in milliseconds.
+pub fn percentile(sorted_micros: &[u32], q: f64) -> f64 {
+    if sorted_micros.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted_micros.len() as f64 - 1.0) * q).round() as usize;
+    sorted_micros[index] as f64 / 1000.0
+}
+
+/// Seconds per load run: `BENCH_SECS`, default 10.
+pub fn bench_duration() -> Duration {
+    let secs = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    Duration::from_secs(secs)
+}
