@@ -33,6 +33,8 @@ pub enum StoreError {
 
 /// What happened to a delivery handed to `insert`.
 #[derive(Debug)]
+// Built once per insert and moved straight to the caller: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Inserted {
     /// Committed durably; the stored event (with its new id) is handed back for the feed.
     Stored(Event),

@@ -3,11 +3,11 @@
 
 mod backends;
 mod ingest;
-mod process;
-mod read_api;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
+mod process;
+mod read_api;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
 mod store_contract;
