@@ -3,6 +3,7 @@
 
 mod backends;
 mod ingest;
+mod load;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
