@@ -240,4 +240,32 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db:5432/hooks"));
     }
+
+    #[test]
+    fn pool_size_comes_from_the_flag_then_the_file_then_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookwatch.toml");
+        std::fs::write(&config, "pool_size = 5\n").unwrap();
+        let mut overrides = Overrides {
+            config: Some(config),
+            ..Overrides::default()
+        };
+        assert_eq!(Settings::resolve(&overrides).unwrap().pool_size, 5);
+        overrides.pool_size = Some(40);
+        assert_eq!(Settings::resolve(&overrides).unwrap().pool_size, 40);
+        overrides.pool_size = Some(1);
+        let error = Settings::resolve(&overrides).unwrap_err().to_string();
+        assert!(error.contains("pool_size"), "{error}");
+        let defaults = Overrides {
+            config: Some(dir.path().join("missing-is-an-error.toml")),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(&defaults).is_err());
+        std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+        let empty = Overrides {
+            config: Some(dir.path().join("empty.toml")),
+            ..Overrides::default()
+        };
+        assert_eq!(Settings::resolve(&empty).unwrap().pool_size, DEFAULT_POOL_SIZE);
+    }
 }
