@@ -12,7 +12,7 @@
 //! Redeliveries inside one batch never reach the database twice: the first becomes the
 //! candidate, the others are counted on it (`plan`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::{Pool, Transaction};
 use tokio_postgres::types::ToSql;
@@ -141,50 +141,10 @@ async fn insert_events(
     plan: &Plan,
     candidates: &[usize],
     ids: &[i64],
-) -> Result<Vec<i64>, WriteError> {
+) -> Result<HashSet<i64>, WriteError> {
     let rows: Vec<&NewEvent> = candidates.iter().map(|&i| events[i]).collect();
-    let text = |f: fn(&NewEvent) -> &str| rows.iter().map(|e| f(e)).collect::<Vec<&str>>();
-    let opt = |f: fn(&NewEvent) -> Option<&str>| rows.iter().map(|e| f(e)).collect::<Vec<_>>();
-    let sources = text(|e| &e.source);
-    let received: Vec<i64> = rows
-        .iter()
-        .map(|e| e.received_at.timestamp_micros())
-        .collect();
-    let methods = text(|e| &e.method);
-    let paths = text(|e| &e.path);
-    let queries = text(|e| &e.query);
-    let addrs = text(|e| &e.remote_addr);
-    let content_types = opt(|e| e.content_type.as_deref());
-    let sizes: Vec<i64> = rows.iter().map(|e| e.body.len() as i64).collect();
-    let providers = text(|e| e.provider.as_str());
-    let types = opt(|e| e.event_type.as_deref());
-    let deliveries = opt(|e| e.delivery_id.as_deref());
-    let signatures = text(|e| e.signature.as_str());
-    let reasons = opt(|e| e.signature_reason.as_deref());
-    let failures: Vec<bool> = rows.iter().map(|e| e.signature_failure).collect();
-    let statuses = text(|e| e.status.as_str());
-    let errors: Vec<bool> = rows.iter().map(|e| e.is_error).collect();
-    let dups: Vec<i64> = candidates.iter().map(|&i| plan.followers[i]).collect();
-    let params: [&(dyn ToSql + Sync); 18] = [
-        &ids,
-        &sources,
-        &received,
-        &methods,
-        &paths,
-        &queries,
-        &addrs,
-        &content_types,
-        &sizes,
-        &providers,
-        &types,
-        &deliveries,
-        &signatures,
-        &reasons,
-        &failures,
-        &statuses,
-        &errors,
-        &dups,
-    ];
+    let duplicates: Vec<i64> = candidates.iter().map(|&i| plan.followers[i]).collect();
+    let columns = Columns::of(&rows);
     let stmt = tx
         .prepare_cached(
             "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
@@ -199,8 +159,75 @@ async fn insert_events(
              RETURNING id",
         )
         .await?;
+    let c = &columns;
+    let params: [&(dyn ToSql + Sync); 18] = [
+        &ids,
+        &c.sources,
+        &c.received,
+        &c.methods,
+        &c.paths,
+        &c.queries,
+        &c.addrs,
+        &c.content_types,
+        &c.sizes,
+        &c.providers,
+        &c.types,
+        &c.deliveries,
+        &c.signatures,
+        &c.reasons,
+        &c.failures,
+        &c.statuses,
+        &c.errors,
+        &duplicates,
+    ];
     let rows = tx.query(&stmt, &params).await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// The candidates' fields as one array per column, for `UNNEST`.
+struct Columns<'a> {
+    sources: Vec<&'a str>,
+    received: Vec<i64>,
+    methods: Vec<&'a str>,
+    paths: Vec<&'a str>,
+    queries: Vec<&'a str>,
+    addrs: Vec<&'a str>,
+    content_types: Vec<Option<&'a str>>,
+    sizes: Vec<i64>,
+    providers: Vec<&'static str>,
+    types: Vec<Option<&'a str>>,
+    deliveries: Vec<Option<&'a str>>,
+    signatures: Vec<&'static str>,
+    reasons: Vec<Option<&'a str>>,
+    failures: Vec<bool>,
+    statuses: Vec<&'static str>,
+    errors: Vec<bool>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(rows: &[&'a NewEvent]) -> Columns<'a> {
+        fn col<'a, T>(rows: &[&'a NewEvent], f: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
+            rows.iter().map(|e| f(e)).collect()
+        }
+        Columns {
+            sources: col(rows, |e| e.source.as_str()),
+            received: col(rows, |e| e.received_at.timestamp_micros()),
+            methods: col(rows, |e| e.method.as_str()),
+            paths: col(rows, |e| e.path.as_str()),
+            queries: col(rows, |e| e.query.as_str()),
+            addrs: col(rows, |e| e.remote_addr.as_str()),
+            content_types: col(rows, |e| e.content_type.as_deref()),
+            sizes: col(rows, |e| e.body.len() as i64),
+            providers: col(rows, |e| e.provider.as_str()),
+            types: col(rows, |e| e.event_type.as_deref()),
+            deliveries: col(rows, |e| e.delivery_id.as_deref()),
+            signatures: col(rows, |e| e.signature.as_str()),
+            reasons: col(rows, |e| e.signature_reason.as_deref()),
+            failures: col(rows, |e| e.signature_failure),
+            statuses: col(rows, |e| e.status.as_str()),
+            errors: col(rows, |e| e.is_error),
+        }
+    }
 }
 
 /// Counts the redeliveries whose original is already in the database (one statement for the
@@ -249,8 +276,11 @@ async fn insert_bodies(
     events: &[&NewEvent],
     candidates: &[usize],
     ids: &[i64],
-    stored: &[i64],
+    stored: &HashSet<i64>,
 ) -> Result<(), tokio_postgres::Error> {
+    if stored.is_empty() {
+        return Ok(());
+    }
     let mut body_ids: Vec<i64> = Vec::new();
     let mut headers: Vec<String> = Vec::new();
     let mut bodies: Vec<&[u8]> = Vec::new();
