@@ -55,7 +55,10 @@ impl Drop for BenchDb {
                     .map_err(std::io::Error::other)?;
                 tokio::spawn(connection);
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                client.batch_execute(&sql).await.map_err(std::io::Error::other)
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(std::io::Error::other)
             })
         })
         .join();

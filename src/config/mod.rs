@@ -266,6 +266,9 @@ mod tests {
             config: Some(dir.path().join("empty.toml")),
             ..Overrides::default()
         };
-        assert_eq!(Settings::resolve(&empty).unwrap().pool_size, DEFAULT_POOL_SIZE);
+        assert_eq!(
+            Settings::resolve(&empty).unwrap().pool_size,
+            DEFAULT_POOL_SIZE
+        );
     }
 }
