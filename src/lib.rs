@@ -17,7 +17,8 @@
 //! - [`model`]: the event as received and stored.
 //! - [`provider`]: what a sender's payload means (type, delivery id, errors). Pure.
 //! - [`verify`]: signature schemes. Pure; time is passed in.
-//! - [`store`]: SQLite (and later PostgreSQL) behind one enum; group commit.
+//! - [`store`]: SQLite and PostgreSQL behind one enum; group commit; PostgreSQL also feeds
+//!   every instance's events to [`feed`] (LISTEN/NOTIFY).
 //! - [`feed`]: broadcast of stored events to whoever listens.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each bench uses a different part
 
+pub mod postgres;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;

@@ -24,16 +24,21 @@ use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
 use crate::query::http::{self as query_http, QueryState};
+use crate::store::postgres::{PgConfig, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
-/// Opens the configured store.
-pub fn open_store(database: &DatabaseUrl) -> Result<Store, StoreError> {
-    match database {
+/// Opens the configured store (for PostgreSQL: connects and migrates, so it is async).
+pub async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
+    match &settings.database {
         DatabaseUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteStore::open(path)?)),
-        DatabaseUrl::Postgres(_) => Err(StoreError::Open(
-            "PostgreSQL support is not built yet; use a sqlite:// database".into(),
-        )),
+        DatabaseUrl::Postgres(url) => {
+            let config = PgConfig {
+                url: url.clone(),
+                pool_size: settings.pool_size,
+            };
+            Ok(Store::Postgres(PgStore::open(&config).await?))
+        }
     }
 }
 
@@ -77,6 +82,7 @@ pub async fn serve(
 /// Every route of the app.
 pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     let feed = Feed::default();
+    options.store.start_feed(feed.clone(), shutdown.clone());
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
     let ingest = IngestState {

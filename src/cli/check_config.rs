@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: CheckConfigArgs) -> anyhow::Result<()> {
         config: global.config.clone(),
         token: args.token,
         insecure_no_auth: args.insecure_no_auth,
+        pool_size: None,
     };
     let settings = Settings::resolve(&overrides)?;
     print!("{}", render(&settings));
@@ -49,6 +50,7 @@ pub fn render(s: &Settings) -> String {
         }
     );
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
+    out += &format!("pool_size = {}\n", s.pool_size);
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
     }

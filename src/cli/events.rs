@@ -54,8 +54,7 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
         before: args.before,
     };
     let filter = params.parse(Utc::now())?;
-    let events =
-        runtime()?.block_on(async { open_store(&settings.database)?.list(filter).await })?;
+    let events = runtime()?.block_on(async { open_store(&settings).await?.list(filter).await })?;
     if args.json {
         for event in &events {
             println!("{}", view::summary(event));

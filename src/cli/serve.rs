@@ -19,6 +19,9 @@ pub struct ServeArgs {
     /// Allow a non-loopback address without a token
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// PostgreSQL connections per instance (default 16)
+    #[arg(long, env = "HOOKWATCH_POOL_SIZE")]
+    pub pool_size: Option<usize>,
 }
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -28,6 +31,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         config: global.config.clone(),
         token: args.token,
         insecure_no_auth: args.insecure_no_auth,
+        pool_size: args.pool_size,
     };
     let settings = Settings::resolve(&overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
-    let store = app::open_store(&settings.database)?;
+    let store = app::open_store(&settings).await?;
     let listener = TcpListener::bind(settings.listen).await?;
     let address = listener.local_addr()?;
     println!("hookwatch is listening on http://{address}");

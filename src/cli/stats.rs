@@ -25,8 +25,7 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("--since: `{text}` is not RFC 3339 or an age like 15m")
         })?),
     };
-    let stats =
-        runtime()?.block_on(async { open_store(&settings.database)?.stats(since).await })?;
+    let stats = runtime()?.block_on(async { open_store(&settings).await?.stats(since).await })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
         return Ok(());

@@ -16,6 +16,8 @@ pub struct ConfigFile {
     pub database: Option<String>,
     pub token: Option<String>,
     pub max_body_bytes: Option<u64>,
+    /// PostgreSQL connections per instance.
+    pub pool_size: Option<usize>,
     pub public_url: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,

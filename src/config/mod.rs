@@ -24,6 +24,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://hookwatch.db";
 /// The config file read when it exists and none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "hookwatch.toml";
+/// PostgreSQL connections per instance when nothing says otherwise (see `store::postgres`).
+pub const DEFAULT_POOL_SIZE: usize = crate::store::postgres::DEFAULT_POOL_SIZE;
 
 /// Why the settings could not be resolved. Every variant names what the user must fix; the
 /// command line turns any of them into exit code 2.
@@ -108,6 +110,8 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     pub token: Option<String>,
     pub insecure_no_auth: bool,
+    /// PostgreSQL pool size (`--pool-size`, `HOOKWATCH_POOL_SIZE`).
+    pub pool_size: Option<usize>,
 }
 
 /// Everything `serve` and the offline commands need, fully validated.
@@ -119,6 +123,8 @@ pub struct Settings {
     pub token: Option<String>,
     pub insecure_no_auth: bool,
     pub max_body_bytes: u64,
+    /// Connections in the PostgreSQL pool; unused with SQLite.
+    pub pool_size: usize,
     pub sources: BTreeMap<String, SourceSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
@@ -154,6 +160,16 @@ impl Settings {
         if max_body_bytes == 0 {
             return Err(invalid("max_body_bytes", "must be at least 1".into()));
         }
+        let pool_size = overrides
+            .pool_size
+            .or(file.pool_size)
+            .unwrap_or(DEFAULT_POOL_SIZE);
+        if !(2..=1000).contains(&pool_size) {
+            return Err(invalid(
+                "pool_size",
+                format!("{pool_size} is out of range: use 2 to 1000 connections"),
+            ));
+        }
         let sources = source::resolve_all(&file, &origin)?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
@@ -164,6 +180,7 @@ impl Settings {
             token,
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
+            pool_size,
             sources,
             config_path: path,
         })
@@ -222,5 +239,36 @@ mod tests {
         let shown = url.display_safe();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db:5432/hooks"));
+    }
+
+    #[test]
+    fn pool_size_comes_from_the_flag_then_the_file_then_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookwatch.toml");
+        std::fs::write(&config, "pool_size = 5\n").unwrap();
+        let mut overrides = Overrides {
+            config: Some(config),
+            ..Overrides::default()
+        };
+        assert_eq!(Settings::resolve(&overrides).unwrap().pool_size, 5);
+        overrides.pool_size = Some(40);
+        assert_eq!(Settings::resolve(&overrides).unwrap().pool_size, 40);
+        overrides.pool_size = Some(1);
+        let error = Settings::resolve(&overrides).unwrap_err().to_string();
+        assert!(error.contains("pool_size"), "{error}");
+        let defaults = Overrides {
+            config: Some(dir.path().join("missing-is-an-error.toml")),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(&defaults).is_err());
+        std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+        let empty = Overrides {
+            config: Some(dir.path().join("empty.toml")),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Settings::resolve(&empty).unwrap().pool_size,
+            DEFAULT_POOL_SIZE
+        );
     }
 }

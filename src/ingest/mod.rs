@@ -90,7 +90,10 @@ impl Ingest {
             Inserted::Duplicate { id } => Ok(Outcome::Duplicate { id }),
             Inserted::Stored(event) => {
                 let event: Arc<crate::model::Event> = Arc::from(event);
-                self.feed.publish(FeedItem::Event(event.clone()));
+                // PostgreSQL publishes every instance's events itself, in commit order.
+                if !self.store.publishes_itself() {
+                    self.feed.publish(FeedItem::Event(event.clone()));
+                }
                 if status == Status::Rejected {
                     let reason = reason.unwrap_or_else(|| "signature missing".into());
                     return Ok(Outcome::Rejected { reason });

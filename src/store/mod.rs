@@ -1,10 +1,11 @@
 //! Durable storage of events, behind one small interface with a backend per file.
 //!
-//! `Store` is a plain enum over the backends (`sqlite`, later `postgres`): callers never know
+//! `Store` is a plain enum over the backends (`sqlite`, `postgres`): callers never know
 //! which one they talk to. Everything the HTTP layer needs is here: insert with dedup, read one,
 //! list with filters, stats and sources. Depends only on `model`; knows nothing of HTTP.
 
 mod filter;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 
@@ -15,6 +16,9 @@ use serde::Serialize;
 
 pub use filter::{EventFilter, TypeMatch};
 
+use tokio_util::sync::CancellationToken;
+
+use crate::feed::Feed;
 use crate::model::{Event, NewEvent};
 
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
@@ -73,6 +77,7 @@ pub struct SourceRow {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -80,6 +85,7 @@ impl Store {
     pub async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
         match self {
             Store::Sqlite(s) => s.insert(event).await,
+            Store::Postgres(s) => s.insert(event).await,
         }
     }
 
@@ -87,6 +93,7 @@ impl Store {
     pub async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get(id).await,
+            Store::Postgres(s) => s.get(id).await,
         }
     }
 
@@ -94,6 +101,7 @@ impl Store {
     pub async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list(filter).await,
+            Store::Postgres(s) => s.list(filter).await,
         }
     }
 
@@ -101,6 +109,7 @@ impl Store {
     pub async fn stats(&self, since: Option<DateTime<Utc>>) -> Result<Stats, StoreError> {
         match self {
             Store::Sqlite(s) => s.stats(since).await,
+            Store::Postgres(s) => s.stats(since).await,
         }
     }
 
@@ -108,6 +117,7 @@ impl Store {
     pub async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
         match self {
             Store::Sqlite(s) => s.sources().await,
+            Store::Postgres(s) => s.sources().await,
         }
     }
 
@@ -115,6 +125,21 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
+    }
+
+    /// Whether the store itself publishes every stored event on the feed (PostgreSQL: events
+    /// of every instance arrive through LISTEN/NOTIFY), so ingest must not publish again.
+    pub fn publishes_itself(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Hands the app's feed to a store that publishes itself; starts its listener, which stops
+    /// on `shutdown`. Does nothing for SQLite, where ingest publishes.
+    pub fn start_feed(&self, feed: Feed, shutdown: CancellationToken) {
+        if let Store::Postgres(s) = self {
+            s.start_feed(feed, shutdown);
         }
     }
 }

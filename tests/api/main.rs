@@ -1,8 +1,18 @@
-//! The one integration test binary: the real server on loopback with a real SQLite file.
+//! The one integration test binary: the real server on loopback with a real SQLite file or a
+//! fresh PostgreSQL database.
 
+mod backends;
 mod ingest;
+mod load;
+#[allow(dead_code)] // not every test file uses every helper
+mod pg;
+mod postgres_cluster;
 mod process;
 mod read_api;
 mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
+mod sse;
+mod store_contract;
+#[allow(dead_code)] // not every test file uses every helper
 mod support;
+mod throwaway;

@@ -1,5 +1,6 @@
-//! The test harness: the real app on a loopback port with a real SQLite file, and helpers to
-//! send fixture payloads the way their providers do.
+//! The test harness: the real app on a loopback port with a real SQLite file (or a fresh
+//! PostgreSQL database, see `pg`), and helpers to send fixture payloads the way their
+//! providers do.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,12 +14,18 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::pg::{self, TestDb};
+
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub db_path: PathBuf,
     pub dir: TempDir,
+    /// The `--database` URL the app runs on.
+    pub database: String,
+    /// The PostgreSQL database this app owns (dropped with it), when it runs on PostgreSQL.
+    pub pg: Option<TestDb>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -34,19 +41,47 @@ pub async fn spawn_app_with(toml: &str) -> TestApp {
     spawn_in(dir, toml, None).await
 }
 
+/// Which store a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Starts the app on `backend` with the given config; `None` when PostgreSQL is unreachable
+/// and the test is skipped (never under CI, see `pg`).
+pub async fn spawn_on(backend: Backend, toml: &str) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    match backend {
+        Backend::Sqlite => Some(spawn_in(dir, toml, None).await),
+        Backend::Postgres => {
+            let db = pg::fresh_db().await?;
+            let mut app = spawn_at(dir, toml, None, &db.url.clone()).await;
+            app.pg = Some(db);
+            Some(app)
+        }
+    }
+}
+
 /// Starts the app in `dir` (reusing its database), with a config and an optional token.
 pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp {
+    let database = format!("sqlite://{}", dir.path().join("hookwatch.db").display());
+    spawn_at(dir, toml, token, &database).await
+}
+
+/// Starts the app in `dir` on the given database URL (several apps may share one PostgreSQL).
+pub async fn spawn_at(dir: TempDir, toml: &str, token: Option<&str>, database: &str) -> TestApp {
     let db_path = dir.path().join("hookwatch.db");
     let config = dir.path().join("hookwatch.toml");
     std::fs::write(&config, toml).expect("write config");
     let overrides = Overrides {
-        database: Some(format!("sqlite://{}", db_path.display())),
+        database: Some(database.to_string()),
         config: Some(config),
         token: token.map(str::to_string),
         ..Overrides::default()
     };
     let settings = Settings::resolve(&overrides).expect("settings");
-    let store = app::open_store(&settings.database).expect("store");
+    let store = app::open_store(&settings).await.expect("store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
@@ -59,6 +94,8 @@ pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp 
         client: reqwest::Client::new(),
         db_path,
         dir,
+        database: database.to_string(),
+        pg: None,
         shutdown: Some(tx),
         task: Some(task),
     }

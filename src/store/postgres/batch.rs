@@ -1,0 +1,311 @@
+//! One group-commit batch as a handful of multi-row statements in one transaction.
+//!
+//! 1. `pg_advisory_xact_lock(COMMIT_LOCK)`: writers of every instance take turns, so ids are
+//!    allocated and committed in the same order and a reader that has seen id N has seen every
+//!    id below N (the live stream and `Last-Event-ID` rely on this; see `listen`).
+//! 2. Ids for the whole batch from the sequence, in one round trip.
+//! 3. Every event in one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING id`:
+//!    dedup is the partial unique index, enforced by the database for every instance.
+//! 4. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
+//! 5. Bodies, the minute rollup, the source rollup and the `NOTIFY`, pipelined.
+//!
+//! Redeliveries inside one batch never reach the database twice: the first becomes the
+//! candidate, the others are counted on it (`plan`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use deadpool_postgres::{Pool, Transaction};
+use tokio_postgres::types::ToSql;
+
+use super::rollup::Rollups;
+use super::writer::WriteError;
+use crate::model::{NewEvent, Status};
+
+/// The transaction-scoped advisory lock that orders commits across instances.
+const COMMIT_LOCK: i64 = 0x686f_6f6b_636f_6d6d;
+/// The channel every instance listens on; the payload is the highest id committed.
+pub(super) const CHANNEL: &str = "hookwatch_events";
+
+/// What one job did, once the transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Applied {
+    Stored(i64),
+    Duplicate(i64),
+}
+
+/// Which jobs of a batch go to the database, and which repeat an earlier job of the batch.
+#[derive(Debug, PartialEq)]
+pub(super) struct Plan {
+    /// For each job: `None` when it is a candidate for insertion, else the candidate it repeats.
+    pub repeats: Vec<Option<usize>>,
+    /// For each job: how many later jobs of the batch repeat it.
+    pub followers: Vec<i64>,
+}
+
+impl Plan {
+    pub(super) fn of(events: &[&NewEvent]) -> Plan {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut repeats = vec![None; events.len()];
+        let mut followers = vec![0; events.len()];
+        for (i, e) in events.iter().enumerate() {
+            let Some(key) = dedup_key(e) else { continue };
+            match first.get(&key) {
+                Some(&leader) => {
+                    repeats[i] = Some(leader);
+                    followers[leader] += 1;
+                }
+                None => {
+                    first.insert(key, i);
+                }
+            }
+        }
+        Plan { repeats, followers }
+    }
+}
+
+/// The (source, delivery id) that makes a later delivery a duplicate; rejected deliveries
+/// never take part (SPEC §2).
+fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
+    match (&e.status, &e.delivery_id) {
+        (Status::Received, Some(id)) => Some((e.source.as_str(), id.as_str())),
+        _ => None,
+    }
+}
+
+/// Writes the batch in one transaction; the answer per job is true once this returns `Ok`.
+pub(super) async fn write(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Applied>, WriteError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
+        .await?;
+    let plan = Plan::of(events);
+    let candidates: Vec<usize> = (0..events.len())
+        .filter(|&i| plan.repeats[i].is_none())
+        .collect();
+    let ids = allocate_ids(&tx, candidates.len()).await?;
+    let stored = insert_events(&tx, events, &plan, &candidates, &ids).await?;
+    let mut applied: Vec<Option<Applied>> = vec![None; events.len()];
+    let mut originals: Vec<usize> = Vec::new();
+    for (&i, &id) in candidates.iter().zip(&ids) {
+        match stored.contains(&id) {
+            true => applied[i] = Some(Applied::Stored(id)),
+            false => originals.push(i),
+        }
+    }
+    let mut rollups = Rollups::default();
+    let found = count_redeliveries(&tx, events, &plan, &originals).await?;
+    for (i, e) in events.iter().enumerate() {
+        let leader = plan.repeats[i].unwrap_or(i);
+        match (applied[leader], found.get(&leader)) {
+            (Some(Applied::Stored(id)), _) if leader == i => {
+                rollups.add_stored(e);
+                applied[i] = Some(Applied::Stored(id));
+            }
+            (Some(Applied::Stored(id)), _) => {
+                rollups.add_duplicate(e, events[leader].event_type.as_deref());
+                applied[i] = Some(Applied::Duplicate(id));
+            }
+            (_, Some((id, event_type))) => {
+                rollups.add_duplicate(e, event_type.as_deref());
+                applied[i] = Some(Applied::Duplicate(*id));
+            }
+            _ => return Err(WriteError::Vanished),
+        }
+    }
+    let bodies = insert_bodies(&tx, events, &candidates, &ids, &stored);
+    let notify = notify(&tx, stored.iter().max().copied());
+    tokio::try_join!(bodies, rollups.write(&tx), notify)?;
+    tx.commit().await?;
+    Ok(applied.into_iter().flatten().collect())
+}
+
+async fn allocate_ids(tx: &Transaction<'_>, n: usize) -> Result<Vec<i64>, WriteError> {
+    let stmt = tx
+        .prepare_cached("SELECT nextval('events_id_seq') FROM generate_series(1, $1::int8)")
+        .await?;
+    let mut ids: Vec<i64> = tx
+        .query(&stmt, &[&(n as i64)])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts every candidate; returns the ids that were stored (the rest were redeliveries of
+/// an event already in the database, possibly written by another instance).
+async fn insert_events(
+    tx: &Transaction<'_>,
+    events: &[&NewEvent],
+    plan: &Plan,
+    candidates: &[usize],
+    ids: &[i64],
+) -> Result<HashSet<i64>, WriteError> {
+    let rows: Vec<&NewEvent> = candidates.iter().map(|&i| events[i]).collect();
+    let duplicates: Vec<i64> = candidates.iter().map(|&i| plan.followers[i]).collect();
+    let columns = Columns::of(&rows);
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
+               content_type, size, provider, event_type, delivery_id, signature,
+               signature_reason, signature_failure, status, is_error, duplicates)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[],
+               $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[],
+               $12::text[], $13::text[], $14::text[], $15::bool[], $16::text[], $17::bool[],
+               $18::int8[])
+             ON CONFLICT (source, delivery_id)
+               WHERE status = 'received' AND delivery_id IS NOT NULL DO NOTHING
+             RETURNING id",
+        )
+        .await?;
+    let c = &columns;
+    let params: [&(dyn ToSql + Sync); 18] = [
+        &ids,
+        &c.sources,
+        &c.received,
+        &c.methods,
+        &c.paths,
+        &c.queries,
+        &c.addrs,
+        &c.content_types,
+        &c.sizes,
+        &c.providers,
+        &c.types,
+        &c.deliveries,
+        &c.signatures,
+        &c.reasons,
+        &c.failures,
+        &c.statuses,
+        &c.errors,
+        &duplicates,
+    ];
+    let rows = tx.query(&stmt, &params).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// The candidates' fields as one array per column, for `UNNEST`.
+struct Columns<'a> {
+    sources: Vec<&'a str>,
+    received: Vec<i64>,
+    methods: Vec<&'a str>,
+    paths: Vec<&'a str>,
+    queries: Vec<&'a str>,
+    addrs: Vec<&'a str>,
+    content_types: Vec<Option<&'a str>>,
+    sizes: Vec<i64>,
+    providers: Vec<&'static str>,
+    types: Vec<Option<&'a str>>,
+    deliveries: Vec<Option<&'a str>>,
+    signatures: Vec<&'static str>,
+    reasons: Vec<Option<&'a str>>,
+    failures: Vec<bool>,
+    statuses: Vec<&'static str>,
+    errors: Vec<bool>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(rows: &[&'a NewEvent]) -> Columns<'a> {
+        fn col<'a, T>(rows: &[&'a NewEvent], f: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
+            rows.iter().map(|e| f(e)).collect()
+        }
+        Columns {
+            sources: col(rows, |e| e.source.as_str()),
+            received: col(rows, |e| e.received_at.timestamp_micros()),
+            methods: col(rows, |e| e.method.as_str()),
+            paths: col(rows, |e| e.path.as_str()),
+            queries: col(rows, |e| e.query.as_str()),
+            addrs: col(rows, |e| e.remote_addr.as_str()),
+            content_types: col(rows, |e| e.content_type.as_deref()),
+            sizes: col(rows, |e| e.body.len() as i64),
+            providers: col(rows, |e| e.provider.as_str()),
+            types: col(rows, |e| e.event_type.as_deref()),
+            deliveries: col(rows, |e| e.delivery_id.as_deref()),
+            signatures: col(rows, |e| e.signature.as_str()),
+            reasons: col(rows, |e| e.signature_reason.as_deref()),
+            failures: col(rows, |e| e.signature_failure),
+            statuses: col(rows, |e| e.status.as_str()),
+            errors: col(rows, |e| e.is_error),
+        }
+    }
+}
+
+/// Counts the redeliveries whose original is already in the database (one statement for the
+/// whole batch); returns, per candidate, the original's id and event type.
+async fn count_redeliveries(
+    tx: &Transaction<'_>,
+    events: &[&NewEvent],
+    plan: &Plan,
+    originals: &[usize],
+) -> Result<BTreeMap<usize, (i64, Option<String>)>, WriteError> {
+    if originals.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let keys: Vec<(&str, &str)> = originals
+        .iter()
+        .filter_map(|&i| dedup_key(events[i]))
+        .collect();
+    let sources: Vec<&str> = keys.iter().map(|k| k.0).collect();
+    let deliveries: Vec<&str> = keys.iter().map(|k| k.1).collect();
+    let counts: Vec<i64> = originals.iter().map(|&i| 1 + plan.followers[i]).collect();
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE events e SET duplicates = e.duplicates + d.n
+             FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS d(source, delivery_id, n)
+             WHERE e.source = d.source AND e.delivery_id = d.delivery_id
+               AND e.status = 'received'
+             RETURNING e.id, e.source, e.delivery_id, e.event_type",
+        )
+        .await?;
+    let rows = tx.query(&stmt, &[&sources, &deliveries, &counts]).await?;
+    let mut by_key: HashMap<(String, String), (i64, Option<String>)> = HashMap::new();
+    for row in rows {
+        by_key.insert((row.get(1), row.get(2)), (row.get(0), row.get(3)));
+    }
+    let mut found = BTreeMap::new();
+    for (&i, (source, delivery)) in originals.iter().zip(keys) {
+        if let Some(hit) = by_key.get(&(source.to_string(), delivery.to_string())) {
+            found.insert(i, hit.clone());
+        }
+    }
+    Ok(found)
+}
+
+async fn insert_bodies(
+    tx: &Transaction<'_>,
+    events: &[&NewEvent],
+    candidates: &[usize],
+    ids: &[i64],
+    stored: &HashSet<i64>,
+) -> Result<(), tokio_postgres::Error> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let mut body_ids: Vec<i64> = Vec::new();
+    let mut headers: Vec<String> = Vec::new();
+    let mut bodies: Vec<&[u8]> = Vec::new();
+    for (&i, &id) in candidates.iter().zip(ids) {
+        if stored.contains(&id) {
+            body_ids.push(id);
+            headers.push(serde_json::to_string(&events[i].headers).unwrap_or_else(|_| "[]".into()));
+            bodies.push(&events[i].body);
+        }
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO bodies (id, headers, body)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::bytea[])",
+        )
+        .await?;
+    tx.execute(&stmt, &[&body_ids, &headers, &bodies]).await?;
+    Ok(())
+}
+
+/// Tells every instance's listener that ids up to `max_id` exist; delivered at COMMIT.
+async fn notify(tx: &Transaction<'_>, max_id: Option<i64>) -> Result<(), tokio_postgres::Error> {
+    if let Some(id) = max_id {
+        let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+        tx.execute(&stmt, &[&CHANNEL, &id.to_string()]).await?;
+    }
+    Ok(())
+}

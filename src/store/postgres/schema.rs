@@ -1,0 +1,107 @@
+//! The PostgreSQL schema as numbered migrations, recorded in `schema_migrations`.
+//!
+//! Several instances may start at once against one database, so `migrate` runs everything in
+//! one transaction under a transaction-scoped advisory lock: the first instance applies the
+//! pending migrations, the others wait for it and then find nothing to do. DDL is
+//! transactional in PostgreSQL, so a crash mid-upgrade leaves the previous version intact.
+//! Append new migrations; never edit a released one.
+//!
+//! Mirrors `store::sqlite::schema` column for column: `received_at` is BIGINT microseconds
+//! since the epoch (the same numbers the shared WHERE builder binds), and the text columns that
+//! are range-compared (`source`, `event_type`) use `COLLATE "C"`, PostgreSQL's byte order,
+//! so `type=charge.*` means the same thing on both backends.
+
+use tokio_postgres::Client;
+
+/// The advisory lock key every instance takes while migrating ("hookwatc" in ASCII).
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_7761_7463;
+
+/// Every migration, in order; the index + 1 is its version.
+const MIGRATIONS: &[&str] = &[
+    // 1: events (narrow rows), bodies apart, and the rollups that keep stats cheap.
+    r#"
+    CREATE TABLE events (
+        id                BIGINT PRIMARY KEY,
+        source            TEXT COLLATE "C" NOT NULL,
+        received_at       BIGINT NOT NULL,
+        method            TEXT NOT NULL,
+        path              TEXT NOT NULL,
+        query             TEXT NOT NULL,
+        remote_addr       TEXT NOT NULL,
+        content_type      TEXT,
+        size              BIGINT NOT NULL,
+        provider          TEXT NOT NULL,
+        event_type        TEXT COLLATE "C",
+        delivery_id       TEXT COLLATE "C",
+        signature         TEXT NOT NULL,
+        signature_reason  TEXT,
+        signature_failure BOOLEAN NOT NULL,
+        status            TEXT NOT NULL,
+        is_error          BOOLEAN NOT NULL,
+        duplicates        BIGINT NOT NULL DEFAULT 0,
+        enrichment        TEXT
+    );
+    CREATE SEQUENCE events_id_seq OWNED BY events.id;
+    ALTER TABLE events ALTER COLUMN id SET DEFAULT nextval('events_id_seq');
+    CREATE UNIQUE INDEX events_dedup ON events (source, delivery_id)
+        WHERE status = 'received' AND delivery_id IS NOT NULL;
+    CREATE INDEX events_source_type ON events (source, event_type, id);
+    CREATE INDEX events_type ON events (event_type, id);
+    CREATE INDEX events_received_at ON events (received_at);
+    CREATE TABLE bodies (
+        id      BIGINT PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+        headers TEXT NOT NULL,
+        body    BYTEA NOT NULL
+    );
+    CREATE TABLE minute_counts (
+        minute             BIGINT NOT NULL,
+        source             TEXT COLLATE "C" NOT NULL,
+        event_type         TEXT COLLATE "C" NOT NULL,
+        total              BIGINT NOT NULL DEFAULT 0,
+        errors             BIGINT NOT NULL DEFAULT 0,
+        rejected           BIGINT NOT NULL DEFAULT 0,
+        signature_failures BIGINT NOT NULL DEFAULT 0,
+        duplicates         BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (minute, source, event_type)
+    );
+    CREATE TABLE sources (
+        source        TEXT COLLATE "C" PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        count         BIGINT NOT NULL,
+        errors        BIGINT NOT NULL,
+        last_received BIGINT NOT NULL
+    );
+    "#,
+];
+
+/// Brings the database up to the newest version; safe to call from several instances at once.
+pub(super) async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        tracing::info!(version, "Applying PostgreSQL migration.");
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
