@@ -161,4 +161,21 @@ async fn main() {
         }
     );
     server.stop().await;
+
+    for instances in [1, 2] {
+        let run = support::postgres::postgres_run(
+            instances,
+            CONCURRENCY,
+            duration,
+            signed(template.clone()),
+        )
+        .await;
+        let Some((report, stored)) = run else { break };
+        row(
+            &format!("(d) hookwatch, PostgreSQL, {instances} inst."),
+            &report,
+            Some(&reference),
+        );
+        println!("    stored rows {stored} = 200s {}", report.ok);
+    }
 }
