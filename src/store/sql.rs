@@ -3,7 +3,10 @@
 //! Placeholders differ between backends (`?N` in SQLite, `$N` in PostgreSQL), so the builder
 //! takes the placeholder style and returns the text with its values in order.
 
+use chrono::{DateTime, Utc};
+
 use super::{EventFilter, TypeMatch};
+use crate::model::{Event, NewEvent, Provider, Signature, Status};
 
 /// A bound value of a list query.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +87,55 @@ pub fn where_clause(
         return (String::new(), values);
     }
     (format!("WHERE {}", parts.join(" AND ")), values)
+}
+
+/// Typed access to one result row, so both SQL backends build events with the same code.
+pub trait Columns {
+    type Error;
+    fn text(&self, index: usize) -> Result<String, Self::Error>;
+    fn optional_text(&self, index: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, index: usize) -> Result<i64, Self::Error>;
+    fn flag(&self, index: usize) -> Result<bool, Self::Error>;
+}
+
+/// An event from a row of `SUMMARY_COLUMNS`, without headers and body.
+pub fn summary<R: Columns>(row: &R) -> Result<Event, R::Error> {
+    let enrichment = row.optional_text(18)?;
+    Ok(Event {
+        id: row.int(0)?,
+        size: row.int(8)?,
+        duplicates: row.int(17)?,
+        enrichment: enrichment.and_then(|e| serde_json::from_str(&e).ok()),
+        new: NewEvent {
+            source: row.text(1)?,
+            received_at: micros(row.int(2)?),
+            method: row.text(3)?,
+            path: row.text(4)?,
+            query: row.text(5)?,
+            remote_addr: row.text(6)?,
+            content_type: row.optional_text(7)?,
+            headers: Vec::new(),
+            body: Vec::new(),
+            provider: Provider::parse(&row.text(9)?).unwrap_or(Provider::Generic),
+            event_type: row.optional_text(10)?,
+            delivery_id: row.optional_text(11)?,
+            signature: Signature::parse(&row.text(12)?).unwrap_or(Signature::Unverified),
+            signature_reason: row.optional_text(13)?,
+            signature_failure: row.flag(14)?,
+            status: Status::parse(&row.text(15)?).unwrap_or(Status::Received),
+            is_error: row.flag(16)?,
+        },
+    })
+}
+
+/// A stored time (microseconds since the epoch, in both backends).
+pub fn micros(value: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(value).unwrap_or_default()
+}
+
+/// The start of a stored minute (minutes since the epoch).
+pub fn minute_time(minute: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(minute * 60, 0).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Row;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-use crate::model::{Event, NewEvent, Provider, Signature, Status};
-use crate::store::sql::{SUMMARY_COLUMNS, SqlValue, where_clause};
+use crate::model::Event;
+use crate::store::sql::{
+    Columns, SUMMARY_COLUMNS, SqlValue, micros, minute_time, summary, where_clause,
+};
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
 
 /// How far back the `rate` series reaches when `since` is not given: a day of minutes.
@@ -108,47 +110,6 @@ impl ToSql for Bind {
     to_sql_checked!();
 }
 
-/// An event row without headers and body.
-fn summary(row: &Row) -> PgResult<Event> {
-    let provider: String = row.try_get(9)?;
-    let signature: String = row.try_get(12)?;
-    let status: String = row.try_get(15)?;
-    let enrichment: Option<String> = row.try_get(18)?;
-    Ok(Event {
-        id: row.try_get(0)?,
-        size: row.try_get(8)?,
-        duplicates: row.try_get(17)?,
-        enrichment: enrichment.and_then(|e| serde_json::from_str(&e).ok()),
-        new: NewEvent {
-            source: row.try_get(1)?,
-            received_at: micros(row.try_get(2)?),
-            method: row.try_get(3)?,
-            path: row.try_get(4)?,
-            query: row.try_get(5)?,
-            remote_addr: row.try_get(6)?,
-            content_type: row.try_get(7)?,
-            headers: Vec::new(),
-            body: Vec::new(),
-            provider: Provider::parse(&provider).unwrap_or(Provider::Generic),
-            event_type: row.try_get(10)?,
-            delivery_id: row.try_get(11)?,
-            signature: Signature::parse(&signature).unwrap_or(Signature::Unverified),
-            signature_reason: row.try_get(13)?,
-            signature_failure: row.try_get(14)?,
-            status: Status::parse(&status).unwrap_or(Status::Received),
-            is_error: row.try_get(16)?,
-        },
-    })
-}
-
-fn micros(value: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(value).unwrap_or_default()
-}
-
-fn minute_time(minute: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(minute * 60, 0).unwrap_or_default()
-}
-
 pub(super) async fn stats(
     client: &ClientWrapper,
     since: Option<DateTime<Utc>>,
@@ -236,4 +197,24 @@ pub(super) async fn sources(client: &ClientWrapper) -> PgResult<Vec<SourceRow>> 
             })
         })
         .collect()
+}
+
+impl Columns for Row {
+    type Error = tokio_postgres::Error;
+
+    fn text(&self, index: usize) -> PgResult<String> {
+        self.try_get(index)
+    }
+
+    fn optional_text(&self, index: usize) -> PgResult<Option<String>> {
+        self.try_get(index)
+    }
+
+    fn int(&self, index: usize) -> PgResult<i64> {
+        self.try_get(index)
+    }
+
+    fn flag(&self, index: usize) -> PgResult<bool> {
+        self.try_get(index)
+    }
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use crate::model::{Event, NewEvent, Provider, Signature, Status};
-use crate::store::sql::{SUMMARY_COLUMNS, SqlValue, where_clause};
+use crate::model::Event;
+use crate::store::sql::{
+    Columns, SUMMARY_COLUMNS, SqlValue, micros, minute_time, summary, where_clause,
+};
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
 
 /// How far back the `rate` series reaches when `since` is not given: a day of minutes.
@@ -44,49 +46,8 @@ pub(super) fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<
         SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
     });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params), summary)?;
+    let rows = stmt.query_map(params_from_iter(params), |row| summary(row))?;
     rows.collect()
-}
-
-/// An event row without headers and body.
-fn summary(row: &Row) -> rusqlite::Result<Event> {
-    let provider: String = row.get(9)?;
-    let signature: String = row.get(12)?;
-    let status: String = row.get(15)?;
-    let enrichment: Option<String> = row.get(18)?;
-    Ok(Event {
-        id: row.get(0)?,
-        size: row.get(8)?,
-        duplicates: row.get(17)?,
-        enrichment: enrichment.and_then(|e| serde_json::from_str(&e).ok()),
-        new: NewEvent {
-            source: row.get(1)?,
-            received_at: micros(row.get(2)?),
-            method: row.get(3)?,
-            path: row.get(4)?,
-            query: row.get(5)?,
-            remote_addr: row.get(6)?,
-            content_type: row.get(7)?,
-            headers: Vec::new(),
-            body: Vec::new(),
-            provider: Provider::parse(&provider).unwrap_or(Provider::Generic),
-            event_type: row.get(10)?,
-            delivery_id: row.get(11)?,
-            signature: Signature::parse(&signature).unwrap_or(Signature::Unverified),
-            signature_reason: row.get(13)?,
-            signature_failure: row.get::<_, i64>(14)? != 0,
-            status: Status::parse(&status).unwrap_or(Status::Received),
-            is_error: row.get::<_, i64>(16)? != 0,
-        },
-    })
-}
-
-fn micros(value: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(value).unwrap_or_default()
-}
-
-fn minute_time(minute: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(minute * 60, 0).unwrap_or_default()
 }
 
 pub(super) fn stats(
@@ -162,4 +123,25 @@ pub(super) fn sources(conn: &Connection) -> rusqlite::Result<Vec<SourceRow>> {
         })
     })?;
     rows.collect()
+}
+
+impl Columns for Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, index: usize) -> rusqlite::Result<String> {
+        self.get(index)
+    }
+
+    fn optional_text(&self, index: usize) -> rusqlite::Result<Option<String>> {
+        self.get(index)
+    }
+
+    fn int(&self, index: usize) -> rusqlite::Result<i64> {
+        self.get(index)
+    }
+
+    /// SQLite has no booleans: flags are stored as 0 or 1.
+    fn flag(&self, index: usize) -> rusqlite::Result<bool> {
+        Ok(self.get::<_, i64>(index)? != 0)
+    }
 }
