@@ -1,33 +1,12 @@
 //! `hookwatch check-config`: resolve the configuration exactly as `serve` would, print the
 //! effective settings with every secret masked, and exit 2 on any problem.
 
-use clap::Args;
-
 use super::GlobalArgs;
-use crate::config::{OnInvalid, Overrides, Settings, SourceSettings};
+use super::serve::ServeArgs;
+use crate::config::{OnInvalid, Settings, SourceSettings};
 
-#[derive(Debug, Args)]
-pub struct CheckConfigArgs {
-    /// The address serve would listen on (checked like serve does)
-    #[arg(long, env = "HOOKWATCH_LISTEN")]
-    pub listen: Option<String>,
-    /// The token serve would use (only whether it is set is printed)
-    #[arg(long, env = "HOOKWATCH_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    #[arg(long)]
-    pub insecure_no_auth: bool,
-}
-
-pub fn run(global: &GlobalArgs, args: CheckConfigArgs) -> anyhow::Result<()> {
-    let overrides = Overrides {
-        listen: args.listen,
-        database: global.database.clone(),
-        config: global.config.clone(),
-        token: args.token,
-        insecure_no_auth: args.insecure_no_auth,
-        pool_size: None,
-    };
-    let settings = Settings::resolve(&overrides)?;
+pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.overrides(global))?;
     print!("{}", render(&settings));
     Ok(())
 }

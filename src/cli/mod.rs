@@ -44,7 +44,7 @@ pub enum Command {
     /// Show counts straight from the database
     Stats(stats::StatsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
-    CheckConfig(check_config::CheckConfigArgs),
+    CheckConfig(serve::ServeArgs),
 }
 
 /// Parses the command line and runs the command.

@@ -24,16 +24,23 @@ pub struct ServeArgs {
     pub pool_size: Option<usize>,
 }
 
+impl ServeArgs {
+    /// The command line's part of the settings; `check-config` takes the same flags, so it
+    /// checks exactly what `serve` would run with.
+    pub fn overrides(self, global: &GlobalArgs) -> Overrides {
+        Overrides {
+            listen: self.listen,
+            database: global.database.clone(),
+            config: global.config.clone(),
+            token: self.token,
+            insecure_no_auth: self.insecure_no_auth,
+            pool_size: self.pool_size,
+        }
+    }
+}
+
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let overrides = Overrides {
-        listen: args.listen,
-        database: global.database.clone(),
-        config: global.config.clone(),
-        token: args.token,
-        insecure_no_auth: args.insecure_no_auth,
-        pool_size: args.pool_size,
-    };
-    let settings = Settings::resolve(&overrides)?;
+    let settings = Settings::resolve(&args.overrides(global))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
