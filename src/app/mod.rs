@@ -86,7 +86,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
     let ingest = IngestState {
-        ingest: Ingest::new(options.store.clone(), feed.clone(), sources.clone()),
+        ingest: Ingest::new(options.store.clone(), sources.clone()),
         max_body_bytes: options.max_body_bytes,
     };
     let query = QueryState {

@@ -2,8 +2,9 @@
 //!
 //! The path of a webhook: `ingest::http` reads the request (size limit, source name) into a
 //! `Delivery`; `Ingest::accept` reads the provider facts, checks the signature, applies the
-//! source's policy, hands the event to the store and waits for the commit, then publishes it
-//! on the feed. Knows nothing of axum; decides nothing about status codes.
+//! source's policy, hands the event to the store and waits for the commit (the store then
+//! publishes it on the feed, in commit order). Knows nothing of axum; decides nothing about
+//! status codes.
 
 pub mod http;
 
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::{OnInvalid, SourceSettings};
-use crate::feed::{Feed, FeedItem};
 use crate::model::{Header, NewEvent, Signature, Status};
 use crate::provider::{self, SourceRules};
 use crate::store::{Inserted, Store, StoreError};
@@ -55,13 +55,12 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Ingest {
     store: Store,
-    feed: Feed,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     unconfigured: Arc<SourceSettings>,
 }
 
 impl Ingest {
-    pub fn new(store: Store, feed: Feed, sources: Arc<BTreeMap<String, SourceSettings>>) -> Ingest {
+    pub fn new(store: Store, sources: Arc<BTreeMap<String, SourceSettings>>) -> Ingest {
         let unconfigured = Arc::new(SourceSettings {
             rules: SourceRules::default(),
             verifier: None,
@@ -70,13 +69,12 @@ impl Ingest {
         });
         Ingest {
             store,
-            feed,
             sources,
             unconfigured,
         }
     }
 
-    /// Judges, stores and publishes one delivery. Returns only after the commit.
+    /// Judges and stores one delivery (the store publishes it). Returns only after the commit.
     pub async fn accept(&self, delivery: Delivery) -> Result<Outcome, StoreError> {
         let settings = self
             .sources
@@ -89,11 +87,6 @@ impl Ingest {
         match inserted {
             Inserted::Duplicate { id } => Ok(Outcome::Duplicate { id }),
             Inserted::Stored(event) => {
-                let event: Arc<crate::model::Event> = Arc::from(event);
-                // PostgreSQL publishes every instance's events itself, in commit order.
-                if !self.store.publishes_itself() {
-                    self.feed.publish(FeedItem::Event(event.clone()));
-                }
                 if status == Status::Rejected {
                     let reason = reason.unwrap_or_else(|| "signature missing".into());
                     return Ok(Outcome::Rejected { reason });
@@ -115,7 +108,7 @@ impl Ingest {
 /// is the delivery's own arrival time.
 pub fn judge(settings: &SourceSettings, d: Delivery) -> (NewEvent, Option<String>) {
     let content_type = header(&d.headers, "content-type").map(str::to_string);
-    let parsed = provider::parse_body(content_type.as_deref(), &d.body);
+    let parsed = settings.rules.parse(content_type.as_deref(), &d.body);
     let facts = provider::facts(&settings.rules, &d.headers, parsed.as_ref());
     let challenge = provider::slack_challenge(facts.provider, parsed.as_ref());
     let (signature, reason) = check_signature(settings, &d, content_type.as_deref());

@@ -23,6 +23,7 @@ mod extract;
 mod failure;
 mod field;
 mod rule;
+mod skeleton;
 
 #[cfg(test)]
 mod fixtures;
@@ -31,7 +32,7 @@ use serde_json::Value;
 
 use crate::model::{Header, Provider};
 
-pub use body::parse_body;
+pub use body::{parse_body, parse_for_facts};
 pub use detect::detect;
 pub use field::MAX_FIELD_CHARS;
 pub use rule::{FieldRule, RuleError};
@@ -46,6 +47,24 @@ pub struct SourceRules {
     pub event_type: Option<FieldRule>,
     /// Where to read the delivery id instead of the provider's default place.
     pub delivery_id: Option<FieldRule>,
+}
+
+impl SourceRules {
+    /// Whether an override reads the body by JSON pointer, which the fast partial parse of
+    /// [`parse_for_facts`] cannot serve: such sources parse the whole body.
+    pub fn needs_whole_body(&self) -> bool {
+        [&self.event_type, &self.delivery_id]
+            .into_iter()
+            .any(|rule| matches!(rule, Some(FieldRule::Pointer(_))))
+    }
+
+    /// The body decoded for [`facts`]: the fast partial parse unless an override needs more.
+    pub fn parse(&self, content_type: Option<&str>, body: &[u8]) -> Option<Value> {
+        match self.needs_whole_body() {
+            true => parse_body(content_type, body),
+            false => parse_for_facts(content_type, body),
+        }
+    }
 }
 
 /// What hookwatch concludes about a delivery; stored with it and used for queries, dedup and

@@ -10,6 +10,7 @@ mod sql;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,8 +35,8 @@ pub enum StoreError {
 /// What happened to a delivery handed to `insert`.
 #[derive(Debug)]
 pub enum Inserted {
-    /// Committed durably; the stored event (with its new id) is handed back for the feed.
-    Stored(Box<Event>),
+    /// Committed durably; the stored event with its new id (shared with the feed).
+    Stored(Arc<Event>),
     /// Same source and delivery id as an earlier received event: not stored again.
     Duplicate { id: i64 },
 }
@@ -129,17 +130,13 @@ impl Store {
         }
     }
 
-    /// Whether the store itself publishes every stored event on the feed (PostgreSQL: events
-    /// of every instance arrive through LISTEN/NOTIFY), so ingest must not publish again.
-    pub fn publishes_itself(&self) -> bool {
-        matches!(self, Store::Postgres(_))
-    }
-
-    /// Hands the app's feed to a store that publishes itself; starts its listener, which stops
-    /// on `shutdown`. Does nothing for SQLite, where ingest publishes.
+    /// Hands the app's feed to the store, which publishes every stored event on it in id
+    /// order: only the store knows the order of commits (SQLite: the writer, after each
+    /// commit; PostgreSQL: a listener for every instance's events, stopping on `shutdown`).
     pub fn start_feed(&self, feed: Feed, shutdown: CancellationToken) {
-        if let Store::Postgres(s) = self {
-            s.start_feed(feed, shutdown);
+        match self {
+            Store::Sqlite(s) => s.start_feed(feed),
+            Store::Postgres(s) => s.start_feed(feed, shutdown),
         }
     }
 }

@@ -253,3 +253,37 @@ async fn the_stream_delivers_new_events_and_resumes_after_last_event_id() {
     assert_eq!(read_stream_ids(live, 2).await, vec![fourth, fifth]);
     assert!(second < third);
 }
+
+#[tokio::test]
+async fn the_stream_misses_nothing_when_webhooks_arrive_concurrently() {
+    let app = spawn_app().await;
+    let stream = app.client.get(app.url("/api/stream")).send().await.unwrap();
+    let mut posts = Vec::new();
+    for worker in 0..32 {
+        let (client, url) = (app.client.clone(), app.url("/webhook/busy"));
+        posts.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..10 {
+                let response = client
+                    .post(&url)
+                    .body(format!("{{\"w\":{worker},\"n\":{n}}}"))
+                    .send()
+                    .await
+                    .unwrap();
+                ids.push(
+                    response.json::<Value>().await.unwrap()["id"]
+                        .as_i64()
+                        .unwrap(),
+                );
+            }
+            ids
+        }));
+    }
+    let mut posted: Vec<i64> = Vec::new();
+    for task in posts {
+        posted.extend(task.await.unwrap());
+    }
+    posted.sort_unstable();
+    let streamed = read_stream_ids(stream, posted.len()).await;
+    assert_eq!(streamed, posted, "every event, once, in id order");
+}

@@ -158,8 +158,7 @@ impl PgStore {
     }
 
     /// Starts the listener that publishes every instance's new events on `feed`, in id order,
-    /// until `shutdown`. Ingest does not publish PostgreSQL events itself (see
-    /// `Store::publishes_itself`), so each event reaches the feed exactly once.
+    /// until `shutdown`; the only publisher of PostgreSQL events, so each reaches the feed once.
     pub(super) fn start_feed(&self, feed: Feed, shutdown: CancellationToken) {
         let listener = listen::Listener {
             pool: self.inner.pool.clone(),

@@ -7,6 +7,8 @@
 //! Transient conflicts (deadlock, serialization failure, an original deleted under a
 //! redelivery) are retried a bounded number of times before giving up.
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -104,7 +106,7 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
 
 fn inserted(event: NewEvent, applied: Applied) -> Inserted {
     match applied {
-        Applied::Stored(id) => Inserted::Stored(Box::new(Event {
+        Applied::Stored(id) => Inserted::Stored(Arc::new(Event {
             id,
             size: event.body.len() as i64,
             new: event,

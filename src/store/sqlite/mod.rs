@@ -9,12 +9,13 @@ mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::feed::Feed;
 use crate::model::{Event, NewEvent};
 use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
 
@@ -32,6 +33,8 @@ pub struct SqliteStore {
 struct Inner {
     jobs: mpsc::Sender<writer::Job>,
     readers: ReadPool,
+    /// Where the writer publishes each committed event; set once the app has a feed.
+    feed: Arc<OnceLock<Feed>>,
 }
 
 impl SqliteStore {
@@ -45,17 +48,29 @@ impl SqliteStore {
         .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let feed = Arc::new(OnceLock::new());
+        let writer_feed = feed.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, receiver))
+            .spawn(move || writer::run(conn, receiver, &writer_feed))
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let readers = ReadPool {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
         };
         Ok(SqliteStore {
-            inner: Arc::new(Inner { jobs, readers }),
+            inner: Arc::new(Inner {
+                jobs,
+                readers,
+                feed,
+            }),
         })
+    }
+
+    /// The writer publishes each event on `feed` right after its commit, batch by batch, so
+    /// subscribers see ids in increasing order. Only the first feed given is used.
+    pub(super) fn start_feed(&self, feed: Feed) {
+        let _ = self.inner.feed.set(feed);
     }
 
     pub(super) async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {

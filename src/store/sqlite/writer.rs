@@ -2,16 +2,19 @@
 //!
 //! One thread owns the only write connection. It takes every job waiting in its queue (up to
 //! `MAX_BATCH`), applies them in one transaction, commits once (one fsync for the whole batch
-//! with `synchronous=FULL`), and only then answers each waiting request. A failed commit
+//! with `synchronous=FULL`), and only then publishes each stored event on the feed (in id
+//! order) and answers each waiting request. A failed commit
 //! answers every job in the batch with an error, so no request is ever acknowledged for data
 //! that is not on disk.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::feed::{Feed, FeedItem};
 use crate::model::{Event, NewEvent, Status};
 use crate::store::{Inserted, StoreError};
 
@@ -27,7 +30,7 @@ pub(super) enum Job {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &OnceLock<Feed>) {
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -36,7 +39,7 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch);
+        commit_batch(&mut conn, batch, feed.get());
     }
 }
 
@@ -46,7 +49,7 @@ enum Applied {
     Duplicate(i64),
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
     let result = (|| {
         let tx = conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
@@ -61,7 +64,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     match result {
         Ok(applied) => {
             for (Job::Insert { event, reply }, applied) in batch.into_iter().zip(applied) {
-                let _ = reply.send(Ok(inserted(event, applied)));
+                let inserted = inserted(event, applied);
+                if let (Some(feed), Inserted::Stored(event)) = (feed, &inserted) {
+                    feed.publish(FeedItem::Event(event.clone()));
+                }
+                let _ = reply.send(Ok(inserted));
             }
         }
         Err(error) => {
@@ -75,7 +82,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
 
 fn inserted(event: NewEvent, applied: Applied) -> Inserted {
     match applied {
-        Applied::Stored(id) => Inserted::Stored(Box::new(Event {
+        Applied::Stored(id) => Inserted::Stored(Arc::new(Event {
             id,
             size: event.body.len() as i64,
             new: event,
