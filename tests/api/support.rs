@@ -45,6 +45,30 @@ pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp 
         token: token.map(str::to_string),
         ..Overrides::default()
     };
+    spawn_with_overrides(dir, overrides).await
+}
+
+/// Starts the app configured like `serve --listen 0.0.0.0:8080 --insecure-no-auth` (no token
+/// on a public address), though it still listens on loopback.
+pub async fn spawn_insecure() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("hookwatch.toml");
+    std::fs::write(&config, "").expect("write config");
+    let overrides = Overrides {
+        database: Some(format!(
+            "sqlite://{}",
+            dir.path().join("hookwatch.db").display()
+        )),
+        config: Some(config),
+        listen: Some("0.0.0.0:8080".into()),
+        insecure_no_auth: true,
+        ..Overrides::default()
+    };
+    spawn_with_overrides(dir, overrides).await
+}
+
+async fn spawn_with_overrides(dir: TempDir, overrides: Overrides) -> TestApp {
+    let db_path = dir.path().join("hookwatch.db");
     let settings = Settings::resolve(&overrides).expect("settings");
     let store = app::open_store(&settings.database).expect("store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

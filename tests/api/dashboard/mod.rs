@@ -1,0 +1,6 @@
+//! The dashboard: access control and security headers over plain HTTP, then the page itself
+//! in real headless Chromium (live feed, filters, detail, hostile payloads, screenshot).
+
+mod access;
+mod hostile;
+mod live;
