@@ -2,7 +2,7 @@
 // table, raw text, or hex and base64 for binary), headers, signature and its reason, delivery
 // id, duplicates, enrichment and alerts, with copy buttons and "copy as curl".
 
-import { $, el, clear, api, badge, signatureBadge, bytes, copyButton } from "./dom.js";
+import { $, el, append, clear, api, badge, signatureBadge, bytes, copyButton } from "./dom.js";
 import { tree, setAll } from "./json.js";
 import { curlCommand, headerPairs } from "./curl.js";
 import { alertsFor } from "./alerts.js";
@@ -42,7 +42,7 @@ export function wire() {
 
 function render(box, event) {
   $("detail-title").textContent = `Event ${event.id} · ${event.source} · ${event.event_type ?? "no type"}`;
-  box.append(facts(event), signature(event), alerts(event.id), bodySection(event), headersTable(event), enrichment(event.enrichment));
+  append(box, [facts(event), signature(event), alerts(event.id), bodySection(event), headersTable(event), enrichment(event.enrichment)]);
 }
 
 function facts(event) {

@@ -91,8 +91,8 @@ function chart(rate, window) {
       box.append(rect);
     });
   });
-  box.append(svg("text", { x: 4, y: 12, class: "axis" }, `peak ${peak}/${minutes === 1 ? "min" : `${minutes} min`}`));
   const legend = clear($("legend"));
+  legend.append(el("span", { className: "muted" }, `peak ${peak} per ${minutes === 1 ? "minute" : `${minutes} min`}`));
   order.forEach((source, n) => legend.append(el("span", { className: `key c${n % COLOURS}` }, source)));
 }
 
@@ -109,7 +109,7 @@ function sourceList(rows) {
       el("span", { className: "muted" }, row.provider || ""),
       el("span", {}, last ? `last ${ago(last, now)}` : "never heard from"),
       quiet ? el("span", { className: "badge warn" }, "quiet") : null,
-      row.errors ? el("span", { className: "badge bad" }, `${row.errors} errors`) : null,
+      row.errors ? el("span", { className: "badge bad" }, `${row.errors} error${row.errors === 1 ? "" : "s"}`) : null,
       el("span", { className: "muted" }, `${row.count} events`)));
   }
 }

@@ -2,5 +2,6 @@
 //! in real headless Chromium (live feed, filters, detail, hostile payloads, screenshot).
 
 mod access;
+mod assets;
 mod hostile;
 mod live;
