@@ -24,7 +24,8 @@ export function curlCommand(event, origin) {
   const url = `${origin}${event.path}${event.query ? `?${event.query}` : ""}`;
   const parts = ["curl", "--globoff", "--silent", "--show-error", "-X", shellQuote(event.method), shellQuote(url)];
   const pairs = headerPairs(event.headers).filter(([name]) => !["host", "content-length"].includes(name));
-  for (const [name, value] of pairs) parts.push("-H", shellQuote(`${name}: ${value}`));
+  // curl reads `Name:` as "remove this header"; `Name;` sends it empty.
+  for (const [name, value] of pairs) parts.push("-H", shellQuote(value === "" ? `${name};` : `${name}: ${value}`));
   const present = new Set(pairs.map(([name]) => name));
   for (const name of CURL_DEFAULTS) if (!present.has(name)) parts.push("-H", shellQuote(`${name}:`));
   const base64 = bodyBase64(event);

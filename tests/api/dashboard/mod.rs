@@ -3,5 +3,6 @@
 
 mod access;
 mod assets;
+mod curl;
 mod hostile;
 mod live;
