@@ -252,6 +252,13 @@ impl Tab {
         self.call("Input.insertText", json!({"text": text})).await;
     }
 
+    /// Emulates a screen `width` × `height` CSS pixels (a phone when narrow).
+    pub async fn resize(&self, width: u32, height: u32) {
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600});
+        self.call("Emulation.setDeviceMetricsOverride", metrics)
+            .await;
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let shot = self
