@@ -131,11 +131,7 @@ impl Browser {
         tab.watch_dialogs();
         tab.call("Page.enable", json!({})).await;
         tab.call("Runtime.enable", json!({})).await;
-        tab.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": WATCH_CSP}),
-        )
-        .await;
+        tab.add_init_script(WATCH_CSP).await;
         let metrics =
             json!({"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false});
         tab.call("Emulation.setDeviceMetricsOverride", metrics)
@@ -250,6 +246,15 @@ impl Tab {
         let focus = format!("document.querySelector({}).focus(), true", js(selector));
         self.eval::<bool>(&focus).await;
         self.call("Input.insertText", json!({"text": text})).await;
+    }
+
+    /// Runs `source` first in every document this tab loads from now on.
+    pub async fn add_init_script(&self, source: &str) {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
+        )
+        .await;
     }
 
     /// Emulates a screen `width` × `height` CSS pixels (a phone when narrow).
