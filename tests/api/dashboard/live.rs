@@ -195,6 +195,48 @@ async fn older_events_page_backwards_and_filters_come_from_the_url() {
 }
 
 #[tokio::test]
+async fn pause_holds_new_events_back_and_the_alert_panel_hides_without_alerts() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let tab = browser.open(&app.url("/")).await;
+    tab.until("the stream is live", "document.querySelector('#conn.live')")
+        .await;
+    tab.until(
+        "the alerts endpoint answered",
+        "document.querySelector('#alerts').hidden",
+    )
+    .await;
+    tab.eval::<bool>("document.querySelector('#pause').click(), true")
+        .await;
+    post_json(&app, "held", json!({"type": "while.paused"})).await;
+    tab.until(
+        "the held count",
+        "document.querySelector('#pending').textContent === '1 new'",
+    )
+    .await;
+    assert_eq!(
+        tab.eval::<usize>(&rows_with("while.paused")).await,
+        0,
+        "paused"
+    );
+    tab.eval::<bool>("document.querySelector('#pause').click(), true")
+        .await;
+    tab.until(
+        "the held event",
+        &format!("{} === 1", rows_with("while.paused")),
+    )
+    .await;
+    let pending: String = tab
+        .eval("document.querySelector('#pending').textContent")
+        .await;
+    assert_eq!(pending, "");
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn a_screenshot_of_the_dashboard_with_the_fixture_payloads() {
     let Some(browser) = launch().await else {
         return;
