@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router, auth)
-//!               → ingest · query (features; each has its http.rs)
+//!               → ingest · query · dashboard (features; each has its http.rs)
 //!                   → verify · provider · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
@@ -22,6 +22,7 @@
 //! - [`feed`]: broadcast of stored events to whoever listens.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
+//! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
@@ -29,6 +30,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod feed;
 pub mod http;
 pub mod ingest;

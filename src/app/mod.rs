@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
+use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::feed::Feed;
 use crate::http::ApiError;
 use crate::ingest::Ingest;
@@ -48,12 +49,16 @@ pub struct ServeOptions {
     pub token: Option<String>,
     pub max_body_bytes: u64,
     pub sources: BTreeMap<String, SourceSettings>,
+    /// No token while listening off loopback (`--insecure-no-auth`): the dashboard warns.
+    pub insecure: bool,
 }
 
 impl ServeOptions {
     /// Takes the parts of the settings the server uses.
     pub fn from_settings(settings: Settings, store: Store) -> ServeOptions {
+        let insecure = settings.token.is_none() && !settings.listen.ip().is_loopback();
         ServeOptions {
+            insecure,
             store,
             token: settings.token,
             max_body_bytes: settings.max_body_bytes,
@@ -85,6 +90,10 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     options.store.start_feed(feed.clone(), shutdown.clone());
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
+    let dashboard = dashboard_http::router(DashboardState {
+        auth: auth.clone(),
+        insecure: options.insecure,
+    });
     let ingest = IngestState {
         ingest: Ingest::new(options.store.clone(), sources.clone()),
         max_body_bytes: options.max_body_bytes,
@@ -119,7 +128,11 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         ))
         .route("/healthz", get(query_http::healthz))
         .with_state(query);
-    Router::new().merge(webhook).merge(api).fallback(not_found)
+    Router::new()
+        .merge(webhook)
+        .merge(api)
+        .merge(dashboard)
+        .fallback(not_found)
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -2,6 +2,8 @@
 //! fresh PostgreSQL database.
 
 mod backends;
+mod browser;
+mod dashboard;
 mod ingest;
 mod load;
 #[allow(dead_code)] // not every test file uses every helper

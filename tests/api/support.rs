@@ -71,7 +71,6 @@ pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp 
 
 /// Starts the app in `dir` on the given database URL (several apps may share one PostgreSQL).
 pub async fn spawn_at(dir: TempDir, toml: &str, token: Option<&str>, database: &str) -> TestApp {
-    let db_path = dir.path().join("hookwatch.db");
     let config = dir.path().join("hookwatch.toml");
     std::fs::write(&config, toml).expect("write config");
     let overrides = Overrides {
@@ -80,6 +79,31 @@ pub async fn spawn_at(dir: TempDir, toml: &str, token: Option<&str>, database: &
         token: token.map(str::to_string),
         ..Overrides::default()
     };
+    spawn_with_overrides(dir, overrides).await
+}
+
+/// Starts the app configured like `serve --listen 0.0.0.0:8080 --insecure-no-auth` (no token
+/// on a public address), though it still listens on loopback.
+pub async fn spawn_insecure() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("hookwatch.toml");
+    std::fs::write(&config, "").expect("write config");
+    let overrides = Overrides {
+        database: Some(format!(
+            "sqlite://{}",
+            dir.path().join("hookwatch.db").display()
+        )),
+        config: Some(config),
+        listen: Some("0.0.0.0:8080".into()),
+        insecure_no_auth: true,
+        ..Overrides::default()
+    };
+    spawn_with_overrides(dir, overrides).await
+}
+
+async fn spawn_with_overrides(dir: TempDir, overrides: Overrides) -> TestApp {
+    let db_path = dir.path().join("hookwatch.db");
+    let database = overrides.database.clone().unwrap_or_default();
     let settings = Settings::resolve(&overrides).expect("settings");
     let store = app::open_store(&settings).await.expect("store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -94,7 +118,7 @@ pub async fn spawn_at(dir: TempDir, toml: &str, token: Option<&str>, database: &
         client: reqwest::Client::new(),
         db_path,
         dir,
-        database: database.to_string(),
+        database,
         pg: None,
         shutdown: Some(tx),
         task: Some(task),

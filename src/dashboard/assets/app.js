@@ -1,0 +1,84 @@
+// The dashboard's start: read the filters from the URL, connect the live stream, load the
+// first page, and wire the controls. Each concern lives in its own module.
+
+import { $, api } from "./dom.js";
+import * as feed from "./feed.js";
+import * as list from "./list.js";
+import * as filters from "./filters.js";
+import * as glance from "./glance.js";
+import * as detail from "./detail.js";
+import * as alerts from "./alerts.js";
+
+let current = {};
+let nextBefore = null;
+
+async function start() {
+  wire();
+  current = filters.fromUrl();
+  filters.fill(current);
+  $("window").value = filters.windowFromUrl();
+  meta();
+  alerts.load();
+  glance.show($("window").value);
+  await apply(current);
+  const match = /^#event-(\d+)$/.exec(location.hash);
+  if (match) detail.open(Number(match[1]));
+}
+
+/** Shows the view for `wanted`: stream first (so nothing falls between), then the first page. */
+async function apply(wanted) {
+  current = wanted;
+  filters.toUrl(current, $("window").value);
+  await feed.connect(filters.streamQuery(current), {
+    webhook: (events) => {
+      const shown = events.filter((e) => filters.matches(current, e));
+      if (shown.length) list.prepend(shown);
+      glance.nudge();
+    },
+    alert: alerts.receive,
+  });
+  await loadPage(null);
+}
+
+async function loadPage(before) {
+  const error = $("list-error");
+  try {
+    const page = await api(`/api/events?${filters.listQuery(current, before)}`);
+    error.hidden = true;
+    if (before) list.appendOlder(page.events);
+    else list.replace(page.events);
+    nextBefore = page.next_before;
+    $("older").hidden = nextBefore === null || nextBefore === undefined;
+  } catch (e) {
+    error.textContent = e.detail || e.message;
+    error.hidden = false;
+  }
+}
+
+async function meta() {
+  try {
+    const info = await api("/api/meta");
+    $("insecure").hidden = !info.insecure;
+    $("logout").hidden = !info.auth;
+  } catch (_) { /* older server: no banner */ }
+}
+
+function wire() {
+  list.onSelect((id, row) => detail.open(id, row));
+  list.keyboard();
+  detail.wire();
+  feed.pauseButton();
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); apply(filters.read()); });
+  $("filters").addEventListener("reset", () => setTimeout(() => apply({}), 0));
+  $("older").addEventListener("click", () => loadPage(nextBefore));
+  $("window").addEventListener("change", () => {
+    filters.toUrl(current, $("window").value);
+    glance.show($("window").value);
+  });
+  $("alert-rows").addEventListener("click", (e) => {
+    const link = e.target.closest("a[data-event]");
+    if (link) { e.preventDefault(); detail.open(Number(link.dataset.event), link); }
+  });
+}
+
+start();

@@ -1,0 +1,166 @@
+//! The dashboard's HTTP edge: the page at `/`, the login form, logout, the embedded assets,
+//! `/api/meta`, and the security headers every one of those answers carries.
+//!
+//! Access: with a token configured, `/` and the scripts need the token (`Authorization:
+//! Bearer` or the session cookie set by `POST /login`); without it `/` redirects to `/login`
+//! and sends no event data. The session cookie holds [`Auth::session`], never the token.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::assets::{self, INDEX_HTML, LOGIN_HTML};
+use crate::app::auth::{Auth, SESSION_COOKIE, require_token};
+
+/// The policy of every dashboard answer: only this origin's files, no inline script or style,
+/// no framing, no `<base>`, forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'self'";
+
+/// What the dashboard's handlers need.
+#[derive(Clone, Debug)]
+pub struct DashboardState {
+    pub auth: Auth,
+    /// No token while listening off loopback (`--insecure-no-auth`): the page shows a warning.
+    pub insecure: bool,
+}
+
+/// The dashboard's routes, to be merged into the app's router.
+pub fn router(state: DashboardState) -> Router {
+    let meta =
+        Router::new()
+            .route("/api/meta", get(meta))
+            .route_layer(middleware::from_fn_with_state(
+                state.auth.clone(),
+                require_token,
+            ));
+    Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/assets/{name}", get(asset))
+        .merge(meta)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn index(State(state): State<DashboardState>, headers: HeaderMap) -> Response {
+    if !state.auth.allows(&headers) {
+        return Redirect::to("/login").into_response();
+    }
+    html(StatusCode::OK, INDEX_HTML.to_string())
+}
+
+async fn login_page(State(state): State<DashboardState>) -> Response {
+    if !state.auth.enabled() {
+        return Redirect::to("/").into_response();
+    }
+    html(StatusCode::OK, LOGIN_HTML.replace("<!--error-->", ""))
+}
+
+/// The login form's fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(session) = state.auth.session() else {
+        return Redirect::to("/").into_response();
+    };
+    if !state.auth.is_token(form.token.trim()) {
+        tracing::info!("Dashboard login refused: wrong token.");
+        let message = r#"<p class="error" role="alert">That token is not right.</p>"#;
+        return html(
+            StatusCode::UNAUTHORIZED,
+            LOGIN_HTML.replace("<!--error-->", message),
+        );
+    }
+    let secure = if over_https(&headers) { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    see_other("/", cookie)
+}
+
+async fn logout(headers: HeaderMap) -> Response {
+    let secure = if over_https(&headers) { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
+    see_other("/login", cookie)
+}
+
+/// Whether the browser reached us over https (directly or through a proxy that says so).
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn see_other(location: &'static str, cookie: String) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn asset(
+    State(state): State<DashboardState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(asset) = assets::find(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !asset.public && !state.auth.allows(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let headers = [
+        (header::CONTENT_TYPE, asset.content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    (headers, asset.body).into_response()
+}
+
+/// `GET /api/meta`: what the page needs to know about the server, never a secret.
+async fn meta(State(state): State<DashboardState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "insecure": state.insecure,
+        "auth": state.auth.enabled(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    (status, headers, body).into_response()
+}
+
+/// Adds the Content-Security-Policy and friends to every dashboard answer.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}

@@ -1,0 +1,293 @@
+//! The dashboard in real headless Chromium: log in, watch a webhook arrive live, filter,
+//! page backwards, open the detail with the keyboard, and a screenshot with realistic data.
+
+use serde_json::json;
+
+use crate::browser::{js, launch};
+use crate::support::{TestApp, all_fixtures, spawn_app, spawn_app_with, spawn_in};
+
+const TOKEN: &str = "browser-test-token";
+
+/// The fixtures' secrets (tests/fixtures/payloads/index.json), accepting invalid ones so the
+/// picture shows every badge; their timestamps are old, hence the wide tolerance.
+const FIXTURE_SOURCES: &str = r#"
+public_url = "https://hookwatch.example"
+[sources.github]
+provider = "github"
+secrets = ["It's a Secret to Everybody"]
+on_invalid = "accept"
+[sources.stripe]
+provider = "stripe"
+secrets = ["whsec_test_secret"]
+tolerance_secs = 400000000
+on_invalid = "accept"
+[sources.slack]
+provider = "slack"
+secrets = ["8f742231b10e8888abcd99yyyzzz85a5"]
+tolerance_secs = 400000000
+on_invalid = "accept"
+[sources.shopify]
+provider = "shopify"
+secrets = ["shopify-fixture-secret"]
+on_invalid = "accept"
+[sources.standard-webhooks]
+provider = "standard"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+tolerance_secs = 400000000
+on_invalid = "accept"
+[sources.twilio]
+provider = "twilio"
+secrets = ["12345"]
+on_invalid = "accept"
+"#;
+
+async fn post_json(app: &TestApp, source: &str, body: serde_json::Value) {
+    let response = app
+        .post(
+            source,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "post to {source}");
+}
+
+fn rows_with(text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#events tr')].filter(r => r.textContent.includes({})).length",
+        js(text)
+    )
+}
+
+#[tokio::test]
+async fn a_webhook_appears_live_and_can_be_filtered_and_inspected_in_the_browser() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_in(tempfile::tempdir().unwrap(), "", Some(TOKEN)).await;
+    post_json(&app, "github", json!({"type": "push", "ref": "main"})).await;
+
+    let tab = browser.open(&app.url("/")).await;
+    tab.log_in(TOKEN).await;
+    let path: String = tab.eval("location.pathname").await;
+    assert_eq!(path, "/");
+    tab.until("the stream is live", "document.querySelector('#conn.live')")
+        .await;
+    tab.until("the first page", &format!("{} === 1", rows_with("push")))
+        .await;
+
+    let customer = "cus_live_4242";
+    post_json(
+        &app,
+        "stripe",
+        json!({"type": "charge.failed", "data": {"customer": customer}}),
+    )
+    .await;
+    tab.until(
+        "the live event",
+        &format!("{} === 1", rows_with("charge.failed")),
+    )
+    .await;
+    let first: String = tab
+        .eval("document.querySelector('#events tr').textContent")
+        .await;
+    assert!(
+        first.contains("stripe") && first.contains("error"),
+        "newest first: {first}"
+    );
+
+    tab.type_into("#filters [name=type]", "charge.*").await;
+    tab.press("Enter").await;
+    tab.until("only charges", &format!("{} === 0", rows_with("push")))
+        .await;
+    let search: String = tab.eval("location.search").await;
+    assert!(search.contains("type=charge.*"), "{search}");
+    tab.until(
+        "the filtered stream",
+        "document.querySelector('#conn.live')",
+    )
+    .await;
+    post_json(&app, "github", json!({"type": "push", "ref": "dev"})).await;
+    post_json(&app, "stripe", json!({"type": "charge.succeeded"})).await;
+    tab.until(
+        "the matching live event",
+        &format!("{} === 1", rows_with("charge.succeeded")),
+    )
+    .await;
+    assert_eq!(
+        tab.eval::<usize>(&rows_with("push")).await,
+        0,
+        "filtered out live"
+    );
+
+    let row = "[...document.querySelectorAll('#events tr')].find(r => r.textContent.includes('charge.failed'))";
+    tab.eval::<bool>(&format!("({row}).focus(), true")).await;
+    tab.press("Enter").await;
+    tab.until(
+        "the body value in the detail",
+        &format!(
+            "document.querySelector('#detail-body').textContent.includes({})",
+            js(customer)
+        ),
+    )
+    .await;
+    let detail: String = tab
+        .eval("document.querySelector('#detail').textContent")
+        .await;
+    assert!(detail.contains("content-type") && detail.contains("application/json"));
+    tab.press("Escape").await;
+    tab.until(
+        "the detail closes",
+        "document.querySelector('#detail').hidden",
+    )
+    .await;
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn older_events_page_backwards_and_filters_come_from_the_url() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    for n in 0..110 {
+        post_json(&app, "alpha", json!({"type": "tick", "n": n})).await;
+    }
+    for n in 0..3 {
+        post_json(&app, "beta", json!({"type": "tock", "n": n})).await;
+    }
+    let tab = browser.open(&app.url("/")).await;
+    tab.until(
+        "a first page of 100",
+        "document.querySelectorAll('#events tr').length === 100",
+    )
+    .await;
+    tab.eval::<bool>("document.querySelector('#older').click(), true")
+        .await;
+    tab.until(
+        "the older page",
+        "document.querySelectorAll('#events tr').length === 113",
+    )
+    .await;
+    tab.until("no more pages", "document.querySelector('#older').hidden")
+        .await;
+
+    tab.goto(&app.url("/?source=beta&window=15m")).await;
+    tab.until(
+        "the shared view",
+        "document.querySelectorAll('#events tr').length === 3",
+    )
+    .await;
+    let source: String = tab
+        .eval("document.querySelector('#filters [name=source]').value")
+        .await;
+    assert_eq!(source, "beta");
+    let window: String = tab.eval("document.querySelector('#window').value").await;
+    assert_eq!(window, "15m");
+    tab.until(
+        "the cards",
+        "document.querySelector('#cards').textContent.includes('113')",
+    )
+    .await;
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn pause_holds_new_events_back_and_the_alert_panel_hides_without_alerts() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let tab = browser.open(&app.url("/")).await;
+    tab.until("the stream is live", "document.querySelector('#conn.live')")
+        .await;
+    tab.until(
+        "the alerts endpoint answered",
+        "document.querySelector('#alerts').hidden",
+    )
+    .await;
+    tab.eval::<bool>("document.querySelector('#pause').click(), true")
+        .await;
+    post_json(&app, "held", json!({"type": "while.paused"})).await;
+    tab.until(
+        "the held count",
+        "document.querySelector('#pending').textContent === '1 new'",
+    )
+    .await;
+    assert_eq!(
+        tab.eval::<usize>(&rows_with("while.paused")).await,
+        0,
+        "paused"
+    );
+    tab.eval::<bool>("document.querySelector('#pause').click(), true")
+        .await;
+    tab.until(
+        "the held event",
+        &format!("{} === 1", rows_with("while.paused")),
+    )
+    .await;
+    let pending: String = tab
+        .eval("document.querySelector('#pending').textContent")
+        .await;
+    assert_eq!(pending, "");
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_screenshot_of_the_dashboard_with_the_fixture_payloads() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app_with(FIXTURE_SOURCES).await;
+    let fixtures = all_fixtures();
+    for fixture in &fixtures {
+        let source = fixture.name.split('/').nth(1).unwrap_or("generic");
+        app.post_fixture(source, fixture).await;
+    }
+    let tab = browser.open(&app.url("/")).await;
+    let expected = fixtures.len().min(100);
+    tab.until(
+        "every fixture listed",
+        &format!(
+            "document.querySelectorAll('#events tr').length >= {}",
+            expected.saturating_sub(5)
+        ),
+    )
+    .await;
+    tab.until(
+        "the chart",
+        "document.querySelectorAll('#chart rect').length > 0",
+    )
+    .await;
+    assert!(tab.eval::<usize>(&rows_with("charge.failed")).await >= 1);
+    tab.eval::<bool>(
+        "[...document.querySelectorAll('#events tr')].find(r => r.textContent.includes('charge.failed')).click(), true",
+    )
+    .await;
+    tab.until("the detail", "document.querySelector('#detail-body .json')")
+        .await;
+    let png = tab.screenshot().await;
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = match std::env::var_os("HOOKWATCH_UPDATE_SCREENSHOT") {
+        Some(_) => target.join("docs/dashboard.png"),
+        None => target.join("target/dashboard.png"),
+    };
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &png).unwrap();
+    assert!(png.len() > 10_000, "a real picture");
+
+    tab.press("Escape").await;
+    tab.resize(375, 800).await;
+    let fits = "document.documentElement.scrollWidth <= 375";
+    tab.until("no sideways scrolling at 375 px", fits).await;
+    std::fs::write(
+        target.join("target/dashboard-375.png"),
+        tab.screenshot().await,
+    )
+    .unwrap();
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}

@@ -1,0 +1,8 @@
+//! The dashboard: access control and security headers over plain HTTP, then the page itself
+//! in real headless Chromium (live feed, filters, detail, hostile payloads, screenshot).
+
+mod access;
+mod assets;
+mod curl;
+mod hostile;
+mod live;
