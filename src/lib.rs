@@ -10,7 +10,7 @@
 //! ```text
 //! main → cli → app (wiring, router, auth)
 //!               → ingest · query (features; each has its http.rs)
-//!                   → verify · provider · feed · store (logic and storage)
+//!                   → verify · provider · enrich · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
 //!
@@ -19,6 +19,8 @@
 //! - [`verify`]: signature schemes. Pure; time is passed in.
 //! - [`store`]: SQLite (and later PostgreSQL) behind one enum; group commit.
 //! - [`feed`]: broadcast of stored events to whoever listens.
+//! - [`enrich`]: outside context (web search, a team's lookup service) attached to events in
+//!   the background.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
 //! - [`config`]: flags, environment and file resolved into typed settings.
@@ -28,6 +30,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod enrich;
 pub mod feed;
 pub mod http;
 pub mod ingest;

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
+use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
 use crate::http::ApiError;
 use crate::ingest::Ingest;
@@ -43,6 +44,7 @@ pub struct ServeOptions {
     pub token: Option<String>,
     pub max_body_bytes: u64,
     pub sources: BTreeMap<String, SourceSettings>,
+    pub enrichment: Option<EnrichSettings>,
 }
 
 impl ServeOptions {
@@ -53,6 +55,7 @@ impl ServeOptions {
             token: settings.token,
             max_body_bytes: settings.max_body_bytes,
             sources: settings.sources,
+            enrichment: settings.enrichment,
         }
     }
 }
@@ -74,9 +77,18 @@ pub async fn serve(
         .await
 }
 
-/// Every route of the app.
+/// Every route of the app. Starts the background tasks (enrichment), so it must be called
+/// inside the runtime; they stop at `shutdown`.
 pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     let feed = Feed::default();
+    let enrich = EnrichState {
+        store: options.store.clone(),
+        enricher: options.enrichment.and_then(|settings| {
+            enrich::spawn(settings, options.store.clone(), &feed, shutdown.clone())
+                .inspect_err(|error| tracing::error!(error = %error, "Enrichment is off."))
+                .ok()
+        }),
+    };
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
     let ingest = IngestState {
@@ -113,7 +125,18 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         ))
         .route("/healthz", get(query_http::healthz))
         .with_state(query);
-    Router::new().merge(webhook).merge(api).fallback(not_found)
+    let enrich_api = Router::new()
+        .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
+        .route_layer(middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require_token,
+        ))
+        .with_state(enrich);
+    Router::new()
+        .merge(webhook)
+        .merge(api)
+        .merge(enrich_api)
+        .fallback(not_found)
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -3,9 +3,10 @@
 //! Raw user input becomes typed settings in one step (`Settings::resolve`), so the rest of the
 //! program never sees an unparsed value. Each lower module later receives only its own small
 //! part (a `SourceSettings`, a `SqliteConfig`), never the whole `Settings`.
-//! Depends on `model`, `provider` and `verify` for the types it resolves into; no I/O beyond
-//! reading the file and the environment.
+//! Depends on `model`, `provider`, `verify` and `enrich` for the types it resolves into; no
+//! I/O beyond reading the file and the environment.
 
+mod enrichment;
 mod file;
 mod source;
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
 pub use source::{OnInvalid, SourceSettings};
 
@@ -120,6 +122,8 @@ pub struct Settings {
     pub insecure_no_auth: bool,
     pub max_body_bytes: u64,
     pub sources: BTreeMap<String, SourceSettings>,
+    /// `[enrichment]`, when configured.
+    pub enrichment: Option<crate::enrich::EnrichSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -155,6 +159,9 @@ impl Settings {
             return Err(invalid("max_body_bytes", "must be at least 1".into()));
         }
         let sources = source::resolve_all(&file, &origin)?;
+        let enrichment = enrichment::resolve(file.enrichment.as_ref(), &origin, |var| {
+            std::env::var(var).ok()
+        })?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -165,6 +172,7 @@ impl Settings {
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
             sources,
+            enrichment,
             config_path: path,
         })
     }
