@@ -1,5 +1,6 @@
 //! The one integration test binary: the real server on loopback with a real SQLite file.
 
+mod enrich;
 mod ingest;
 mod process;
 mod read_api;
