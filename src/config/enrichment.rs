@@ -29,6 +29,9 @@ pub struct EnrichmentFile {
     pub queue_size: Option<usize>,
 }
 
+/// A year: longer would outlive any answer's usefulness (and time arithmetic's range).
+const MAX_CACHE_SECS: u64 = 365 * 86_400;
+
 /// A problem: the key under `[enrichment]`, and what is wrong with it.
 type Problem = (&'static str, String);
 
@@ -87,7 +90,13 @@ fn settings(
             types,
             errors: raw.when_errors.unwrap_or(false),
         },
-        cache_secs: raw.cache_secs.unwrap_or(defaults::DEFAULT_CACHE_SECS),
+        cache_secs: within(
+            "cache_secs",
+            raw.cache_secs,
+            defaults::DEFAULT_CACHE_SECS,
+            0,
+            MAX_CACHE_SECS,
+        )?,
         max_calls_per_day: raw
             .max_calls_per_day
             .unwrap_or(crate::enrich::budget::DEFAULT_MAX_CALLS_PER_DAY),

@@ -38,15 +38,18 @@ impl<V: Clone> Cache<V> {
         }
     }
 
-    /// Remembers `value` for `ttl` from `now`; a zero `ttl` remembers nothing.
+    /// Remembers `value` for `ttl` from `now`; a zero (or absurdly long) `ttl` remembers nothing.
     pub fn put(&mut self, key: &str, value: V, ttl: TimeDelta, now: DateTime<Utc>) {
-        if ttl <= TimeDelta::zero() {
+        let Some(expires) = now
+            .checked_add_signed(ttl)
+            .filter(|_| ttl > TimeDelta::zero())
+        else {
             return;
-        }
+        };
         if !self.entries.contains_key(key) && self.entries.len() >= self.capacity {
             self.make_room(now);
         }
-        self.entries.insert(key.to_string(), (value, now + ttl));
+        self.entries.insert(key.to_string(), (value, expires));
     }
 
     pub fn len(&self) -> usize {

@@ -154,7 +154,10 @@ impl Enricher {
             Ok(_) => self.settings.cache_secs,
             Err(_) => self.settings.cache_secs.min(ERROR_CACHE_SECS),
         };
-        let ttl = TimeDelta::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000));
+        let ttl = i64::try_from(ttl)
+            .ok()
+            .and_then(TimeDelta::try_seconds)
+            .unwrap_or_default();
         self.lock()
             .cache
             .put(query, outcome.clone(), ttl, Utc::now());
