@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router, auth)
-//!               → ingest · query · dashboard (features; each has its http.rs)
+//!               → ingest · query · dashboard · enrich (features; each has its http.rs)
 //!                   → verify · provider · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
@@ -20,6 +20,8 @@
 //! - [`store`]: SQLite and PostgreSQL behind one enum; group commit; PostgreSQL also feeds
 //!   every instance's events to [`feed`] (LISTEN/NOTIFY).
 //! - [`feed`]: broadcast of stored events to whoever listens.
+//! - [`enrich`]: outside context (web search, a team's lookup service) attached to events in
+//!   the background.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
@@ -31,6 +33,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod enrich;
 pub mod feed;
 pub mod http;
 pub mod ingest;

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
+use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
 use crate::http::ApiError;
 use crate::ingest::Ingest;
@@ -51,6 +52,7 @@ pub struct ServeOptions {
     pub sources: BTreeMap<String, SourceSettings>,
     /// No token while listening off loopback (`--insecure-no-auth`): the dashboard warns.
     pub insecure: bool,
+    pub enrichment: Option<EnrichSettings>,
 }
 
 impl ServeOptions {
@@ -63,6 +65,7 @@ impl ServeOptions {
             token: settings.token,
             max_body_bytes: settings.max_body_bytes,
             sources: settings.sources,
+            enrichment: settings.enrichment,
         }
     }
 }
@@ -84,10 +87,19 @@ pub async fn serve(
         .await
 }
 
-/// Every route of the app.
+/// Every route of the app. Starts the background tasks (enrichment), so it must be called
+/// inside the runtime; they stop at `shutdown`.
 pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     let feed = Feed::default();
     options.store.start_feed(feed.clone(), shutdown.clone());
+    let enrich = EnrichState {
+        store: options.store.clone(),
+        enricher: options.enrichment.and_then(|settings| {
+            enrich::spawn(settings, options.store.clone(), &feed, shutdown.clone())
+                .inspect_err(|error| tracing::error!(error = %error, "Enrichment is off."))
+                .ok()
+        }),
+    };
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
     let dashboard = dashboard_http::router(DashboardState {
@@ -128,9 +140,17 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         ))
         .route("/healthz", get(query_http::healthz))
         .with_state(query);
+    let enrich_api = Router::new()
+        .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
+        .route_layer(middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require_token,
+        ))
+        .with_state(enrich);
     Router::new()
         .merge(webhook)
         .merge(api)
+        .merge(enrich_api)
         .merge(dashboard)
         .fallback(not_found)
 }

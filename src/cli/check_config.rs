@@ -4,6 +4,7 @@
 use super::GlobalArgs;
 use super::serve::ServeArgs;
 use crate::config::{OnInvalid, Settings, SourceSettings};
+use crate::enrich::{EnrichSettings, Kind};
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.overrides(global))?;
@@ -33,6 +34,37 @@ pub fn render(s: &Settings) -> String {
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
     }
+    if let Some(enrichment) = &s.enrichment {
+        out += &format!("\n[enrichment]\n{}", render_enrichment(enrichment));
+    }
+    out
+}
+
+/// `[enrichment]` as resolved, defaults included; the key only as "set, hidden".
+fn render_enrichment(e: &EnrichSettings) -> String {
+    let mut out = format!("kind = \"{}\"\nurl = \"{}\"\n", e.kind.name(), e.url);
+    if let Some(var) = &e.api_key_env {
+        out += &format!("api_key_env = \"{var}\"\n");
+    }
+    if e.api_key.is_some() {
+        out += "api_key = \"(set, hidden)\"\n";
+    }
+    out += &format!("query = {:?}\n", e.query.as_str());
+    out += &format!("when_types = {:?}\n", e.rule.types);
+    out += &format!("when_errors = {}\n", e.rule.errors);
+    match &e.kind {
+        Kind::SwiftSearch {
+            max_results,
+            auto_scrape_top,
+        } => {
+            out += &format!("max_results = {max_results}\nauto_scrape_top = {auto_scrape_top}\n");
+        }
+        Kind::Http { include_body } => out += &format!("include_body = {include_body}\n"),
+    }
+    out += &format!(
+        "cache_secs = {}\nmax_calls_per_day = {}\ntimeout_secs = {}\nqueue_size = {}\n",
+        e.cache_secs, e.max_calls_per_day, e.timeout_secs, e.queue_size
+    );
     out
 }
 

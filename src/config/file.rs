@@ -23,8 +23,8 @@ pub struct ConfigFile {
     pub sources: BTreeMap<String, SourceFile>,
     /// Parsed by the alerts feature when it exists; accepted here so such files load.
     pub alerts: Option<toml::Value>,
-    /// Parsed by the enrichment feature when it exists.
-    pub enrichment: Option<toml::Value>,
+    /// `[enrichment]`, resolved in `config::enrichment`.
+    pub enrichment: Option<super::enrichment::EnrichmentFile>,
     /// Parsed by the forwarding feature when it exists.
     pub forward: Option<toml::Value>,
 }

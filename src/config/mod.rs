@@ -3,9 +3,10 @@
 //! Raw user input becomes typed settings in one step (`Settings::resolve`), so the rest of the
 //! program never sees an unparsed value. Each lower module later receives only its own small
 //! part (a `SourceSettings`, a `SqliteConfig`), never the whole `Settings`.
-//! Depends on `model`, `provider` and `verify` for the types it resolves into; no I/O beyond
-//! reading the file and the environment.
+//! Depends on `model`, `provider`, `verify` and `enrich` for the types it resolves into; no
+//! I/O beyond reading the file and the environment.
 
+mod enrichment;
 mod file;
 mod source;
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
 pub use source::{OnInvalid, SourceSettings};
 
@@ -126,6 +128,8 @@ pub struct Settings {
     /// Connections in the PostgreSQL pool; unused with SQLite.
     pub pool_size: usize,
     pub sources: BTreeMap<String, SourceSettings>,
+    /// `[enrichment]`, when configured.
+    pub enrichment: Option<crate::enrich::EnrichSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -171,6 +175,9 @@ impl Settings {
             ));
         }
         let sources = source::resolve_all(&file, &origin)?;
+        let enrichment = enrichment::resolve(file.enrichment.as_ref(), &origin, |var| {
+            std::env::var(var).ok()
+        })?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -182,6 +189,7 @@ impl Settings {
             max_body_bytes,
             pool_size,
             sources,
+            enrichment,
             config_path: path,
         })
     }

@@ -122,6 +122,29 @@ impl Store {
         }
     }
 
+    /// Claims an event for enrichment: marks it `{"pending":true}` only if it has no
+    /// enrichment yet, atomically, and answers whether this caller won. With several
+    /// instances on one database exactly one wins, so each event is enriched once.
+    pub async fn claim_enrichment(&self, id: i64) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.write_enrichment(id, None).await,
+            Store::Postgres(s) => s.write_enrichment(id, None).await,
+        }
+    }
+
+    /// Stores an event's enrichment document, replacing any claim or earlier result; answers
+    /// whether the event exists.
+    pub async fn set_enrichment(
+        &self,
+        id: i64,
+        enrichment: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
+            Store::Postgres(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
+        }
+    }
+
     /// Succeeds when the store can answer queries (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {

@@ -4,6 +4,7 @@
 mod backends;
 mod browser;
 mod dashboard;
+mod enrich;
 mod ingest;
 mod load;
 #[allow(dead_code)] // not every test file uses every helper

@@ -148,6 +148,36 @@ impl PgStore {
             .map_err(unavailable)
     }
 
+    /// `None` claims (`{"pending":true}` only where `enrichment` is NULL, so one instance
+    /// wins); `Some` sets the document. Answers whether a row changed.
+    pub(super) async fn write_enrichment(
+        &self,
+        id: i64,
+        document: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let changed = match document {
+            None => {
+                client
+                    .execute(
+                        "UPDATE events SET enrichment = '{\"pending\":true}' \
+                         WHERE id = $1 AND enrichment IS NULL",
+                        &[&id],
+                    )
+                    .await
+            }
+            Some(document) => {
+                client
+                    .execute(
+                        "UPDATE events SET enrichment = $2 WHERE id = $1",
+                        &[&id, &document],
+                    )
+                    .await
+            }
+        };
+        changed.map(|rows| rows > 0).map_err(unavailable)
+    }
+
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client

@@ -84,6 +84,26 @@ impl SqliteStore {
         answer.await.map_err(|_| gone())?
     }
 
+    /// `None` claims (only where `enrichment` is NULL); `Some` sets the document.
+    pub(super) async fn write_enrichment(
+        &self,
+        id: i64,
+        document: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        let write = match document {
+            None => writer::EnrichmentWrite::Claim,
+            Some(document) => writer::EnrichmentWrite::Set(document),
+        };
+        self.inner
+            .jobs
+            .send(writer::Job::Enrichment { id, write, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
     pub(super) async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
         self.read(move |c| read::get(c, id)).await
     }

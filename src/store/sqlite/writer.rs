@@ -22,12 +22,33 @@ use crate::store::{Inserted, StoreError};
 const MAX_BATCH: usize = 1024;
 
 /// Work for the writer thread.
+// Inserts are nearly all the traffic; boxing their event to shrink the rare enrichment job
+// would cost an allocation per webhook.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Job {
     Insert {
         event: NewEvent,
         reply: oneshot::Sender<Result<Inserted, StoreError>>,
     },
+    /// Claims or sets an event's enrichment; answers whether a row changed. Goes through the
+    /// writer like every write, so there is still one write connection.
+    Enrichment {
+        id: i64,
+        write: EnrichmentWrite,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
+
+/// What to do to `events.enrichment`.
+pub(super) enum EnrichmentWrite {
+    /// `{"pending":true}` where it is NULL: the claim that makes one process the enricher.
+    Claim,
+    /// The document, as JSON text.
+    Set(String),
+}
+
+/// The claim's marker, visible in the event detail until the result replaces it.
+const PENDING: &str = r#"{"pending":true}"#;
 
 /// Runs the writer until every sender is dropped.
 pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &OnceLock<Feed>) {
@@ -47,6 +68,8 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &On
 enum Applied {
     Stored(i64),
     Duplicate(i64),
+    /// An enrichment write; whether a row changed.
+    Changed(bool),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -54,8 +77,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
         let tx = conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
         let mut rollup = Rollup::default();
-        for Job::Insert { event, .. } in &batch {
-            applied.push(apply(&tx, event, &mut rollup)?);
+        for job in &batch {
+            applied.push(match job {
+                Job::Insert { event, .. } => apply(&tx, event, &mut rollup)?,
+                Job::Enrichment { id, write, .. } => {
+                    Applied::Changed(write_enrichment(&tx, *id, write)?)
+                }
+            });
         }
         rollup.write(&tx)?;
         tx.commit()?;
@@ -63,34 +91,74 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
     })();
     match result {
         Ok(applied) => {
-            for (Job::Insert { event, reply }, applied) in batch.into_iter().zip(applied) {
-                let inserted = inserted(event, applied);
-                if let (Some(feed), Inserted::Stored(event)) = (feed, &inserted) {
-                    feed.publish(FeedItem::Event(event.clone()));
-                }
-                let _ = reply.send(Ok(inserted));
+            for (job, applied) in batch.into_iter().zip(applied) {
+                answer(job, applied, feed);
             }
         }
         Err(error) => {
             tracing::error!(error = %error, jobs = batch.len(), "Commit failed; nothing acknowledged.");
-            for Job::Insert { reply, .. } in batch {
-                let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
+            for job in batch {
+                fail(job, error.to_string());
             }
         }
     }
 }
 
-fn inserted(event: NewEvent, applied: Applied) -> Inserted {
-    match applied {
-        Applied::Stored(id) => Inserted::Stored(Arc::new(Event {
-            id,
-            size: event.body.len() as i64,
-            new: event,
-            duplicates: 0,
-            enrichment: None,
-        })),
-        Applied::Duplicate(id) => Inserted::Duplicate { id },
+/// Publishes a stored event, then tells the job's waiter what its committed work did.
+fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
+    match (job, applied) {
+        (Job::Insert { event, reply }, Applied::Stored(id)) => {
+            let event = stored(event, id);
+            if let Some(feed) = feed {
+                feed.publish(FeedItem::Event(event.clone()));
+            }
+            let _ = reply.send(Ok(Inserted::Stored(event)));
+        }
+        (Job::Insert { reply, .. }, Applied::Duplicate(id)) => {
+            let _ = reply.send(Ok(Inserted::Duplicate { id }));
+        }
+        (Job::Enrichment { reply, .. }, Applied::Changed(changed)) => {
+            let _ = reply.send(Ok(changed));
+        }
+        // `commit_batch` pairs each job with its own kind of result; this cannot happen.
+        (job, _) => fail(job, "internal: a job and its result are out of step".into()),
     }
+}
+
+fn fail(job: Job, error: String) {
+    let error = StoreError::Unavailable(error);
+    match job {
+        Job::Insert { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Enrichment { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+    }
+}
+
+fn write_enrichment(tx: &Transaction, id: i64, write: &EnrichmentWrite) -> rusqlite::Result<bool> {
+    let changed = match write {
+        EnrichmentWrite::Claim => tx
+            .prepare_cached(
+                "UPDATE events SET enrichment = ?2 WHERE id = ?1 AND enrichment IS NULL",
+            )?
+            .execute(params![id, PENDING])?,
+        EnrichmentWrite::Set(document) => tx
+            .prepare_cached("UPDATE events SET enrichment = ?2 WHERE id = ?1")?
+            .execute(params![id, document])?,
+    };
+    Ok(changed == 1)
+}
+
+fn stored(event: NewEvent, id: i64) -> Arc<Event> {
+    Arc::new(Event {
+        id,
+        size: event.body.len() as i64,
+        new: event,
+        duplicates: 0,
+        enrichment: None,
+    })
 }
 
 /// Applies one delivery: a redelivery bumps the first event's count, anything else is stored.

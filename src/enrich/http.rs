@@ -1,0 +1,53 @@
+//! `POST /api/events/{id}/enrich`: re-run enrichment for one event now and answer the new
+//! document. Behind the token like all of `/api`. Asks the service afresh (the cache is
+//! refreshed, not read) and spends from the daily budget like any call.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::{Enricher, Trigger};
+use crate::http::ApiError;
+use crate::model::Status;
+use crate::store::Store;
+
+/// What the handler needs: the store, and the enricher when enrichment is configured.
+#[derive(Clone)]
+pub struct EnrichState {
+    pub store: Store,
+    pub enricher: Option<Arc<Enricher>>,
+}
+
+/// `POST /api/events/{id}/enrich`
+pub async fn enrich_event(
+    State(state): State<EnrichState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", "an event id is a whole number"))?;
+    let event = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let Some(enricher) = state.enricher else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "enrichment_not_configured",
+            "enrichment is not configured: add an [enrichment] section to the config file",
+        ));
+    };
+    if event.new.status == Status::Rejected {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "rejected_event",
+            "rejected events are never enriched: their content is unproven",
+        ));
+    }
+    let document = enricher.enrich(&event, Trigger::OnDemand).await?;
+    Ok(Json(document))
+}
