@@ -353,3 +353,25 @@ async fn the_key_never_reaches_a_stored_error_even_when_the_service_echoes_it() 
     let detail = app.get_json(&format!("/api/events/{id}")).await;
     assert!(!detail.to_string().contains(KEY));
 }
+
+#[tokio::test]
+async fn with_two_instances_on_postgresql_each_event_is_enriched_once() {
+    let Some(db) = crate::pg::fresh_db().await else {
+        return;
+    };
+    let service = service("/search", Vec::new()).await;
+    let toml = swift(&service.url, "cache_secs = 0\n");
+    let a = spawn_at(tempfile::tempdir().unwrap(), &toml, None, &db.url).await;
+    let b = spawn_at(tempfile::tempdir().unwrap(), &toml, None, &db.url).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        ids.push(post_json(app, "stripe", failed_charge(&format!("code_{n}"))).await);
+    }
+    for id in &ids {
+        let found = enrichment(&a, *id).await;
+        assert_eq!(found["results"], expected_results(), "{found}");
+    }
+    // Both instances saw every event on their feeds; the claim let only one call out.
+    assert_eq!(service.seen().len(), ids.len(), "one call per event across the cluster");
+}
