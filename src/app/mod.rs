@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
@@ -119,10 +119,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
     let webhook = Router::new()
         .route(
             "/webhook/{source}",
-            post(receive)
-                .put(receive)
-                .patch(receive)
-                .fallback(method_not_allowed),
+            post(receive).put(receive).patch(receive),
         )
         .route("/webhook/", any(bad_source))
         .route("/webhook/{source}/{*rest}", any(bad_source))
@@ -134,6 +131,9 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         .route("/api/stats", get(query_http::stats))
         .route("/api/sources", get(query_http::sources))
         .route("/api/stream", get(query_http::stream))
+        // Unknown API paths are behind the token too: without it, 401 says nothing about
+        // which paths exist.
+        .route("/api/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(
             auth.clone(),
             auth::require_token,
@@ -152,14 +152,20 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         .merge(api)
         .merge(enrich_api)
         .merge(dashboard)
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
 
-async fn method_not_allowed() -> ApiError {
+/// Every 405 answers JSON like every other error (SPEC §2).
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    let message = match uri.path().starts_with("/webhook/") {
+        true => "webhooks are accepted with POST, PUT or PATCH".to_string(),
+        false => format!("{method} is not allowed on {}", uri.path()),
+    };
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "webhooks are accepted with POST, PUT or PATCH",
+        message,
     )
 }
 

@@ -73,7 +73,7 @@ fn offline_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
         config: global.config.clone(),
         ..Overrides::default()
     };
-    Ok(Settings::resolve(&overrides)?)
+    Ok(Settings::resolve_for_reading(&overrides)?)
 }
 
 /// A current-thread runtime for the offline commands.

@@ -95,7 +95,8 @@ fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    // The last `@` ends the user info: a password may itself contain `@`.
+    match rest.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
             format!("{scheme}://{user}:***@{host}")
@@ -137,6 +138,17 @@ pub struct Settings {
 impl Settings {
     /// Resolves the settings in precedence order and validates all of them.
     pub fn resolve(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Settings::resolve_scoped(overrides, Scope::Serve)
+    }
+
+    /// The settings the offline commands (`events`, `stats`) need: the file is still read and
+    /// checked, but sources and enrichment are left out, so a secret's environment variable
+    /// that is not set in this shell does not stop someone reading the database.
+    pub fn resolve_for_reading(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Settings::resolve_scoped(overrides, Scope::Read)
+    }
+
+    fn resolve_scoped(overrides: &Overrides, scope: Scope) -> Result<Settings, ConfigError> {
         let (file, path) = load_file(overrides.config.as_deref())?;
         let origin = path
             .as_ref()
@@ -174,6 +186,19 @@ impl Settings {
                 format!("{pool_size} is out of range: use 2 to 1000 connections"),
             ));
         }
+        if scope == Scope::Read {
+            return Ok(Settings {
+                listen,
+                database,
+                token: None,
+                insecure_no_auth: false,
+                max_body_bytes,
+                pool_size,
+                sources: BTreeMap::new(),
+                enrichment: None,
+                config_path: path,
+            });
+        }
         let sources = source::resolve_all(&file, &origin)?;
         let enrichment = enrichment::resolve(file.enrichment.as_ref(), &origin, |var| {
             std::env::var(var).ok()
@@ -193,6 +218,13 @@ impl Settings {
             config_path: path,
         })
     }
+}
+
+/// How much of the configuration a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Serve,
+    Read,
 }
 
 /// The flag/env value, else the file's, else the default.
@@ -247,6 +279,9 @@ mod tests {
         let shown = url.display_safe();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db:5432/hooks"));
+        let tricky = DatabaseUrl::Postgres("postgres://app:p@ss@db/hooks".into()).display_safe();
+        assert!(!tricky.contains("ss@"), "{tricky}");
+        assert!(tricky.ends_with("@db/hooks"), "{tricky}");
     }
 
     #[test]

@@ -287,3 +287,42 @@ async fn the_stream_misses_nothing_when_webhooks_arrive_concurrently() {
     let streamed = read_stream_ids(stream, posted.len()).await;
     assert_eq!(streamed, posted, "every event, once, in id order");
 }
+
+#[tokio::test]
+async fn wrong_methods_and_unknown_api_paths_answer_json_and_need_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_in(dir, "", Some("t0ken")).await;
+    let response = app.client.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "unknown API paths are behind the token"
+    );
+    let response = app
+        .client
+        .get(app.url("/api/nope"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+    let response = app
+        .client
+        .delete(app.url("/api/events"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("DELETE"), "{body}");
+    let response = app.client.get(app.url("/webhook/x")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(
+        response.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("POST")
+    );
+}

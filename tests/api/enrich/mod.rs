@@ -373,5 +373,9 @@ async fn with_two_instances_on_postgresql_each_event_is_enriched_once() {
         assert_eq!(found["results"], expected_results(), "{found}");
     }
     // Both instances saw every event on their feeds; the claim let only one call out.
-    assert_eq!(service.seen().len(), ids.len(), "one call per event across the cluster");
+    assert_eq!(
+        service.seen().len(),
+        ids.len(),
+        "one call per event across the cluster"
+    );
 }
