@@ -5,17 +5,18 @@
 //! 2. live feed delay at 200 events/s: from sending each webhook until its row is in the DOM.
 //!
 //! Run: `cargo bench --bench dashboard` (release) or, to skip the release build,
-//! `cargo bench --bench dashboard --profile dev`. `HOOKWATCH_BENCH_EVENTS` sets how many
-//! events are stored first (default 50 000).
+//! `cargo bench --bench dashboard --profile dev`. `BENCH_EVENTS` sets how many events are
+//! stored first (default 1,000,000; the database is the query benchmark's, loaded once and
+//! kept in `target/bench/`).
 
 #[path = "../tests/api/browser/mod.rs"]
 #[allow(dead_code)]
 mod browser;
+mod support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
 use hookwatch::app::{self, ServeOptions};
 use hookwatch::config::{Overrides, Settings};
 use serde_json::json;
@@ -40,19 +41,15 @@ async fn main() {
     let Some(browser) = browser::launch().await else {
         return;
     };
-    let stored: usize = std::env::var("HOOKWATCH_BENCH_EVENTS")
+    let stored: u64 = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
+        .unwrap_or(1_000_000);
+    let seeded = support::seed::seeded_database(stored).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = serve(&dir).await;
+    let database = support::seed::copy_database(&seeded, dir.path());
+    let base = serve(&dir, &database).await;
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    seed(&client, &base, stored).await;
-    println!(
-        "stored {stored} events in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 
     let tab = browser.open("about:blank").await;
     tab.add_init_script(ROW_CLOCK).await;
@@ -98,12 +95,9 @@ async fn main() {
     browser.close().await;
 }
 
-async fn serve(dir: &tempfile::TempDir) -> String {
+async fn serve(dir: &tempfile::TempDir, database: &std::path::Path) -> String {
     let overrides = Overrides {
-        database: Some(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        )),
+        database: Some(format!("sqlite://{}", database.display())),
         config: Some(dir.path().join("hookwatch.toml")),
         ..Overrides::default()
     };
@@ -129,14 +123,6 @@ async fn post(client: &reqwest::Client, base: &str, n: usize) -> Option<i64> {
         .ok()?;
     let answer: serde_json::Value = response.json().await.ok()?;
     answer["id"].as_i64()
-}
-
-async fn seed(client: &reqwest::Client, base: &str, count: usize) {
-    futures_util::stream::iter(0..count)
-        .map(|n| post(client, base, n))
-        .buffer_unordered(64)
-        .for_each(|_| async {})
-        .await;
 }
 
 /// Sends `rate` events a second for `length`; returns each stored id with its send time.

@@ -6,88 +6,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
-use hookwatch::model::{NewEvent, Provider, Signature, Status};
-use hookwatch::store::Store;
-use hookwatch::store::sqlite::SqliteStore;
+use support::seed::{self, SOURCES, TYPES};
 use support::*;
 
-const SOURCES: [&str; 5] = ["stripe", "github", "slack", "shopify", "generic"];
-const TYPES: [&str; 10] = [
-    "charge.failed",
-    "charge.succeeded",
-    "invoice.paid",
-    "push",
-    "pull_request.opened",
-    "message",
-    "orders/create",
-    "customer.created",
-    "payment_intent.payment_failed",
-    "ping",
-];
 const SAMPLES: usize = 300;
-
-fn event(n: u64) -> NewEvent {
-    let source = SOURCES[(n % 5) as usize];
-    let event_type = TYPES[((n / 5) % 10) as usize];
-    let body = format!(
-        "{{\"id\":\"evt_{n:012}\",\"type\":\"{event_type}\",\"data\":{{\"object\":{{\"amount\":{},\"currency\":\"usd\",\"description\":\"benchmark event number {n} with some padding to look like a real payload\"}}}}}}",
-        n % 10_000
-    );
-    NewEvent {
-        source: source.into(),
-        received_at: Utc::now(),
-        method: "POST".into(),
-        path: format!("/webhook/{source}"),
-        query: String::new(),
-        remote_addr: "127.0.0.1".into(),
-        content_type: Some("application/json".into()),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("user-agent".into(), "bench/1.0".into()),
-        ],
-        body: body.into_bytes(),
-        provider: Provider::Generic,
-        event_type: Some(event_type.into()),
-        delivery_id: Some(format!("evt_{n:012}")),
-        signature: Signature::Unverified,
-        signature_reason: None,
-        signature_failure: false,
-        status: Status::Received,
-        is_error: event_type.ends_with("failed"),
-    }
-}
-
-/// Loads `count` events with many inserts in flight, so group commit batches them.
-async fn populate(path: &Path, count: u64) {
-    let store = Store::Sqlite(SqliteStore::open(path).unwrap());
-    let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..512 {
-        let (store, next) = (store.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= count {
-                    break;
-                }
-                store.insert(event(n)).await.unwrap();
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    println!(
-        "loaded {count} events in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-}
 
 async fn measure(client: &reqwest::Client, name: &str, urls: Vec<String>) {
     let mut samples = Vec::with_capacity(urls.len());
@@ -111,12 +35,6 @@ async fn measure(client: &reqwest::Client, name: &str, urls: Vec<String>) {
     );
 }
 
-fn database_path(count: u64) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("query-{count}.db"))
-}
-
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -126,12 +44,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let path = database_path(count);
-    if !path.exists() {
-        populate(&path, count).await;
-    } else {
-        println!("reusing {} ({count} events)", path.display());
-    }
+    let path = seed::seeded_database(count).await;
     let db = format!("sqlite://{}", path.display());
     let dir = tempfile::tempdir().unwrap();
     let server = Hookwatch::start(dir.path(), &["--database", &db]).await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each bench uses a different part
 
 pub mod postgres;
+pub mod seed;
 
 use std::path::Path;
 use std::process::Stdio;
