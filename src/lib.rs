@@ -8,9 +8,9 @@
 //! Dependencies flow one way, top to bottom:
 //!
 //! ```text
-//! main → cli → app (wiring, router, auth)
+//! main → cli → app (wiring, router)
 //!               → ingest · query · dashboard · enrich (features; each has its http.rs)
-//!                   → verify · provider · feed · store (logic and storage)
+//!                   → verify · provider · auth · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
 //!
@@ -19,7 +19,8 @@
 //! - [`verify`]: signature schemes. Pure; time is passed in.
 //! - [`store`]: SQLite and PostgreSQL behind one enum; group commit; PostgreSQL also feeds
 //!   every instance's events to [`feed`] (LISTEN/NOTIFY).
-//! - [`feed`]: broadcast of stored events to whoever listens.
+//! - [`feed`]: broadcast of stored events, published by the store in commit order.
+//! - [`auth`]: the token, the dashboard's session cookie and the API guard.
 //! - [`enrich`]: outside context (web search, a team's lookup service) attached to events in
 //!   the background.
 //! - [`ingest`]: one delivery in, one answer out.
@@ -30,6 +31,7 @@
 //! - [`cli`]: the commands.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -4,8 +4,6 @@
 //! shutdown: on the signal the server stops accepting, in-flight requests finish (each waits
 //! for its commit), open streams end, then `serve` returns.
 
-pub mod auth;
-
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,6 +16,8 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Auth;
+use crate::auth::http::require_token;
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
@@ -101,7 +101,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         }),
     };
     let sources = Arc::new(options.sources);
-    let auth = auth::Auth::new(options.token);
+    let auth = Auth::new(options.token);
     let dashboard = dashboard_http::router(DashboardState {
         auth: auth.clone(),
         insecure: options.insecure,
@@ -134,18 +134,12 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         // Unknown API paths are behind the token too: without it, 401 says nothing about
         // which paths exist.
         .route("/api/{*rest}", any(not_found))
-        .route_layer(middleware::from_fn_with_state(
-            auth.clone(),
-            auth::require_token,
-        ))
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .route("/healthz", get(query_http::healthz))
         .with_state(query);
     let enrich_api = Router::new()
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
-        .route_layer(middleware::from_fn_with_state(
-            auth.clone(),
-            auth::require_token,
-        ))
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .with_state(enrich);
     Router::new()
         .merge(webhook)

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::assets::{self, INDEX_HTML, LOGIN_HTML};
-use crate::app::auth::{Auth, SESSION_COOKIE, require_token};
+use crate::auth::http::require_token;
+use crate::auth::{Auth, SESSION_COOKIE};
 
 /// The policy of every dashboard answer: only this origin's files, no inline script or style,
 /// no framing, no `<base>`, forms post only here.

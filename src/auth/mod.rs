@@ -1,18 +1,14 @@
-//! Access control: when a token is configured, every `/api/*` request must carry it, as
+//! Access control: when a token is configured, the API and the dashboard need it, as
 //! `Authorization: Bearer TOKEN` or as the dashboard's session cookie.
 //!
 //! The cookie holds an HMAC of the token, never the token itself, and every comparison is
-//! constant-time.
+//! constant-time. This file is the policy; `auth::http` reads requests and guards routes.
 
-use axum::extract::{Request, State};
-use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+pub mod http;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-
-use crate::http::ApiError;
 
 /// Name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "hookwatch_session";
@@ -43,17 +39,18 @@ impl Auth {
         self.token.is_some()
     }
 
-    /// Whether the request carries the token (header) or a valid session (cookie).
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
+    /// Whether a request presenting these credentials may pass: the bearer token when one is
+    /// sent (a wrong one is not rescued by a cookie), else a valid session cookie.
+    pub fn allows_credentials(&self, bearer: Option<&str>, session: Option<&str>) -> bool {
         let Some(token) = &self.token else {
             return true;
         };
-        if let Some(bearer) = bearer(headers) {
-            return bool::from(bearer.as_bytes().ct_eq(token.as_bytes()));
-        }
-        match cookie(headers, SESSION_COOKIE) {
-            Some(session) => bool::from(session.as_bytes().ct_eq(session_value(token).as_bytes())),
-            None => false,
+        match (bearer, session) {
+            (Some(bearer), _) => bool::from(bearer.as_bytes().ct_eq(token.as_bytes())),
+            (None, Some(session)) => {
+                bool::from(session.as_bytes().ct_eq(session_value(token).as_bytes()))
+            }
+            (None, None) => false,
         }
     }
 
@@ -78,31 +75,23 @@ fn session_value(token: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    value.strip_prefix("Bearer ").map(str::trim)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The value of one cookie from the `Cookie` headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// Middleware for `/api/*`: 401 JSON without the token.
-pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
-    if auth.allows(request.headers()) {
-        next.run(request).await
-    } else {
-        ApiError::unauthorized().into_response()
+    #[test]
+    fn the_bearer_token_or_the_session_passes_and_nothing_else() {
+        let auth = Auth::new(Some("s3cret".into()));
+        let session = auth.session().unwrap();
+        assert!(auth.allows_credentials(Some("s3cret"), None));
+        assert!(auth.allows_credentials(None, Some(&session)));
+        assert!(
+            !auth.allows_credentials(None, Some("s3cret")),
+            "the token is not a session"
+        );
+        assert!(!auth.allows_credentials(Some("wrong"), Some(&session)));
+        assert!(!auth.allows_credentials(None, None));
+        assert!(!session.contains("s3cret"));
+        assert!(Auth::new(None).allows_credentials(None, None));
     }
 }
