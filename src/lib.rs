@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router, auth)
-//!               → ingest · query (features; each has its http.rs)
+//!               → ingest · query · alert (features; each has its http.rs)
 //!                   → verify · provider · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
@@ -21,10 +21,12 @@
 //! - [`feed`]: broadcast of stored events to whoever listens.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
+//! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
 
+pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;

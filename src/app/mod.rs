@@ -18,6 +18,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::{self, AlertSettings};
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
 use crate::feed::Feed;
 use crate::http::ApiError;
@@ -43,6 +44,7 @@ pub struct ServeOptions {
     pub token: Option<String>,
     pub max_body_bytes: u64,
     pub sources: BTreeMap<String, SourceSettings>,
+    pub alerts: AlertSettings,
 }
 
 impl ServeOptions {
@@ -53,6 +55,7 @@ impl ServeOptions {
             token: settings.token,
             max_body_bytes: settings.max_body_bytes,
             sources: settings.sources,
+            alerts: settings.alerts,
         }
     }
 }
@@ -60,29 +63,43 @@ impl ServeOptions {
 /// Serves until `shutdown` completes, then drains and returns.
 pub async fn serve(
     listener: TcpListener,
-    options: ServeOptions,
+    mut options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cancel = CancellationToken::new();
-    let router = router(options, cancel.clone());
+    let feed = Feed::default();
+    // Alerts run off the feed, never on the ingest path.
+    let alerts = alert::spawn(
+        std::mem::take(&mut options.alerts),
+        options.store.clone(),
+        feed.clone(),
+        cancel.clone(),
+    );
+    let router = router(options, feed, cancel.clone());
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let stop = cancel.clone();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            cancel.cancel();
+            stop.cancel();
         })
-        .await
+        .await?;
+    cancel.cancel();
+    if let Some(task) = alerts {
+        let _ = task.await;
+    }
+    Ok(())
 }
 
-/// Every route of the app.
-pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
-    let feed = Feed::default();
+/// Every route of the app; `feed` is where ingest publishes stored events.
+pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) -> Router {
     let sources = Arc::new(options.sources);
     let auth = auth::Auth::new(options.token);
     let ingest = IngestState {
         ingest: Ingest::new(options.store.clone(), feed.clone(), sources.clone()),
         max_body_bytes: options.max_body_bytes,
     };
+    let alerts = get(alert::http::list).with_state(options.store.clone());
     let query = QueryState {
         store: options.store,
         feed,
@@ -107,6 +124,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         .route("/api/stats", get(query_http::stats))
         .route("/api/sources", get(query_http::sources))
         .route("/api/stream", get(query_http::stream))
+        .route("/api/alerts", alerts)
         .route_layer(middleware::from_fn_with_state(
             auth.clone(),
             auth::require_token,

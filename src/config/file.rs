@@ -19,8 +19,8 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
-    /// Parsed by the alerts feature when it exists; accepted here so such files load.
-    pub alerts: Option<toml::Value>,
+    /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.
+    pub alerts: Option<super::alerts::AlertsFile>,
     /// Parsed by the enrichment feature when it exists.
     pub enrichment: Option<toml::Value>,
     /// Parsed by the forwarding feature when it exists.

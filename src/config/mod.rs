@@ -6,6 +6,7 @@
 //! Depends on `model`, `provider` and `verify` for the types it resolves into; no I/O beyond
 //! reading the file and the environment.
 
+mod alerts;
 mod file;
 mod source;
 
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub use file::ConfigFile;
 pub use source::{OnInvalid, SourceSettings};
+
+use crate::alert::AlertSettings;
 
 /// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
@@ -36,6 +39,13 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// An alert rule or sink; `item` names it (`alerts.rules[2] "stripe burst"`).
+    #[error("{origin}: {item}: {problem}")]
+    Alert {
+        origin: String,
+        item: String,
+        problem: String,
+    },
     #[error("{origin}: key `{key}`: {problem}")]
     Invalid {
         origin: String,
@@ -120,6 +130,7 @@ pub struct Settings {
     pub insecure_no_auth: bool,
     pub max_body_bytes: u64,
     pub sources: BTreeMap<String, SourceSettings>,
+    pub alerts: AlertSettings,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -155,6 +166,13 @@ impl Settings {
             return Err(invalid("max_body_bytes", "must be at least 1".into()));
         }
         let sources = source::resolve_all(&file, &origin)?;
+        let alerts = alerts::resolve(file.alerts.as_ref(), file.public_url.as_deref()).map_err(
+            |(item, problem)| ConfigError::Alert {
+                origin: origin.clone(),
+                item,
+                problem,
+            },
+        )?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -165,6 +183,7 @@ impl Settings {
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
             sources,
+            alerts,
             config_path: path,
         })
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use filter::{EventFilter, TypeMatch};
 
-use crate::model::{Event, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
 /// `Retry-After`: the sender must try again, since nothing was committed.
@@ -108,6 +108,24 @@ impl Store {
     pub async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
         match self {
             Store::Sqlite(s) => s.sources().await,
+        }
+    }
+
+    /// Records an alert transition and says whether this caller may send it: `Some(id)` when
+    /// this call stored it, `None` when the same `(rule, source, state, at)` was already
+    /// stored (by another instance evaluating the same events). The insert itself is the
+    /// decision, made atomic by a unique key: SQLite `ON CONFLICT DO NOTHING` here, and the
+    /// same statement on PostgreSQL, so exactly one instance of a cluster wins each alert.
+    pub async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.claim_alert(alert).await,
+        }
+    }
+
+    /// Stored alerts, newest first.
+    pub async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.alerts(limit).await,
         }
     }
 

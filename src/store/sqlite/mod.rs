@@ -4,6 +4,7 @@
 //! Entry point: `SqliteStore::open`. Schema in `schema`, the writer in `writer`, queries in
 //! `read`.
 
+mod alerts;
 mod read;
 mod schema;
 mod writer;
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Event, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -63,10 +64,26 @@ impl SqliteStore {
         let gone = || StoreError::Unavailable("the writer has stopped".into());
         self.inner
             .jobs
-            .send(writer::Job::Insert { event, reply })
+            .send(writer::Job::Insert(writer::InsertJob { event, reply }))
             .await
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        let alert = alert.clone();
+        self.inner
+            .jobs
+            .send(writer::Job::ClaimAlert { alert, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        self.read(move |c| alerts::list(c, limit)).await
     }
 
     pub(super) async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {

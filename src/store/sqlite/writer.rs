@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Event, NewEvent, Status};
+use crate::model::{Event, NewAlert, NewEvent, Status};
 use crate::store::{Inserted, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
@@ -20,23 +20,46 @@ const MAX_BATCH: usize = 1024;
 
 /// Work for the writer thread.
 pub(super) enum Job {
-    Insert {
-        event: NewEvent,
-        reply: oneshot::Sender<Result<Inserted, StoreError>>,
+    Insert(InsertJob),
+    /// Insert an alert row unless its `(rule, source, state, at)` exists: `Some(id)` when
+    /// this call inserted it (see `Store::claim_alert`).
+    ClaimAlert {
+        alert: NewAlert,
+        reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
     },
+}
+
+pub(super) struct InsertJob {
+    pub event: NewEvent,
+    pub reply: oneshot::Sender<Result<Inserted, StoreError>>,
 }
 
 /// Runs the writer until every sender is dropped.
 pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut claims = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next {
+            match job {
+                Job::Insert(insert) => batch.push(insert),
+                Job::ClaimAlert { alert, reply } => claims.push((alert, reply)),
             }
+            next = if batch.len() < MAX_BATCH {
+                jobs.try_recv().ok()
+            } else {
+                None
+            };
         }
-        commit_batch(&mut conn, batch);
+        if !batch.is_empty() {
+            commit_batch(&mut conn, batch);
+        }
+        for (alert, reply) in claims {
+            let _ = reply.send(super::alerts::claim(&conn, &alert).map_err(|e| {
+                tracing::error!(error = %e, "Alert insert failed.");
+                StoreError::Unavailable(e.to_string())
+            }));
+        }
     }
 }
 
@@ -46,12 +69,12 @@ enum Applied {
     Duplicate(i64),
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+fn commit_batch(conn: &mut Connection, batch: Vec<InsertJob>) {
     let result = (|| {
         let tx = conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
         let mut rollup = Rollup::default();
-        for Job::Insert { event, .. } in &batch {
+        for InsertJob { event, .. } in &batch {
             applied.push(apply(&tx, event, &mut rollup)?);
         }
         rollup.write(&tx)?;
@@ -60,13 +83,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     })();
     match result {
         Ok(applied) => {
-            for (Job::Insert { event, reply }, applied) in batch.into_iter().zip(applied) {
+            for (InsertJob { event, reply }, applied) in batch.into_iter().zip(applied) {
                 let _ = reply.send(Ok(inserted(event, applied)));
             }
         }
         Err(error) => {
             tracing::error!(error = %error, jobs = batch.len(), "Commit failed; nothing acknowledged.");
-            for Job::Insert { reply, .. } in batch {
+            for InsertJob { reply, .. } in batch {
                 let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
             }
         }
