@@ -1,5 +1,8 @@
 //! The one integration test binary: the real server on loopback with a real SQLite file.
 
+#[allow(dead_code)]
+mod alert_support;
+mod alerts;
 mod ingest;
 mod process;
 mod read_api;
