@@ -1,6 +1,7 @@
 //! Ingest benchmark: the real `hookwatch serve` on SQLite against a no-op HTTP server built
 //! here, with the same ~2 KB Stripe payload, 64 connections and the same duration, in one run.
-//! Also: signature verification on for every request versus off.
+//! Also: signature verification on for every request versus off, and 50 alert rules
+//! configured versus none (alerts run off the feed, so ingest should not notice them).
 //!
 //! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run).
 
@@ -80,6 +81,30 @@ async fn stored_total(base: &str) -> i64 {
     stats["total"].as_i64().unwrap()
 }
 
+/// 50 rules of every kind, half on `stripe` and half on every source, some with a type
+/// filter, one that fires (so the claim and a sink run too) and the rest that only count.
+fn fifty_rules() -> String {
+    let kinds = ["burst", "errors", "signature_failures", "silence"];
+    let mut config = String::from(
+        "[[alerts.rules]]\nname = \"fires\"\nkind = \"burst\"\nthreshold = 100\nwindow_secs = 1\n\n\
+         [[alerts.sinks]]\nkind = \"log\"\n\n",
+    );
+    for i in 1..50 {
+        let kind = kinds[i % kinds.len()];
+        config += &format!(
+            "[[alerts.rules]]\nname = \"rule {i}\"\nkind = \"{kind}\"\nthreshold = 10000\nwindow_secs = 60\n"
+        );
+        if i % 2 == 0 {
+            config += "source = \"stripe\"\n";
+        }
+        if i % 5 == 0 {
+            config += "type = \"charge.*\"\n";
+        }
+        config += "\n";
+    }
+    config
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -126,6 +151,28 @@ async fn main() {
         } else {
             "NO"
         }
+    );
+    println!("    peak RSS {:.1} MiB", server.peak_rss_mib());
+    server.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hookwatch.toml"), fifty_rules()).unwrap();
+    let server = Hookwatch::start(dir.path(), &[]).await;
+    let alerting = load(
+        &format!("{}/webhook/stripe", server.base),
+        CONCURRENCY,
+        duration,
+        signed(template.clone()),
+    )
+    .await;
+    row(
+        "(d) hookwatch, SQLite, 50 rules",
+        &alerting,
+        Some(&reference),
+    );
+    println!(
+        "    50 rules / no rules: {:.3}",
+        alerting.rps() / plain.rps()
     );
     println!("    peak RSS {:.1} MiB", server.peak_rss_mib());
     server.stop().await;

@@ -228,3 +228,14 @@ fn two_engines_fed_the_same_events_decide_the_same_alerts_whatever_their_tick_ti
     };
     assert_eq!(run(&[6.2, 9.9, 20.0]), run(&[7.0, 25.0]));
 }
+
+#[test]
+fn events_slightly_out_of_time_order_still_count_in_their_place() {
+    let mut e = Engine::new(vec![rule(AlertKind::Burst, 3, 10, 0)]);
+    event(&mut e, "s", 2, 5.0, false);
+    event(&mut e, "s", 1, 3.0, false);
+    let fired = event(&mut e, "s", 3, 4.0, false);
+    assert_eq!(fired[0].sample_event_ids, vec![1, 3, 2], "in time order");
+    let resolved = e.tick(t(20.0));
+    assert_eq!(states(&resolved), vec![(AlertState::Resolved, t(13.0))]);
+}

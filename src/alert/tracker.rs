@@ -25,7 +25,7 @@ pub struct Change {
 
 #[derive(Debug, Clone)]
 pub struct Tracker {
-    /// Matching events (time, id), oldest first; for `silence`, only the last one seen.
+    /// Matching events (time, id), sorted by time; for `silence`, only the last one seen.
     hits: VecDeque<(DateTime<Utc>, i64)>,
     /// The newest event seen for this source (any that the rule selects).
     pub last_seen: DateTime<Utc>,
@@ -53,16 +53,24 @@ impl Tracker {
             AlertKind::Silence => 1,
             _ => rule.threshold.max(1) as usize,
         };
-        while self.hits.len() >= cap {
+        // Events arrive nearly in time order, so this lands at or next to the end.
+        let position = self.hits.partition_point(|(t, _)| *t <= at);
+        self.hits.insert(position, (at, id));
+        while self.hits.len() > cap {
             self.hits.pop_front();
         }
-        self.hits.push_back((at, id));
     }
 
-    /// Matching events inside the window ending at `now` (window kinds only).
-    fn count(&self, rule: &Rule, now: DateTime<Utc>) -> u64 {
+    /// Index of the first kept event inside the window ending at `now`.
+    fn window_start(&self, rule: &Rule, now: DateTime<Utc>) -> usize {
         let start = now - rule.window();
-        self.hits.iter().filter(|(at, _)| *at > start).count() as u64
+        self.hits.partition_point(|(t, _)| *t <= start)
+    }
+
+    /// Matching events inside the window ending at `now` (window kinds only); O(log n), as
+    /// it runs for every rule on every event.
+    fn count(&self, rule: &Rule, now: DateTime<Utc>) -> u64 {
+        (self.hits.len() - self.window_start(rule, now)) as u64
     }
 
     /// Whether the rule's condition holds at `now`.
@@ -118,15 +126,11 @@ impl Tracker {
         let (count, sample) = match rule.kind {
             AlertKind::Silence => (0, self.hits.iter().map(|h| h.1).collect()),
             _ => {
-                let start = now - rule.window();
-                let inside: Vec<i64> = self
-                    .hits
-                    .iter()
-                    .filter(|(t, _)| *t > start)
-                    .map(|h| h.1)
-                    .collect();
-                let skip = inside.len().saturating_sub(SAMPLE_SIZE);
-                (self.count(rule, now), inside[skip..].to_vec())
+                let first = self
+                    .window_start(rule, now)
+                    .max(self.hits.len().saturating_sub(SAMPLE_SIZE));
+                let sample = self.hits.range(first..).map(|h| h.1).collect();
+                (self.count(rule, now), sample)
             }
         };
         Change {
@@ -138,7 +142,7 @@ impl Tracker {
     }
 
     fn newest_hit(&self) -> Option<DateTime<Utc>> {
-        self.hits.iter().map(|h| h.0).max()
+        self.hits.back().map(|h| h.0)
     }
 
     /// When the count last dropped below the threshold: the oldest kept event left the window.
@@ -155,8 +159,8 @@ impl Tracker {
         if rule.kind == AlertKind::Silence {
             return;
         }
-        let start = now - rule.window();
-        self.hits.retain(|(at, _)| *at > start);
+        let first = self.window_start(rule, now);
+        self.hits.drain(..first);
     }
 
     /// Whether this tracker holds nothing worth keeping (window kinds only): no events in
