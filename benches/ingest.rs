@@ -81,6 +81,47 @@ async fn stored_total(base: &str) -> i64 {
     stats["total"].as_i64().unwrap()
 }
 
+/// Alerts off versus 50 rules: both servers run side by side and take turns, three rounds
+/// each, so a change in the machine's load during the run hits both alike.
+async fn rules_versus_none(duration: std::time::Duration, template: Arc<String>) {
+    let plain_dir = tempfile::tempdir().unwrap();
+    let rules_dir = tempfile::tempdir().unwrap();
+    std::fs::write(rules_dir.path().join("hookwatch.toml"), fifty_rules()).unwrap();
+    let servers = [
+        Hookwatch::start(plain_dir.path(), &[]).await,
+        Hookwatch::start(rules_dir.path(), &[]).await,
+    ];
+    let mut totals = [(0usize, 0f64, Vec::new()), (0, 0.0, Vec::new())];
+    for _round in 0..3 {
+        for (server, total) in servers.iter().zip(totals.iter_mut()) {
+            let url = format!("{}/webhook/stripe", server.base);
+            let r = load(&url, CONCURRENCY, duration / 3, signed(template.clone())).await;
+            total.0 += r.ok;
+            total.1 += r.seconds;
+            total.2.push(r.rps());
+        }
+    }
+    let rps = |t: &(usize, f64, Vec<f64>)| t.0 as f64 / t.1;
+    for (name, total) in ["(d) no rules, interleaved", "(d) 50 rules, interleaved"]
+        .iter()
+        .zip(&totals)
+    {
+        let rounds: Vec<String> = total.2.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "{name:<34} {:>9.0} req/s  rounds {}",
+            rps(total),
+            rounds.join(" / ")
+        );
+    }
+    println!(
+        "    50 rules / no rules: {:.3}",
+        rps(&totals[1]) / rps(&totals[0])
+    );
+    for server in servers {
+        server.stop().await;
+    }
+}
+
 /// 50 rules of every kind, half on `stripe` and half on every source, some with a type
 /// filter, one that fires (so the claim and a sink run too) and the rest that only count.
 fn fifty_rules() -> String {
@@ -155,27 +196,7 @@ async fn main() {
     println!("    peak RSS {:.1} MiB", server.peak_rss_mib());
     server.stop().await;
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hookwatch.toml"), fifty_rules()).unwrap();
-    let server = Hookwatch::start(dir.path(), &[]).await;
-    let alerting = load(
-        &format!("{}/webhook/stripe", server.base),
-        CONCURRENCY,
-        duration,
-        signed(template.clone()),
-    )
-    .await;
-    row(
-        "(d) hookwatch, SQLite, 50 rules",
-        &alerting,
-        Some(&reference),
-    );
-    println!(
-        "    50 rules / no rules: {:.3}",
-        alerting.rps() / plain.rps()
-    );
-    println!("    peak RSS {:.1} MiB", server.peak_rss_mib());
-    server.stop().await;
+    rules_versus_none(duration, template.clone()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let config = format!("[sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"{SECRET}\"]\n");

@@ -187,15 +187,15 @@ fn sources_are_evaluated_apart_and_a_named_source_ignores_others() {
 #[test]
 fn memory_stays_bounded_by_threshold_and_source_cap() {
     let mut e = Engine::new(vec![rule(AlertKind::Burst, 5, 3600, 0)]);
-    for i in 0..(MAX_SOURCES_PER_RULE as i64 * 2) {
+    for i in 0..(MAX_SOURCES as i64 * 2) {
         event(&mut e, &format!("src{i}"), i, i as f64 * 0.001, false);
     }
     for i in 0..10_000 {
         event(&mut e, "hot", i, 10.0 + i as f64 * 0.0001, false);
     }
-    let state = &e.rules[0];
-    assert!(state.trackers.len() <= MAX_SOURCES_PER_RULE);
-    assert!(format!("{:?}", state.trackers["hot"]).matches("(").count() < 40);
+    assert!(e.sources.len() <= MAX_SOURCES);
+    let hot = format!("{:?}", e.sources["hot"].trackers[0]);
+    assert!(hot.matches("(").count() < 20, "{hot}");
 }
 
 #[test]
@@ -206,8 +206,13 @@ fn ticks_forget_idle_window_trackers_but_keep_silence_watches() {
     ]);
     event(&mut e, "s", 1, 0.0, false);
     e.tick(t(5.0));
-    assert!(e.rules[0].trackers.is_empty());
-    assert_eq!(e.rules[1].trackers.len(), 1);
+    let slots = &e.sources["s"].trackers;
+    assert!(slots[0].is_none());
+    assert!(slots[1].is_some());
+    let mut only_window = Engine::new(vec![rule(AlertKind::Burst, 5, 1, 0)]);
+    event(&mut only_window, "s", 1, 0.0, false);
+    only_window.tick(t(5.0));
+    assert!(only_window.sources.is_empty());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! `Rule::selects` / `Rule::counts`, which decide whether an event concerns the rule and
 //! whether it counts toward the threshold.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::model::{AlertKind, Event};
 use crate::store::TypeMatch;
@@ -29,12 +29,13 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn window(&self) -> TimeDelta {
-        TimeDelta::seconds(self.window_secs.min(i64::MAX as u64 / 1000) as i64)
+    /// The window in microseconds (config caps it far below overflow).
+    pub fn window_micros(&self) -> i64 {
+        (self.window_secs.min(u32::MAX as u64) as i64) * 1_000_000
     }
 
-    pub fn cooldown(&self) -> TimeDelta {
-        TimeDelta::seconds(self.cooldown_secs.min(i64::MAX as u64 / 1000) as i64)
+    pub fn cooldown_micros(&self) -> i64 {
+        (self.cooldown_secs.min(u32::MAX as u64) as i64) * 1_000_000
     }
 
     /// Whether the event concerns this rule at all (its source and type).
