@@ -92,10 +92,14 @@ async fn rules_versus_none(duration: std::time::Duration, template: Arc<String>)
         Hookwatch::start(rules_dir.path(), &[]).await,
     ];
     let mut totals = [(0usize, 0f64, Vec::new()), (0, 0.0, Vec::new())];
+    let mut cpu = [0f64; 2];
     for _round in 0..3 {
-        for (server, total) in servers.iter().zip(totals.iter_mut()) {
+        for ((server, total), cpu) in servers.iter().zip(totals.iter_mut()).zip(cpu.iter_mut()) {
             let url = format!("{}/webhook/stripe", server.base);
+            let pid = server.child.id().unwrap();
+            let before = cpu_seconds(pid);
             let r = load(&url, CONCURRENCY, duration / 3, signed(template.clone())).await;
+            *cpu += cpu_seconds(pid) - before;
             total.0 += r.ok;
             total.1 += r.seconds;
             total.2.push(r.rps());
@@ -116,6 +120,14 @@ async fn rules_versus_none(duration: std::time::Duration, template: Arc<String>)
     println!(
         "    50 rules / no rules: {:.3}",
         rps(&totals[1]) / rps(&totals[0])
+    );
+    // CPU per request is steadier than throughput on a shared machine.
+    let per_request = |i: usize| cpu[i] / totals[i].0 as f64 * 1e6;
+    println!(
+        "    server CPU per request: {:.1} µs without rules, {:.1} µs with 50 ({:+.1}%)",
+        per_request(0),
+        per_request(1),
+        (per_request(1) / per_request(0) - 1.0) * 100.0
     );
     for server in servers {
         server.stop().await;
