@@ -1,5 +1,6 @@
 //! The one integration test binary: the real server on loopback with a real SQLite file.
 
+mod alert_config;
 #[allow(dead_code)]
 mod alert_support;
 mod alerts;
