@@ -6,6 +6,7 @@
 //! Depends on `model`, `provider` and `verify` for the types it resolves into; no I/O beyond
 //! reading the file and the environment.
 
+mod alert_sinks;
 mod alerts;
 mod file;
 mod source;
