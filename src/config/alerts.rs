@@ -124,31 +124,8 @@ fn rule(raw: &RuleFile) -> Result<Rule, String> {
     {
         return Err(format!("`source` `{source}` is not a source name"));
     }
-    let threshold = match (kind, raw.threshold) {
-        (AlertKind::Silence, _) => 1,
-        (_, None) => {
-            return Err(format!(
-                "missing `threshold` (a {kind_text} rule needs one)"
-            ));
-        }
-        (_, Some(0)) => return Err("`threshold` must be at least 1".into()),
-        (_, Some(n)) if n > MAX_THRESHOLD => {
-            return Err(format!("`threshold` must be at most {MAX_THRESHOLD}"));
-        }
-        (_, Some(n)) => n as u32,
-    };
-    let window_secs = match raw.window_secs {
-        None => return Err("missing `window_secs`".into()),
-        Some(0) => {
-            return Err(
-                "`window_secs` must be at least 1 (a zero window never holds an event)".into(),
-            );
-        }
-        Some(n) if n > MAX_WINDOW_SECS => {
-            return Err(format!("`window_secs` must be at most {MAX_WINDOW_SECS}"));
-        }
-        Some(n) => n,
-    };
+    let threshold = threshold(kind, kind_text, raw.threshold)?;
+    let window_secs = window_secs(raw.window_secs)?;
     let event_type = raw
         .event_type
         .as_deref()
@@ -168,6 +145,35 @@ fn rule(raw: &RuleFile) -> Result<Rule, String> {
             .unwrap_or(DEFAULT_COOLDOWN_SECS)
             .min(MAX_WINDOW_SECS),
     })
+}
+
+/// The threshold a window rule needs (silence has none): 1 to `MAX_THRESHOLD`.
+fn threshold(kind: AlertKind, kind_text: &str, value: Option<u64>) -> Result<u32, String> {
+    match (kind, value) {
+        (AlertKind::Silence, _) => Ok(1),
+        (_, None) => Err(format!(
+            "missing `threshold` (a {kind_text} rule needs one)"
+        )),
+        (_, Some(0)) => Err("`threshold` must be at least 1".into()),
+        (_, Some(n)) if n > MAX_THRESHOLD => {
+            Err(format!("`threshold` must be at most {MAX_THRESHOLD}"))
+        }
+        (_, Some(n)) => Ok(n as u32),
+    }
+}
+
+/// Every rule needs a window: 1 s to `MAX_WINDOW_SECS`.
+fn window_secs(value: Option<u64>) -> Result<u64, String> {
+    match value {
+        None => Err("missing `window_secs`".into()),
+        Some(0) => {
+            Err("`window_secs` must be at least 1 (a zero window never holds an event)".into())
+        }
+        Some(n) if n > MAX_WINDOW_SECS => {
+            Err(format!("`window_secs` must be at most {MAX_WINDOW_SECS}"))
+        }
+        Some(n) => Ok(n),
+    }
 }
 
 #[cfg(test)]

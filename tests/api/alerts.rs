@@ -293,12 +293,13 @@ async fn the_alerts_command_reads_them_from_the_database() {
     })
     .await;
     let database = format!("sqlite://{}", app.db_path.display());
+    let empty = tempfile::tempdir().unwrap(); // no ./hookwatch.toml to pick up
     let run = |args: &[&str]| {
         Command::new(BIN)
             .args(["alerts", "--database", &database])
             .args(args)
             .env_remove("HOOKWATCH_CONFIG")
-            .current_dir(app.dir.path().join(".."))
+            .current_dir(empty.path())
             .output()
             .unwrap()
     };
