@@ -1,5 +1,5 @@
-//! The in-process feed: every stored event (and, later, every alert) is published here once,
-//! and whoever cares subscribes — the live stream, alerts, enrichment, forwarding.
+//! The in-process feed: every stored event and every alert is published here once, and
+//! whoever cares subscribes — the live stream, alerts, enrichment, forwarding.
 //!
 //! Ingest does not know who listens. A slow subscriber lags and is told so (it then refills
 //! from the store); it never slows ingest down. Depends only on `model`.
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::model::Event;
+use crate::model::{Alert, Event};
 
 /// How many items a subscriber may fall behind before it is told it lagged.
 const CAPACITY: usize = 4096;
@@ -18,6 +18,8 @@ const CAPACITY: usize = 4096;
 pub enum FeedItem {
     /// A newly stored event (received or rejected), with its body.
     Event(Arc<Event>),
+    /// A stored alert firing or resolution (`event: alert` on the live stream).
+    Alert(Arc<Alert>),
 }
 
 /// The publishing side; cheap to clone.

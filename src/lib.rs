@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router)
-//!               → ingest · query · dashboard · enrich (features; each has its http.rs)
+//!               → ingest · query · dashboard · enrich · alert (features; each has its http.rs)
 //!                   → verify · provider · auth · feed · store (logic and storage)
 //!                       → model (plain data, no I/O)
 //! ```
@@ -26,10 +26,12 @@
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
+//! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
 
+pub mod alert;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -154,6 +154,91 @@ pub struct Event {
     pub enrichment: Option<serde_json::Value>,
 }
 
+/// What an alert rule watches for (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Burst,
+    Errors,
+    Silence,
+    SignatureFailures,
+}
+
+impl AlertKind {
+    /// Every kind, for parsing and for listing in messages.
+    pub const ALL: [AlertKind; 4] = [
+        AlertKind::Burst,
+        AlertKind::Errors,
+        AlertKind::Silence,
+        AlertKind::SignatureFailures,
+    ];
+
+    /// The name used in config files, the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Burst => "burst",
+            AlertKind::Errors => "errors",
+            AlertKind::Silence => "silence",
+            AlertKind::SignatureFailures => "signature_failures",
+        }
+    }
+
+    /// Parses a configured or stored name; `None` for anything unknown.
+    pub fn parse(name: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Whether an alert notice says a condition started or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+impl AlertState {
+    /// The name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<AlertState> {
+        [AlertState::Firing, AlertState::Resolved]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// One firing or resolution of a rule for one source, as evaluated and before it is stored.
+/// `(rule, source, state, at)` identifies it: every instance evaluating the same events
+/// computes the same four values, which is what lets a store hand it out exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub rule: String,
+    pub kind: AlertKind,
+    pub source: String,
+    pub state: AlertState,
+    /// Matching events in the window when the transition happened.
+    pub count: u64,
+    pub window_secs: u64,
+    /// The event time at which the condition changed (not the wall-clock time it was noticed).
+    pub at: DateTime<Utc>,
+    /// A few of the events that tripped it, newest last.
+    pub sample_event_ids: Vec<i64>,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: i64,
+    pub new: NewAlert,
+}
+
 /// Whether `name` may name a source: 1–64 characters of `[A-Za-z0-9._-]` (SPEC §2). Anything
 /// else is refused before a byte is stored, so names are always safe in URLs, logs and SQL.
 pub fn is_valid_source_name(name: &str) -> bool {

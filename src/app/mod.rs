@@ -16,6 +16,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
 use crate::auth::http::require_token;
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
@@ -53,6 +54,7 @@ pub struct ServeOptions {
     /// No token while listening off loopback (`--insecure-no-auth`): the dashboard warns.
     pub insecure: bool,
     pub enrichment: Option<EnrichSettings>,
+    pub alerts: AlertSettings,
 }
 
 impl ServeOptions {
@@ -66,6 +68,7 @@ impl ServeOptions {
             max_body_bytes: settings.max_body_bytes,
             sources: settings.sources,
             enrichment: settings.enrichment,
+            alerts: settings.alerts,
         }
     }
 }
@@ -73,25 +76,38 @@ impl ServeOptions {
 /// Serves until `shutdown` completes, then drains and returns.
 pub async fn serve(
     listener: TcpListener,
-    options: ServeOptions,
+    mut options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cancel = CancellationToken::new();
-    let router = router(options, cancel.clone());
+    let feed = Feed::default();
+    options.store.start_feed(feed.clone(), cancel.clone());
+    // Alerts run off the feed, never on the ingest path.
+    let alerts = alert::spawn(
+        std::mem::take(&mut options.alerts),
+        options.store.clone(),
+        feed.clone(),
+        cancel.clone(),
+    );
+    let router = router(options, feed, cancel.clone());
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let stop = cancel.clone();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            cancel.cancel();
+            stop.cancel();
         })
-        .await
+        .await?;
+    cancel.cancel();
+    if let Some(task) = alerts {
+        let _ = task.await;
+    }
+    Ok(())
 }
 
-/// Every route of the app. Starts the background tasks (enrichment), so it must be called
-/// inside the runtime; they stop at `shutdown`.
-pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
-    let feed = Feed::default();
-    options.store.start_feed(feed.clone(), shutdown.clone());
+/// Every route of the app; `feed` is where the store publishes stored events. Starts the
+/// enrichment tasks, so it must be called inside the runtime; they stop at `shutdown`.
+pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) -> Router {
     let enrich = EnrichState {
         store: options.store.clone(),
         enricher: options.enrichment.and_then(|settings| {
@@ -110,6 +126,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         ingest: Ingest::new(options.store.clone(), sources.clone()),
         max_body_bytes: options.max_body_bytes,
     };
+    let alerts = get(alert::http::list).with_state(options.store.clone());
     let query = QueryState {
         store: options.store,
         feed,
@@ -131,6 +148,7 @@ pub fn router(options: ServeOptions, shutdown: CancellationToken) -> Router {
         .route("/api/stats", get(query_http::stats))
         .route("/api/sources", get(query_http::sources))
         .route("/api/stream", get(query_http::stream))
+        .route("/api/alerts", alerts)
         // Unknown API paths are behind the token too: without it, 401 says nothing about
         // which paths exist.
         .route("/api/{*rest}", any(not_found))

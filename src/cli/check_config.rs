@@ -3,6 +3,7 @@
 
 use super::GlobalArgs;
 use super::serve::ServeArgs;
+use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
 
@@ -37,6 +38,24 @@ pub fn render(s: &Settings) -> String {
     if let Some(enrichment) = &s.enrichment {
         out += &format!("\n[enrichment]\n{}", render_enrichment(enrichment));
     }
+    for rule in &s.alerts.rules {
+        out += &format!(
+            "\n[[alerts.rules]]\nname = {:?}\nkind = \"{}\"\nsource = {:?}\n",
+            rule.name,
+            rule.kind.as_str(),
+            rule.source.as_deref().unwrap_or("(every source)")
+        );
+        if let Some(t) = &rule.event_type {
+            out += &format!("type = {t:?}\n");
+        }
+        out += &format!(
+            "threshold = {}\nwindow_secs = {}\ncooldown_secs = {}\n",
+            rule.threshold, rule.window_secs, rule.cooldown_secs
+        );
+    }
+    for sink in &s.alerts.sinks {
+        out += &render_sink(sink);
+    }
     out
 }
 
@@ -64,6 +83,58 @@ fn render_enrichment(e: &EnrichSettings) -> String {
     out += &format!(
         "cache_secs = {}\nmax_calls_per_day = {}\ntimeout_secs = {}\nqueue_size = {}\n",
         e.cache_secs, e.max_calls_per_day, e.timeout_secs, e.queue_size
+    );
+    out
+}
+
+/// A sink with every secret masked: webhook URLs show only scheme and host.
+fn render_sink(sink: &SinkConfig) -> String {
+    let mut out = format!("\n[[alerts.sinks]]\nkind = \"{}\"\n", sink.kind.name());
+    let host_only = |url: &str| {
+        reqwest::Url::parse(url)
+            .ok()
+            .map(|u| {
+                format!(
+                    "{}://{}/… (path hidden)",
+                    u.scheme(),
+                    u.host_str().unwrap_or("")
+                )
+            })
+            .unwrap_or_else(|| "(hidden)".into())
+    };
+    match &sink.kind {
+        SinkKind::Log => {}
+        SinkKind::Slack(c) => out += &format!("url = \"{}\"\n", host_only(c.url.expose())),
+        SinkKind::Webhook(c) => out += &format!("url = \"{}\"\n", host_only(c.url.expose())),
+        SinkKind::PagerDuty(c) => {
+            out += &format!(
+                "url = \"{}\"\nrouting_key = \"(set, hidden)\"\nseverity = \"{}\"\n",
+                c.url, c.severity
+            );
+        }
+        SinkKind::Email(c) => {
+            let to: Vec<String> = c.to.iter().map(|m| m.to_string()).collect();
+            out += &format!(
+                "host = \"{}\"\nport = {}\ntls = \"{:?}\"\nfrom = \"{}\"\nto = {:?}\npassword = \"{}\"\n",
+                c.host,
+                c.port,
+                c.tls,
+                c.from,
+                to,
+                if c.password.is_some() {
+                    "(set, hidden)"
+                } else {
+                    "(none)"
+                }
+            );
+        }
+    }
+    let d = sink.delivery;
+    out += &format!(
+        "timeout_secs = {}\nretries = {}\nbackoff_ms = {}\n",
+        d.timeout.as_secs(),
+        d.retries,
+        d.backoff.as_millis()
     );
     out
 }

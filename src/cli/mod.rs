@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 
+mod alerts;
 mod check_config;
 mod events;
 mod serve;
@@ -43,6 +44,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Show counts straight from the database
     Stats(stats::StatsArgs),
+    /// List stored alerts, newest first, straight from the database
+    Alerts(alerts::AlertsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
     CheckConfig(serve::ServeArgs),
 }
@@ -54,6 +57,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
         Command::Stats(args) => stats::run(&cli.global, args),
+        Command::Alerts(args) => alerts::run(&cli.global, args),
         Command::CheckConfig(args) => check_config::run(&cli.global, args),
     };
     match result {

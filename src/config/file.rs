@@ -21,8 +21,8 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
-    /// Parsed by the alerts feature when it exists; accepted here so such files load.
-    pub alerts: Option<toml::Value>,
+    /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.
+    pub alerts: Option<super::alerts::AlertsFile>,
     /// `[enrichment]`, resolved in `config::enrichment`.
     pub enrichment: Option<super::enrichment::EnrichmentFile>,
     /// Parsed by the forwarding feature when it exists.

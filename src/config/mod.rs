@@ -6,6 +6,8 @@
 //! Depends on `model`, `provider`, `verify` and `enrich` for the types it resolves into; no
 //! I/O beyond reading the file and the environment.
 
+mod alert_sinks;
+mod alerts;
 mod enrichment;
 mod file;
 mod source;
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
 pub use source::{OnInvalid, SourceSettings};
+
+use crate::alert::AlertSettings;
 
 /// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
@@ -40,6 +44,13 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// An alert rule or sink; `item` names it (`alerts.rules[2] "stripe burst"`).
+    #[error("{origin}: {item}: {problem}")]
+    Alert {
+        origin: String,
+        item: String,
+        problem: String,
+    },
     #[error("{origin}: key `{key}`: {problem}")]
     Invalid {
         origin: String,
@@ -131,6 +142,7 @@ pub struct Settings {
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
+    pub alerts: AlertSettings,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -196,6 +208,7 @@ impl Settings {
                 pool_size,
                 sources: BTreeMap::new(),
                 enrichment: None,
+                alerts: AlertSettings::default(),
                 config_path: path,
             });
         }
@@ -203,6 +216,13 @@ impl Settings {
         let enrichment = enrichment::resolve(file.enrichment.as_ref(), &origin, |var| {
             std::env::var(var).ok()
         })?;
+        let alerts = alerts::resolve(file.alerts.as_ref(), file.public_url.as_deref()).map_err(
+            |(item, problem)| ConfigError::Alert {
+                origin: origin.clone(),
+                item,
+                problem,
+            },
+        )?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -215,6 +235,7 @@ impl Settings {
             pool_size,
             sources,
             enrichment,
+            alerts,
             config_path: path,
         })
     }

@@ -98,6 +98,7 @@ async fn select(
                     enricher.note_skipped(1, "queue full");
                 }
             }
+            Ok(FeedItem::Alert(_)) => {}
             Err(RecvError::Lagged(missed)) => enricher.note_skipped(missed, "feed lagged"),
             Err(RecvError::Closed) => return,
         }

@@ -220,5 +220,8 @@ fn sse_event(item: &FeedItem) -> SseEvent {
             .event("webhook")
             .id(e.id.to_string())
             .data(view::summary(e).to_string()),
+        FeedItem::Alert(a) => SseEvent::default()
+            .event("alert")
+            .data(view::alert(a).to_string()),
     }
 }

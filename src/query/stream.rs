@@ -4,6 +4,10 @@
 //! items from the feed. If it falls behind the feed (lag), it refills from the store after
 //! the last id it saw, so a slow client misses nothing. Knows nothing of SSE; `query::http`
 //! encodes the items.
+//!
+//! Alerts are passed through live (filtered by `source` only; the type filter is about
+//! events). They carry no event id, so they never move the resume point, and they are not
+//! replayed on resume or after a lag: `/api/alerts` lists them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -87,6 +91,15 @@ async fn next(s: &mut State) -> Option<FeedItem> {
                 }
                 s.last_id = Some(event.id);
                 return Some(FeedItem::Event(event));
+            }
+            Ok(FeedItem::Alert(alert)) => {
+                if s.filter
+                    .source
+                    .as_ref()
+                    .is_none_or(|src| *src == alert.new.source)
+                {
+                    return Some(FeedItem::Alert(alert));
+                }
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(

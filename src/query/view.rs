@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Event, Header};
+use crate::model::{Alert, Event, Header};
 use crate::provider;
 
 /// Times as RFC 3339 in UTC with microseconds, like `2026-11-28T23:59:59.123456Z`.
@@ -33,6 +33,22 @@ pub fn summary(e: &Event) -> Value {
         "status": n.status.as_str(),
         "is_error": n.is_error,
         "duplicates": e.duplicates,
+    })
+}
+
+/// An alert as `/api/alerts`, `event: alert` and the sinks show it.
+pub fn alert(alert: &Alert) -> Value {
+    let a = &alert.new;
+    json!({
+        "id": alert.id,
+        "rule": a.rule,
+        "kind": a.kind.as_str(),
+        "source": a.source,
+        "state": a.state.as_str(),
+        "count": a.count,
+        "window_secs": a.window_secs,
+        "at": time(a.at),
+        "sample_event_ids": a.sample_event_ids,
     })
 }
 

@@ -20,7 +20,7 @@ pub use filter::{EventFilter, TypeMatch};
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
-use crate::model::{Event, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
 /// `Retry-After`: the sender must try again, since nothing was committed.
@@ -142,6 +142,26 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
             Store::Postgres(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
+        }
+    }
+
+    /// Records an alert transition and says whether this caller may send it: `Some(id)` when
+    /// this call stored it, `None` when the same `(rule, source, state, at)` was already
+    /// stored (by another instance evaluating the same events). The insert itself is the
+    /// decision, made atomic by a unique key: SQLite `ON CONFLICT DO NOTHING` here, and the
+    /// same statement on PostgreSQL, so exactly one instance of a cluster wins each alert.
+    pub async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.claim_alert(alert).await,
+            Store::Postgres(s) => s.claim_alert(alert).await,
+        }
+    }
+
+    /// Stored alerts, newest first.
+    pub async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.alerts(limit).await,
+            Store::Postgres(s) => s.alerts(limit).await,
         }
     }
 

@@ -1,6 +1,10 @@
 //! The one integration test binary: the real server on loopback with a real SQLite file or a
 //! fresh PostgreSQL database.
 
+mod alert_config;
+#[allow(dead_code)]
+mod alert_support;
+mod alerts;
 mod backends;
 mod browser;
 mod dashboard;

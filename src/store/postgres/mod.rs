@@ -6,6 +6,7 @@
 //! so it holds across instances. Entry point: `PgStore::open`. Schema in `schema`, queries in
 //! `read`. The cluster design (ordering, claiming work once) is in `ARCHITECTURE-postgres.md`.
 
+mod alerts;
 mod batch;
 mod listen;
 mod read;
@@ -23,7 +24,7 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
-use crate::model::{Event, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
 
 /// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
@@ -176,6 +177,16 @@ impl PgStore {
             }
         };
         changed.map(|rows| rows > 0).map_err(unavailable)
+    }
+
+    pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+        let client = self.client().await?;
+        alerts::claim(&client, alert).await.map_err(unavailable)
+    }
+
+    pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        let client = self.client().await?;
+        alerts::list(&client, limit).await.map_err(unavailable)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

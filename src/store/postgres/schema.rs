@@ -72,6 +72,22 @@ const MIGRATIONS: &[&str] = &[
         last_received BIGINT NOT NULL
     );
     "#,
+    // 2: alerts. The unique key is the claim: the insert of an alert row decides which
+    // instance sends it (`Store::claim_alert`).
+    r#"
+    CREATE TABLE alerts (
+        id               BIGSERIAL PRIMARY KEY,
+        rule             TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        count            BIGINT NOT NULL,
+        window_secs      BIGINT NOT NULL,
+        at               BIGINT NOT NULL,
+        sample_event_ids TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alerts_claim ON alerts (rule, source, state, at);
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

@@ -4,6 +4,7 @@
 //! Entry point: `SqliteStore::open`. Schema in `schema`, the writer in `writer`, queries in
 //! `read`.
 
+mod alerts;
 mod read;
 mod schema;
 mod writer;
@@ -16,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::Feed;
-use crate::model::{Event, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -74,14 +75,8 @@ impl SqliteStore {
     }
 
     pub(super) async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the writer has stopped".into());
-        self.inner
-            .jobs
-            .send(writer::Job::Insert { event, reply })
+        self.write(|reply| writer::Job::Insert { event, reply })
             .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
     }
 
     /// `None` claims (only where `enrichment` is NULL); `Some` sets the document.
@@ -90,18 +85,34 @@ impl SqliteStore {
         id: i64,
         document: Option<String>,
     ) -> Result<bool, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the writer has stopped".into());
         let write = match document {
             None => writer::EnrichmentWrite::Claim,
             Some(document) => writer::EnrichmentWrite::Set(document),
         };
-        self.inner
-            .jobs
-            .send(writer::Job::Enrichment { id, write, reply })
+        self.write(|reply| writer::Job::Enrichment { id, write, reply })
             .await
-            .map_err(|_| gone())?;
+    }
+
+    pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+        let alert = alert.clone();
+        self.write(|reply| writer::Job::ClaimAlert { alert, reply })
+            .await
+    }
+
+    /// Hands a job to the writer thread and waits for its answer, which comes after the
+    /// commit.
+    async fn write<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Job,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        self.inner.jobs.send(job(reply)).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        self.read(move |c| alerts::list(c, limit)).await
     }
 
     pub(super) async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {

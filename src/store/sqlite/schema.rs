@@ -62,6 +62,22 @@ const MIGRATIONS: &[&str] = &[
         last_received INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 2: alerts (issue 6). The unique key is the claim: the insert of an alert row is what
+    // decides that this instance sends it (`Store::claim_alert`).
+    r#"
+    CREATE TABLE alerts (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule             TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        source           TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        count            INTEGER NOT NULL,
+        window_secs      INTEGER NOT NULL,
+        at               INTEGER NOT NULL,
+        sample_event_ids TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alerts_claim ON alerts (rule, source, state, at);
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{Feed, FeedItem};
-use crate::model::{Event, NewEvent, Status};
+use crate::model::{Event, NewAlert, NewEvent, Status};
 use crate::store::{Inserted, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
@@ -36,6 +36,12 @@ pub(super) enum Job {
         id: i64,
         write: EnrichmentWrite,
         reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    /// Inserts an alert row unless its `(rule, source, state, at)` exists: `Some(id)` when
+    /// this call inserted it (see `Store::claim_alert`).
+    ClaimAlert {
+        alert: NewAlert,
+        reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
     },
 }
 
@@ -70,6 +76,8 @@ enum Applied {
     Duplicate(i64),
     /// An enrichment write; whether a row changed.
     Changed(bool),
+    /// An alert claim; the new row's id when this job inserted it.
+    Claimed(Option<i64>),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -82,6 +90,9 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 Job::Insert { event, .. } => apply(&tx, event, &mut rollup)?,
                 Job::Enrichment { id, write, .. } => {
                     Applied::Changed(write_enrichment(&tx, *id, write)?)
+                }
+                Job::ClaimAlert { alert, .. } => {
+                    Applied::Claimed(super::alerts::claim(&tx, alert)?)
                 }
             });
         }
@@ -120,6 +131,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::Enrichment { reply, .. }, Applied::Changed(changed)) => {
             let _ = reply.send(Ok(changed));
         }
+        (Job::ClaimAlert { reply, .. }, Applied::Claimed(id)) => {
+            let _ = reply.send(Ok(id));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, "internal: a job and its result are out of step".into()),
     }
@@ -132,6 +146,9 @@ fn fail(job: Job, error: String) {
             let _ = reply.send(Err(error));
         }
         Job::Enrichment { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::ClaimAlert { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }

@@ -1,0 +1,44 @@
+//! `GET /api/alerts?limit=`: stored firings and resolutions, newest first (SPEC §5).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::view;
+use crate::http::ApiError;
+use crate::store::Store;
+
+/// Alerts per answer when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The most one answer holds.
+pub const MAX_LIMIT: u32 = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct AlertParams {
+    pub limit: Option<String>,
+}
+
+/// Parses `limit`: 1–1000, default 50.
+pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(DEFAULT_LIMIT),
+        Some(t) => t
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| format!("limit: `{t}` is not a whole number from 1 to {MAX_LIMIT}")),
+    }
+}
+
+/// `GET /api/alerts`
+pub async fn list(
+    State(store): State<Store>,
+    Query(params): Query<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = parse_limit(params.limit.as_deref())
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e))?;
+    let alerts = store.alerts(limit).await?;
+    let alerts: Vec<Value> = alerts.iter().map(view::json).collect();
+    Ok(Json(json!({ "alerts": alerts })))
+}
