@@ -375,3 +375,40 @@ async fn silence_and_forged_deliveries_raise_alerts_through_the_live_server() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_two_instances_on_postgresql_one_burst_sends_one_notification() {
+    let Some(db) = crate::pg::fresh_db().await else {
+        return;
+    };
+    let rx = start_receiver(Answer::Ok).await;
+    let config = format!(
+        "[[alerts.rules]]\nname = \"cluster burst\"\nkind = \"burst\"\nsource = \"shop\"\n\
+         threshold = 4\nwindow_secs = 60\ncooldown_secs = 300\n\
+         [[alerts.sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        rx.url("/hook")
+    );
+    let a = spawn_at(tempfile::tempdir().unwrap(), &config, None, &db.url).await;
+    let b = spawn_at(tempfile::tempdir().unwrap(), &config, None, &db.url).await;
+    // Both instances see all four events (each instance's listener publishes every
+    // instance's events), so both evaluators fire; the claim lets one of them send.
+    for n in 0..4 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        post_events(app, "shop", 1, r#"{"type":"order.created"}"#).await;
+    }
+    let bodies = wait_for_bodies(&rx, "/hook", 1).await;
+    assert_eq!(bodies[0]["alert"]["state"], "firing", "{}", bodies[0]);
+    // Give the other instance time to have tried; a second notification would land here.
+    let stored = || async {
+        let alerts = a.get_json("/api/alerts").await;
+        alerts["alerts"].as_array().unwrap().len()
+    };
+    eventually("the alert stored", || async { stored().await == 1 }).await;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < deadline {
+        assert_eq!(rx.bodies("/hook").len(), 1, "exactly one notification");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored().await, 1);
+    assert_eq!(b.get_json("/api/alerts").await["alerts"].as_array().unwrap().len(), 1);
+}
