@@ -410,5 +410,11 @@ async fn with_two_instances_on_postgresql_one_burst_sends_one_notification() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(stored().await, 1);
-    assert_eq!(b.get_json("/api/alerts").await["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        b.get_json("/api/alerts").await["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

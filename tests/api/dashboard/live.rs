@@ -291,3 +291,36 @@ async fn a_screenshot_of_the_dashboard_with_the_fixture_payloads() {
     tab.assert_nothing_ran().await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_alert_panel_shows_a_new_alert_live() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let config = "[[alerts.rules]]\nname = \"checkout burst\"\nkind = \"burst\"\nsource = \"shop\"\n\
+                  threshold = 2\nwindow_secs = 60\ncooldown_secs = 300\n\
+                  [[alerts.sinks]]\nkind = \"log\"\n";
+    let app = spawn_app_with(config).await;
+    let tab = browser.open(&app.url("/")).await;
+    tab.until("the stream is live", "document.querySelector('#conn.live')")
+        .await;
+    assert!(
+        tab.eval::<bool>("document.querySelector('#alerts').hidden")
+            .await,
+        "no alerts yet, no panel"
+    );
+    post_json(&app, "shop", json!({"type": "order.created"})).await;
+    post_json(&app, "shop", json!({"type": "order.created"})).await;
+    tab.until(
+        "the alert row",
+        "!document.querySelector('#alerts').hidden && \
+         document.querySelector('#alert-rows').textContent.includes('checkout burst')",
+    )
+    .await;
+    let row: String = tab
+        .eval("document.querySelector('#alert-rows tr').textContent")
+        .await;
+    assert!(row.contains("firing") && row.contains("shop"), "{row}");
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
