@@ -8,6 +8,7 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
@@ -16,6 +17,8 @@ use support::*;
 
 const CONCURRENCY: usize = 64;
 const SECRET: &str = "whsec_bench_secret";
+/// Load before measuring, so every server starts measured rounds with warm files and caches.
+const WARM_UP: Duration = Duration::from_secs(2);
 
 /// Every run sends the same signed requests, so the client does the same work in each and
 /// only the server side differs (a source without a secret ignores the signature).
@@ -58,19 +61,6 @@ fn signed(template: Arc<String>) -> MakeRequest {
     })
 }
 
-fn row(name: &str, r: &Report, reference: Option<&Report>) {
-    let ratio = reference
-        .map(|b| format!("{:.2}", r.rps() / b.rps()))
-        .unwrap_or_else(|| "-".into());
-    println!(
-        "{name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>5}  ratio {ratio}",
-        r.rps(),
-        r.p50_ms,
-        r.p99_ms,
-        r.errors
-    );
-}
-
 async fn stored_total(base: &str) -> i64 {
     let stats: Value = reqwest::get(format!("{base}/api/stats"))
         .await
@@ -81,57 +71,174 @@ async fn stored_total(base: &str) -> i64 {
     stats["total"].as_i64().unwrap()
 }
 
-/// Alerts off versus 50 rules: both servers run side by side and take turns, three rounds
-/// each, so a change in the machine's load during the run hits both alike.
-async fn rules_versus_none(duration: std::time::Duration, template: Arc<String>) {
-    let plain_dir = tempfile::tempdir().unwrap();
-    let rules_dir = tempfile::tempdir().unwrap();
-    std::fs::write(rules_dir.path().join("hookwatch.toml"), fifty_rules()).unwrap();
-    let servers = [
-        Hookwatch::start(plain_dir.path(), &[]).await,
-        Hookwatch::start(rules_dir.path(), &[]).await,
-    ];
-    let mut totals = [(0usize, 0f64, Vec::new()), (0, 0.0, Vec::new())];
-    let mut cpu = [0f64; 2];
+/// One server taking part in an interleaved comparison.
+struct Target {
+    name: &'static str,
+    url: String,
+    /// The server process, for its CPU time; `None` for the in-process no-op server.
+    pid: Option<u32>,
+}
+
+/// What a target did over all its rounds.
+#[derive(Default)]
+struct Totals {
+    /// Acknowledged during the warm-up, not measured (but stored).
+    warm_ok: usize,
+    ok: usize,
+    errors: usize,
+    seconds: f64,
+    rounds: Vec<f64>,
+    /// The worst round's percentiles: conservative, since rounds are short.
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_seconds: f64,
+}
+
+impl Totals {
+    fn rps(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+}
+
+/// Every target is warmed up, then they take turns for three rounds, so a change in the
+/// machine's load (or a cold file system) during the run hits them all alike.
+async fn interleaved(
+    targets: &[Target],
+    duration: Duration,
+    template: &Arc<String>,
+) -> Vec<Totals> {
+    let mut totals: Vec<Totals> = targets.iter().map(|_| Totals::default()).collect();
+    for (target, total) in targets.iter().zip(totals.iter_mut()) {
+        total.warm_ok = load(&target.url, CONCURRENCY, WARM_UP, signed(template.clone()))
+            .await
+            .ok;
+    }
     for _round in 0..3 {
-        for ((server, total), cpu) in servers.iter().zip(totals.iter_mut()).zip(cpu.iter_mut()) {
-            let url = format!("{}/webhook/stripe", server.base);
-            let pid = server.child.id().unwrap();
-            let before = cpu_seconds(pid);
-            let r = load(&url, CONCURRENCY, duration / 3, signed(template.clone())).await;
-            *cpu += cpu_seconds(pid) - before;
-            total.0 += r.ok;
-            total.1 += r.seconds;
-            total.2.push(r.rps());
+        for (target, total) in targets.iter().zip(totals.iter_mut()) {
+            let before = target.pid.map(cpu_seconds).unwrap_or(0.0);
+            let r = load(
+                &target.url,
+                CONCURRENCY,
+                duration / 3,
+                signed(template.clone()),
+            )
+            .await;
+            total.cpu_seconds += target.pid.map(cpu_seconds).unwrap_or(0.0) - before;
+            total.ok += r.ok;
+            total.errors += r.errors;
+            total.seconds += r.seconds;
+            total.rounds.push(r.rps());
+            total.p50_ms = total.p50_ms.max(r.p50_ms);
+            total.p99_ms = total.p99_ms.max(r.p99_ms);
         }
     }
-    let rps = |t: &(usize, f64, Vec<f64>)| t.0 as f64 / t.1;
-    for (name, total) in ["(d) no rules, interleaved", "(d) 50 rules, interleaved"]
-        .iter()
-        .zip(&totals)
-    {
-        let rounds: Vec<String> = total.2.iter().map(|r| format!("{r:.0}")).collect();
+    for (target, total) in targets.iter().zip(&totals) {
+        let rounds: Vec<String> = total.rounds.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "{name:<34} {:>9.0} req/s  rounds {}",
-            rps(total),
+            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  rounds {}",
+            target.name,
+            total.rps(),
+            total.p50_ms,
+            total.p99_ms,
+            total.errors,
             rounds.join(" / ")
         );
     }
+    totals
+}
+
+/// Server CPU per request, steadier than throughput on a shared machine.
+fn cpu_per_request(total: &Totals) -> f64 {
+    total.cpu_seconds / total.ok.max(1) as f64 * 1e6
+}
+
+/// Checks that every acknowledged request is a stored row.
+async fn check_stored(name: &str, base: &str, acknowledged: usize) {
+    let stored = stored_total(base).await;
+    let verdict = if stored == acknowledged as i64 {
+        "yes"
+    } else {
+        "NO"
+    };
+    println!("    {name}: stored rows {stored} = 200s {acknowledged}: {verdict}");
+}
+
+/// The headline comparison: the no-op server, hookwatch without and with verification.
+async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
+    let noop = start_noop_server();
+    let plain_dir = tempfile::tempdir().unwrap();
+    let verified_dir = tempfile::tempdir().unwrap();
+    let config = format!("[sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"{SECRET}\"]\n");
+    std::fs::write(verified_dir.path().join("hookwatch.toml"), config).unwrap();
+    let plain = Hookwatch::start(plain_dir.path(), &[]).await;
+    let verified = Hookwatch::start(verified_dir.path(), &[]).await;
+    let targets = [
+        Target {
+            name: "(b) no-op server",
+            url: format!("{noop}/webhook/stripe"),
+            pid: None,
+        },
+        Target {
+            name: "(a) hookwatch, SQLite, unverified",
+            url: format!("{}/webhook/stripe", plain.base),
+            pid: plain.child.id(),
+        },
+        Target {
+            name: "(c) hookwatch, SQLite, verified",
+            url: format!("{}/webhook/stripe", verified.base),
+            pid: verified.child.id(),
+        },
+    ];
+    let totals = interleaved(&targets, duration, template).await;
     println!(
-        "    50 rules / no rules: {:.3}",
-        rps(&totals[1]) / rps(&totals[0])
+        "    (a) / (b): {:.3}   (c) / (b): {:.3}",
+        totals[1].rps() / totals[0].rps(),
+        totals[2].rps() / totals[0].rps()
     );
-    // CPU per request is steadier than throughput on a shared machine.
-    let per_request = |i: usize| cpu[i] / totals[i].0 as f64 * 1e6;
     println!(
-        "    server CPU per request: {:.1} µs without rules, {:.1} µs with 50 ({:+.1}%)",
-        per_request(0),
-        per_request(1),
-        (per_request(1) / per_request(0) - 1.0) * 100.0
+        "    verification on / off: {:.3} throughput; server CPU per request {:.1} µs off, {:.1} µs on ({:+.1}%)",
+        totals[2].rps() / totals[1].rps(),
+        cpu_per_request(&totals[1]),
+        cpu_per_request(&totals[2]),
+        (cpu_per_request(&totals[2]) / cpu_per_request(&totals[1]) - 1.0) * 100.0
     );
-    for server in servers {
-        server.stop().await;
-    }
+    check_stored("(a)", &plain.base, totals[1].warm_ok + totals[1].ok).await;
+    check_stored("(c)", &verified.base, totals[2].warm_ok + totals[2].ok).await;
+    println!("    peak RSS of (a): {:.1} MiB", plain.peak_rss_mib());
+    plain.stop().await;
+    verified.stop().await;
+    totals[0].rps()
+}
+
+/// Alerts off versus 50 rules, interleaved like the headline comparison.
+async fn rules_versus_none(duration: Duration, template: &Arc<String>) {
+    let plain_dir = tempfile::tempdir().unwrap();
+    let rules_dir = tempfile::tempdir().unwrap();
+    std::fs::write(rules_dir.path().join("hookwatch.toml"), fifty_rules()).unwrap();
+    let plain = Hookwatch::start(plain_dir.path(), &[]).await;
+    let rules = Hookwatch::start(rules_dir.path(), &[]).await;
+    let targets = [
+        Target {
+            name: "(e) hookwatch, no rules",
+            url: format!("{}/webhook/stripe", plain.base),
+            pid: plain.child.id(),
+        },
+        Target {
+            name: "(e) hookwatch, 50 rules",
+            url: format!("{}/webhook/stripe", rules.base),
+            pid: rules.child.id(),
+        },
+    ];
+    let totals = interleaved(&targets, duration, template).await;
+    println!(
+        "    50 rules / no rules: {:.3} throughput; server CPU per request {:.1} µs without, {:.1} µs with ({:+.1}%)",
+        totals[1].rps() / totals[0].rps(),
+        cpu_per_request(&totals[0]),
+        cpu_per_request(&totals[1]),
+        (cpu_per_request(&totals[1]) / cpu_per_request(&totals[0]) - 1.0) * 100.0
+    );
+    plain.stop().await;
+    rules.stop().await;
 }
 
 /// 50 rules of every kind, half on `stripe` and half on every source, some with a type
@@ -166,82 +273,13 @@ async fn main() {
     let duration = bench_duration();
     let template = Arc::new(payload_template());
     println!(
-        "ingest benchmark: {} B payload, {CONCURRENCY} connections, {}s per run",
+        "ingest benchmark: {} B payload, {CONCURRENCY} connections, {}s per target ({} s warm-up, then 3 interleaved rounds)",
         template.len(),
-        duration.as_secs()
+        duration.as_secs(),
+        WARM_UP.as_secs()
     );
-
-    let noop = start_noop_server();
-    let reference = load(
-        &format!("{noop}/webhook/stripe"),
-        CONCURRENCY,
-        duration,
-        signed(template.clone()),
-    )
-    .await;
-    row("(b) no-op server", &reference, None);
-
-    let dir = tempfile::tempdir().unwrap();
-    let server = Hookwatch::start(dir.path(), &[]).await;
-    let plain = load(
-        &format!("{}/webhook/stripe", server.base),
-        CONCURRENCY,
-        duration,
-        signed(template.clone()),
-    )
-    .await;
-    row(
-        "(a) hookwatch, SQLite, unverified",
-        &plain,
-        Some(&reference),
-    );
-    let stored = stored_total(&server.base).await;
-    println!(
-        "    stored rows {stored} = 200s {}: {}",
-        plain.ok,
-        if stored == plain.ok as i64 {
-            "yes"
-        } else {
-            "NO"
-        }
-    );
-    println!("    peak RSS {:.1} MiB", server.peak_rss_mib());
-    server.stop().await;
-
-    rules_versus_none(duration, template.clone()).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"{SECRET}\"]\n");
-    std::fs::write(dir.path().join("hookwatch.toml"), config).unwrap();
-    let server = Hookwatch::start(dir.path(), &[]).await;
-    let verified = load(
-        &format!("{}/webhook/stripe", server.base),
-        CONCURRENCY,
-        duration,
-        signed(template.clone()),
-    )
-    .await;
-    row(
-        "(c) hookwatch, SQLite, verified",
-        &verified,
-        Some(&reference),
-    );
-    println!(
-        "    verification on / off: {:.3}",
-        verified.rps() / plain.rps()
-    );
-    let stored = stored_total(&server.base).await;
-    println!(
-        "    stored rows {stored} = 200s {}: {}",
-        verified.ok,
-        if stored == verified.ok as i64 {
-            "yes"
-        } else {
-            "NO"
-        }
-    );
-    server.stop().await;
-
+    let reference = sqlite_versus_noop(duration, &template).await;
+    rules_versus_none(duration, &template).await;
     for instances in [1, 2] {
         let run = support::postgres::postgres_run(
             instances,
@@ -251,10 +289,14 @@ async fn main() {
         )
         .await;
         let Some((report, stored)) = run else { break };
-        row(
-            &format!("(d) hookwatch, PostgreSQL, {instances} inst."),
-            &report,
-            Some(&reference),
+        println!(
+            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  ratio to (b) {:.3}",
+            format!("(d) hookwatch, PostgreSQL, {instances} inst."),
+            report.rps(),
+            report.p50_ms,
+            report.p99_ms,
+            report.errors,
+            report.rps() / reference
         );
         println!("    stored rows {stored} = 200s {}", report.ok);
     }

@@ -29,7 +29,7 @@ impl Hookwatch {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .current_dir(dir)
-            .env("HOOKWATCH_LOG", "warn")
+            .env("HOOKWATCH_LOG", "error")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
