@@ -129,27 +129,25 @@ impl Report {
 /// A request to send: path, headers and body, built fresh for each request number.
 pub type MakeRequest = Arc<dyn Fn(u64) -> (Vec<(String, String)>, Vec<u8>) + Send + Sync>;
 
+/// Request numbers, unique across every load of the process, so no two runs send the same
+/// delivery id (which would be answered `duplicate` instead of stored).
+static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Sends requests from `concurrency` connections for `duration`; counts 200s as ok.
 pub async fn load(url: &str, concurrency: usize, duration: Duration, make: MakeRequest) -> Report {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, make, counter) = (
-            client.clone(),
-            url.to_string(),
-            make.clone(),
-            counter.clone(),
-        );
+        let (client, url, make) = (client.clone(), url.to_string(), make.clone());
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < deadline {
-                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let n = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (headers, body) = make(n);
                 let mut request = client.post(&url).body(body);
                 for (k, v) in &headers {
