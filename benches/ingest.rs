@@ -75,7 +75,7 @@ async fn stored_total(base: &str) -> i64 {
 struct Target {
     name: &'static str,
     url: String,
-    /// The server process, for its CPU time; `None` for the in-process no-op server.
+    /// The server process, for its CPU time.
     pid: Option<u32>,
 }
 
@@ -165,7 +165,7 @@ async fn check_stored(name: &str, base: &str, acknowledged: usize) {
 
 /// The headline comparison: the no-op server, hookwatch without and with verification.
 async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
-    let noop = start_noop_server();
+    let noop = start_noop_server().await;
     let plain_dir = tempfile::tempdir().unwrap();
     let verified_dir = tempfile::tempdir().unwrap();
     let config = format!("[sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"{SECRET}\"]\n");
@@ -175,8 +175,8 @@ async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
     let targets = [
         Target {
             name: "(b) no-op server",
-            url: format!("{noop}/webhook/stripe"),
-            pid: None,
+            url: format!("{}/webhook/stripe", noop.base),
+            pid: noop.child.id(),
         },
         Target {
             name: "(a) hookwatch, SQLite, unverified",
@@ -212,6 +212,7 @@ async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
     println!("    peak RSS of (a): {:.1} MiB", plain.peak_rss_mib());
     plain.stop().await;
     verified.stop().await;
+    noop.stop().await;
     totals[0].rps()
 }
 
@@ -298,11 +299,21 @@ fn fifty_rules() -> String {
     config
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists; nothing to list
     }
+    if std::env::args().any(|a| a == NOOP_FLAG) {
+        return run_noop_server();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench());
+}
+
+async fn bench() {
     let duration = bench_duration();
     let template = Arc::new(payload_template());
     println!(

@@ -84,30 +84,46 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// The reference: an HTTP server in this process, on its own 2-thread runtime, that reads the
-/// body and answers 200 with a small JSON — everything hookwatch does except the work.
-pub fn start_noop_server() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new().route(
-                "/webhook/{source}",
-                axum::routing::post(|body: axum::body::Bytes| async move {
-                    axum::Json(serde_json::json!({"status": "received", "size": body.len()}))
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
+/// The flag that makes a benchmark binary run as the no-op reference server instead.
+pub const NOOP_FLAG: &str = "--noop-server";
+
+/// The reference server, in its own process like `hookwatch serve` so both are measured the
+/// same way: this benchmark binary started again with `NOOP_FLAG`. Returns it with its URL.
+pub async fn start_noop_server() -> Hookwatch {
+    let exe = std::env::current_exe().expect("the benchmark binary");
+    let mut child = tokio::process::Command::new(exe)
+        .arg(NOOP_FLAG)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the no-op server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("banner");
+    let base = first.split_whitespace().last().unwrap().to_string();
+    Hookwatch { child, base }
+}
+
+/// Runs the no-op server until killed: a multi-threaded runtime like hookwatch's, reading each
+/// body and answering 200 with a small JSON — everything hookwatch does except the work.
+pub fn run_noop_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let app = axum::Router::new().route(
+            "/webhook/{source}",
+            axum::routing::post(|body: axum::body::Bytes| async move {
+                axum::Json(serde_json::json!({"status": "received", "size": body.len()}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!(
+            "no-op server listening on http://{}",
+            listener.local_addr().unwrap()
+        );
+        axum::serve(listener, app).await.unwrap();
     });
-    rx.recv().unwrap()
 }
 
 /// What one load run measured.

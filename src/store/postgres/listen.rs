@@ -2,8 +2,8 @@
 //!
 //! The writer of each instance sends `NOTIFY hookwatch_events, '<max id>'` inside its commit.
 //! This task holds one dedicated connection (outside the pool) that `LISTEN`s; on each
-//! notification it reads every event with `id > last_published ORDER BY id` and publishes
-//! them. Coalesced or dropped notifications cost nothing: the next one (or the catch-up after
+//! notification it reads the ids with `id > last_published ORDER BY id` and publishes those
+//! events: the ones this instance committed from memory (`recent`), the rest read whole. Coalesced or dropped notifications cost nothing: the next one (or the catch-up after
 //! a reconnect) reads from where the last read stopped.
 //!
 //! Never skipping an event needs ids to become visible in id order. Writers take turns on an
@@ -24,10 +24,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::batch::CHANNEL;
 use super::read;
+use super::recent::Recent;
 use crate::feed::{Feed, FeedItem};
+use crate::model::Event;
 
-/// Events read per query while catching up; each carries its body, so keep pages modest.
-const PAGE: i64 = 64;
+/// Events per step while catching up; those read from the database carry their bodies, so
+/// keep pages modest.
+const PAGE: i64 = 256;
 /// First and longest wait between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
@@ -47,6 +50,8 @@ pub(super) struct Listener {
     pub pool: Pool,
     pub pg_config: tokio_postgres::Config,
     pub feed: Feed,
+    /// This instance's just-committed events, published without reading them back.
+    pub recent: Arc<Recent>,
 }
 
 impl Listener {
@@ -107,16 +112,35 @@ impl Listener {
         Ok(())
     }
 
-    /// Publishes every event after `last`, oldest first.
+    /// Publishes every event after `last`, oldest first: this instance's own from memory,
+    /// the others' read from the database.
     async fn catch_up(&self, last: &mut i64) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
         loop {
-            let events = read::after(&client, *last, PAGE).await?;
-            let full = events.len() as i64 == PAGE;
-            for event in events {
-                *last = event.id;
-                self.feed.publish(FeedItem::Event(Arc::new(event)));
+            let ids = read::ids_after(&client, *last, PAGE).await?;
+            let full = ids.len() as i64 == PAGE;
+            let mut events: Vec<Option<Arc<Event>>> =
+                ids.iter().map(|&id| self.recent.take(id)).collect();
+            let missing: Vec<i64> = ids
+                .iter()
+                .zip(&events)
+                .filter(|(_, e)| e.is_none())
+                .map(|(&id, _)| id)
+                .collect();
+            if !missing.is_empty() {
+                let mut read = read::by_ids(&client, &missing)
+                    .await?
+                    .into_iter()
+                    .map(Arc::new);
+                for slot in events.iter_mut().filter(|e| e.is_none()) {
+                    *slot = read.next();
+                }
             }
+            for event in events.into_iter().flatten() {
+                *last = event.id;
+                self.feed.publish(FeedItem::Event(event));
+            }
+            self.recent.forget_through(*last);
             if !full {
                 return Ok(());
             }

@@ -10,6 +10,7 @@ mod alerts;
 mod batch;
 mod listen;
 mod read;
+mod recent;
 mod rollup;
 mod schema;
 mod writer;
@@ -59,6 +60,8 @@ struct Inner {
     /// The highest id committed when the store opened: the listener publishes what follows,
     /// even events stored before it got to run.
     feed_from: i64,
+    /// What this instance's writer just committed, for its listener.
+    recent: Arc<recent::Recent>,
 }
 
 impl PgStore {
@@ -103,13 +106,15 @@ impl PgStore {
             .map_err(|e| StoreError::Open(e.to_string()))?;
         drop(client);
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer::run(pool.clone(), receiver));
+        let recent = Arc::new(recent::Recent::default());
+        tokio::spawn(writer::run(pool.clone(), receiver, recent.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
                 jobs,
                 pg_config,
                 feed_from,
+                recent,
             }),
         })
     }
@@ -205,6 +210,7 @@ impl PgStore {
             pool: self.inner.pool.clone(),
             pg_config: self.inner.pg_config.clone(),
             feed,
+            recent: self.inner.recent.clone(),
         };
         tokio::spawn(listener.run(self.inner.feed_from, shutdown));
     }

@@ -57,15 +57,28 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// The events after `after`, oldest first, with headers and bodies: what the listener
-/// publishes on the feed.
-pub(super) async fn after(client: &ClientWrapper, after: i64, limit: i64) -> PgResult<Vec<Event>> {
+/// The ids after `after`, oldest first: what the listener has to publish next.
+pub(super) async fn ids_after(
+    client: &ClientWrapper,
+    after: i64,
+    limit: i64,
+) -> PgResult<Vec<i64>> {
+    let stmt = client
+        .prepare_cached("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+        .await?;
+    let rows = client.query(&stmt, &[&after, &limit]).await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
+}
+
+/// Whole events (headers and bodies) by id, oldest first: what the listener publishes for
+/// events it did not commit itself.
+pub(super) async fn by_ids(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<Event>> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
-         WHERE id > $1 ORDER BY id LIMIT $2"
+         WHERE id = ANY($1) ORDER BY id"
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &[&after, &limit]).await?;
+    let rows = client.query(&stmt, &[&ids]).await?;
     rows.iter()
         .map(|row| {
             let mut event = summary(row)?;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
 use super::batch::{self, Applied};
+use super::recent::Recent;
 use crate::model::{Event, NewEvent};
 use crate::store::{Inserted, StoreError};
 
@@ -58,7 +59,7 @@ impl WriteError {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>) {
+pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<Recent>) {
     while let Some(first) = jobs.recv().await {
         let mut bytes = first.event.body.len();
         let mut batch = vec![first];
@@ -71,11 +72,11 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, batch).await;
+        commit_batch(&pool, batch, &recent).await;
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent) {
     let events: Vec<&NewEvent> = batch.iter().map(|job| &job.event).collect();
     let mut attempt = 1;
     let result = loop {
@@ -89,8 +90,17 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     };
     match result {
         Ok(applied) => {
-            for (job, applied) in batch.into_iter().zip(applied) {
-                let _ = job.reply.send(Ok(inserted(job.event, applied)));
+            let answers: Vec<_> = batch
+                .into_iter()
+                .zip(applied)
+                .map(|(job, applied)| (job.reply, inserted(job.event, applied)))
+                .collect();
+            recent.add(answers.iter().filter_map(|(_, inserted)| match inserted {
+                Inserted::Stored(event) => Some(event.clone()),
+                Inserted::Duplicate { .. } => None,
+            }));
+            for (reply, inserted) in answers {
+                let _ = reply.send(Ok(inserted));
             }
         }
         Err(error) => {
