@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{EventFilter, TypeMatch};
+use super::{EventFilter, Stats, TypeMatch};
 use crate::model::{Event, NewEvent, Provider, Signature, Status};
 
 /// A bound value of a list query.
@@ -126,6 +126,32 @@ pub fn summary<R: Columns>(row: &R) -> Result<Event, R::Error> {
             is_error: row.flag(16)?,
         },
     })
+}
+
+/// How far back the `rate` series reaches when `since` is not given: a day of minutes.
+const DEFAULT_RATE_WINDOW_MINUTES: i64 = 24 * 60;
+
+/// Adds one row of the per-minute rollup query (source, event_type, total, errors, rejected,
+/// signature_failures, duplicates) to the stats.
+pub fn add_rollup<R: Columns>(stats: &mut Stats, row: &R) -> Result<(), R::Error> {
+    let (source, event_type, total) = (row.text(0)?, row.text(1)?, row.int(2)?);
+    stats.total += total;
+    *stats.by_source.entry(source).or_default() += total;
+    if !event_type.is_empty() && total > 0 {
+        *stats.by_type.entry(event_type).or_default() += total;
+    }
+    stats.errors += row.int(3)?;
+    stats.rejected += row.int(4)?;
+    stats.signature_failures += row.int(5)?;
+    stats.duplicates += row.int(6)?;
+    Ok(())
+}
+
+/// The first minute of the `rate` series: `since`, else a day before `now`.
+pub fn rate_from_minute(since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
+    since
+        .map(|t| t.timestamp().div_euclid(60))
+        .unwrap_or(now.timestamp().div_euclid(60) - DEFAULT_RATE_WINDOW_MINUTES)
 }
 
 /// A stored time (microseconds since the epoch, in both backends).

@@ -15,12 +15,10 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::model::Event;
 use crate::store::sql::{
-    Columns, SUMMARY_COLUMNS, SqlValue, micros, minute_time, summary, where_clause,
+    Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, micros, minute_time, rate_from_minute, summary,
+    where_clause,
 };
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
-
-/// How far back the `rate` series reaches when `since` is not given: a day of minutes.
-const DEFAULT_RATE_WINDOW_MINUTES: i64 = 24 * 60;
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
@@ -140,24 +138,11 @@ pub(super) async fn stats(
         .await?;
     let mut stats = Stats::default();
     for row in client.query(&stmt, &[&from_minute]).await? {
-        let source: String = row.try_get(0)?;
-        let event_type: String = row.try_get(1)?;
-        let total: i64 = row.try_get(2)?;
-        stats.total += total;
-        *stats.by_source.entry(source).or_default() += total;
-        if !event_type.is_empty() && total > 0 {
-            *stats.by_type.entry(event_type).or_default() += total;
-        }
-        stats.errors += row.try_get::<_, i64>(3)?;
-        stats.rejected += row.try_get::<_, i64>(4)?;
-        stats.signature_failures += row.try_get::<_, i64>(5)?;
-        stats.duplicates += row.try_get::<_, i64>(6)?;
+        add_rollup(&mut stats, &row)?;
     }
     stats.by_source.retain(|_, n| *n > 0);
     stats.latest = latest(client).await?;
-    let rate_from = since
-        .map(|t| t.timestamp().div_euclid(60))
-        .unwrap_or(now.timestamp().div_euclid(60) - DEFAULT_RATE_WINDOW_MINUTES);
+    let rate_from = rate_from_minute(since, now);
     stats.rate = rate(client, rate_from).await?;
     Ok(stats)
 }

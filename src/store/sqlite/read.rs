@@ -7,12 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::model::Event;
 use crate::store::sql::{
-    Columns, SUMMARY_COLUMNS, SqlValue, micros, minute_time, summary, where_clause,
+    Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, micros, minute_time, rate_from_minute, summary,
+    where_clause,
 };
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
-
-/// How far back the `rate` series reaches when `since` is not given: a day of minutes.
-const DEFAULT_RATE_WINDOW_MINUTES: i64 = 24 * 60;
 
 pub(super) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Event>> {
     let sql = format!(
@@ -66,24 +64,11 @@ pub(super) fn stats(
     )?;
     let mut rows = stmt.query([from_minute])?;
     while let Some(row) = rows.next()? {
-        let source: String = row.get(0)?;
-        let event_type: String = row.get(1)?;
-        let total: i64 = row.get(2)?;
-        stats.total += total;
-        *stats.by_source.entry(source).or_default() += total;
-        if !event_type.is_empty() && total > 0 {
-            *stats.by_type.entry(event_type).or_default() += total;
-        }
-        stats.errors += row.get::<_, i64>(3)?;
-        stats.rejected += row.get::<_, i64>(4)?;
-        stats.signature_failures += row.get::<_, i64>(5)?;
-        stats.duplicates += row.get::<_, i64>(6)?;
+        add_rollup(&mut stats, row)?;
     }
     stats.by_source.retain(|_, n| *n > 0);
     stats.latest = latest(conn)?;
-    let rate_from = since
-        .map(|t| t.timestamp().div_euclid(60))
-        .unwrap_or(now.timestamp().div_euclid(60) - DEFAULT_RATE_WINDOW_MINUTES);
+    let rate_from = rate_from_minute(since, now);
     stats.rate = rate(conn, rate_from)?;
     Ok(stats)
 }
