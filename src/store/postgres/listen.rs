@@ -26,7 +26,6 @@ use super::batch::CHANNEL;
 use super::read;
 use super::recent::Recent;
 use crate::feed::{Feed, FeedItem};
-use crate::model::Event;
 
 /// Events per step while catching up; those read from the database carry their bodies, so
 /// keep pages modest.
@@ -113,22 +112,30 @@ impl Listener {
     }
 
     /// Publishes every event after `last`, oldest first: this instance's own from memory,
-    /// the others' read from the database.
+    /// the others' read from the database, in one query per page.
     async fn catch_up(&self, last: &mut i64) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
         loop {
-            let ids = read::ids_after(&client, *last, PAGE).await?;
-            let full = ids.len() as i64 == PAGE;
-            let mut events: Vec<Option<Arc<Event>>> =
-                ids.iter().map(|&id| self.recent.take(id)).collect();
-            let missing: Vec<i64> = ids
-                .iter()
-                .zip(&events)
-                .filter(|(_, e)| e.is_none())
-                .map(|(&id, _)| id)
-                .collect();
-            if !missing.is_empty() {
-                let mut read = read::by_ids(&client, &missing)
+            let local = self.recent.ids_after(*last);
+            let rows = read::after(&client, *last, PAGE, &local).await?;
+            let full = rows.len() as i64 == PAGE;
+            let mut events = Vec::with_capacity(rows.len());
+            let mut lost = Vec::new();
+            for row in rows {
+                match local.binary_search(&row.id).is_ok() {
+                    false => events.push(Some(Arc::new(row))),
+                    true => match self.recent.take(row.id) {
+                        Some(event) => events.push(Some(event)),
+                        None => {
+                            lost.push(row.id);
+                            events.push(None);
+                        }
+                    },
+                }
+            }
+            if !lost.is_empty() {
+                // Dropped from memory meanwhile (capacity): read those whole after all.
+                let mut read = read::by_ids(&client, &lost)
                     .await?
                     .into_iter()
                     .map(Arc::new);

@@ -55,17 +55,35 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// The ids after `after`, oldest first: what the listener has to publish next.
-pub(super) async fn ids_after(
+/// The events after `after`, oldest first: what the listener publishes next. Events whose
+/// id is in `local` (this instance just committed them and still has them in memory) come
+/// back without headers and body, so they are not read twice.
+pub(super) async fn after(
     client: &ClientWrapper,
     after: i64,
     limit: i64,
-) -> PgResult<Vec<i64>> {
-    let stmt = client
-        .prepare_cached("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
-        .await?;
-    let rows = client.query(&stmt, &[&after, &limit]).await?;
-    rows.iter().map(|row| row.try_get(0)).collect()
+    local: &[i64],
+) -> PgResult<Vec<Event>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e
+         LEFT JOIN LATERAL (SELECT headers, body FROM bodies
+                            WHERE bodies.id = e.id AND NOT (e.id = ANY($3))) b ON true
+         WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client.query(&stmt, &[&after, &limit, &local]).await?;
+    rows.iter().map(whole).collect()
+}
+
+/// An event row with its headers and body columns, which may be NULL (left out on purpose).
+fn whole(row: &Row) -> PgResult<Event> {
+    let mut event = summary(row)?;
+    let headers: Option<String> = row.try_get(19)?;
+    event.new.headers = headers
+        .and_then(|h| serde_json::from_str(&h).ok())
+        .unwrap_or_default();
+    event.new.body = row.try_get::<_, Option<Vec<u8>>>(20)?.unwrap_or_default();
+    Ok(event)
 }
 
 /// Whole events (headers and bodies) by id, oldest first: what the listener publishes for
@@ -77,15 +95,7 @@ pub(super) async fn by_ids(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<
     );
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &[&ids]).await?;
-    rows.iter()
-        .map(|row| {
-            let mut event = summary(row)?;
-            let headers: String = row.try_get(19)?;
-            event.new.headers = serde_json::from_str(&headers).unwrap_or_default();
-            event.new.body = row.try_get(20)?;
-            Ok(event)
-        })
-        .collect()
+    rows.iter().map(whole).collect()
 }
 
 /// The highest id committed so far (0 when empty): where a new listener starts.
