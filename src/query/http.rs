@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::stream::{StreamFilter, items};
+use super::stream::{Start, StreamFilter, items, newest_id};
 use super::{ListParams, ParamError, parse_time, type_match, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
@@ -194,7 +194,7 @@ pub async fn stream(
     State(state): State<QueryState>,
     Query(p): Query<StreamParams>,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = StreamFilter {
         source: p.source.filter(|s| !s.is_empty()),
         event_type: p
@@ -208,10 +208,14 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let feed = state.feed.subscribe();
-    let events = items(state.store.clone(), feed, filter, last_id)
+    let start = match last_id {
+        Some(id) => Start::After(id),
+        None => Start::Now(newest_id(&state.store).await?),
+    };
+    let events = items(state.store.clone(), feed, filter, start)
         .map(|item| Ok(sse_event(&item)))
         .take_until(state.shutdown.cancelled_owned());
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn sse_event(item: &FeedItem) -> SseEvent {

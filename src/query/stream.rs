@@ -17,7 +17,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::feed::FeedItem;
 use crate::model::Event;
-use crate::store::{EventFilter, Store, TypeMatch};
+use crate::store::{EventFilter, Store, StoreError, TypeMatch};
 
 /// Events fetched from the store per refill.
 const REFILL_PAGE: u32 = 500;
@@ -47,26 +47,41 @@ struct State {
     store: Store,
     feed: Receiver<FeedItem>,
     filter: StreamFilter,
-    last_id: Option<i64>,
+    /// The newest id this subscriber has been given, or the newest stored when it connected:
+    /// the cursor a refill continues from.
+    last_id: i64,
     backlog: VecDeque<Event>,
     refill: bool,
 }
 
-/// The items one subscriber receives. Subscribe to the feed *before* calling this, so nothing
-/// published between the backlog query and the first live item is lost.
+/// Where a subscriber starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// `Last-Event-ID`: first everything stored after this id, then live.
+    After(i64),
+    /// A new subscriber: live events after this id (the newest stored when it connected).
+    Now(i64),
+}
+
+/// The items one subscriber receives. Subscribe to the feed *before* calling this (and before
+/// reading the newest id for `Start::Now`), so nothing committed in between is lost.
 pub fn items(
     store: Store,
     feed: Receiver<FeedItem>,
     filter: StreamFilter,
-    last_id: Option<i64>,
+    start: Start,
 ) -> impl Stream<Item = FeedItem> {
+    let (last_id, refill) = match start {
+        Start::After(id) => (id, true),
+        Start::Now(id) => (id, false),
+    };
     let state = State {
         store,
         feed,
         filter,
         last_id,
         backlog: VecDeque::new(),
-        refill: last_id.is_some(),
+        refill,
     };
     futures_util::stream::unfold(state, |mut s| async move {
         let item = next(&mut s).await?;
@@ -77,7 +92,7 @@ pub fn items(
 async fn next(s: &mut State) -> Option<FeedItem> {
     loop {
         if let Some(event) = s.backlog.pop_front() {
-            s.last_id = Some(event.id);
+            s.last_id = event.id;
             return Some(FeedItem::Event(Arc::new(event)));
         }
         if s.refill {
@@ -86,10 +101,10 @@ async fn next(s: &mut State) -> Option<FeedItem> {
         }
         match s.feed.recv().await {
             Ok(FeedItem::Event(event)) => {
-                if s.last_id.is_some_and(|last| event.id <= last) || !s.filter.matches(&event) {
+                if event.id <= s.last_id || !s.filter.matches(&event) {
                     continue;
                 }
-                s.last_id = Some(event.id);
+                s.last_id = event.id;
                 return Some(FeedItem::Event(event));
             }
             Ok(FeedItem::Alert(alert)) => {
@@ -106,11 +121,21 @@ async fn next(s: &mut State) -> Option<FeedItem> {
                     missed,
                     "Stream subscriber lagged; refilling from the store."
                 );
-                s.refill = s.last_id.is_some();
+                s.refill = true;
             }
             Err(RecvError::Closed) => return None,
         }
     }
+}
+
+/// The newest stored id (0 when empty): where a subscriber without `Last-Event-ID` starts, so
+/// that falling behind the feed later can be refilled from the store.
+pub async fn newest_id(store: &Store) -> Result<i64, StoreError> {
+    let newest = EventFilter {
+        limit: 1,
+        ..EventFilter::default()
+    };
+    Ok(store.list(newest).await?.first().map_or(0, |e| e.id))
 }
 
 /// Loads the next page after `last_id`; ends the stream if the store fails (the client
@@ -119,7 +144,7 @@ async fn refill(s: &mut State) -> Option<()> {
     let filter = EventFilter {
         source: s.filter.source.clone(),
         event_type: s.filter.event_type.clone(),
-        after: Some(s.last_id.unwrap_or(0)),
+        after: Some(s.last_id),
         limit: REFILL_PAGE,
         ..EventFilter::default()
     };
@@ -133,5 +158,66 @@ async fn refill(s: &mut State) -> Option<()> {
             tracing::warn!(error = %error, "Stream refill failed; closing the stream.");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::sync::broadcast;
+
+    use super::*;
+    use crate::model::{NewEvent, Provider, Signature, Status};
+    use crate::store::Inserted;
+    use crate::store::sqlite::SqliteStore;
+
+    fn delivery(n: usize) -> NewEvent {
+        NewEvent {
+            source: "s".into(),
+            received_at: chrono::Utc::now(),
+            method: "POST".into(),
+            path: "/webhook/s".into(),
+            query: String::new(),
+            remote_addr: "127.0.0.1".into(),
+            content_type: None,
+            headers: Vec::new(),
+            body: format!("{n}").into_bytes(),
+            provider: Provider::Generic,
+            event_type: Some(format!("t{n}")),
+            delivery_id: None,
+            signature: Signature::Unverified,
+            signature_reason: None,
+            signature_failure: false,
+            status: Status::Received,
+            is_error: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_subscriber_that_falls_behind_the_feed_refills_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let (sender, receiver) = broadcast::channel(4);
+        let start = Start::Now(newest_id(&store).await.unwrap());
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            let Inserted::Stored(event) = store.insert(delivery(n)).await.unwrap() else {
+                panic!("stored")
+            };
+            ids.push(event.id);
+            let _ = sender.send(FeedItem::Event(event));
+        }
+        // The receiver kept only the last 4 of 10: the rest must come from the store.
+        let stream = items(store, receiver, StreamFilter::default(), start)
+            .take(10)
+            .map(|item| match item {
+                FeedItem::Event(e) => e.id,
+                FeedItem::Alert(_) => -1,
+            })
+            .collect::<Vec<i64>>();
+        let streamed = tokio::time::timeout(std::time::Duration::from_secs(5), stream)
+            .await
+            .expect("all ten events, without waiting for more");
+        assert_eq!(streamed, ids);
     }
 }
