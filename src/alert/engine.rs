@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::rule::{Facts, Rule};
 use super::tracker::{Change, Micros, Tracker};
-use crate::model::{AlertKind, NewAlert};
+use crate::model::{Alert, AlertKind, AlertState, NewAlert};
 
 /// Sources tracked at once; beyond it the stalest one is dropped.
 pub const MAX_SOURCES: usize = 1024;
@@ -112,6 +112,35 @@ impl Engine {
             if wanted(rule) && slot.is_none() {
                 *slot = Some(Tracker::new(at));
             }
+        }
+    }
+}
+
+impl Engine {
+    /// Continues from stored alerts (newest first, as `/api/alerts` lists them): each rule and
+    /// source takes the state of its newest alert and the time it last fired, so cooldowns
+    /// and open alerts carry over a restart and agree between instances of a cluster.
+    pub fn remember(&mut self, stored: &[Alert]) {
+        let mut seen = std::collections::HashSet::new();
+        for alert in stored {
+            let a = &alert.new;
+            let Some(index) = self.rules.iter().position(|r| r.name == a.rule) else {
+                continue;
+            };
+            if !seen.insert((index, a.source.clone())) {
+                continue;
+            }
+            let fired_at = stored
+                .iter()
+                .find(|s| {
+                    s.new.rule == a.rule
+                        && s.new.source == a.source
+                        && s.new.state == AlertState::Firing
+                })
+                .map(|s| s.new.at.timestamp_micros());
+            let at = a.at.timestamp_micros();
+            let slots = slots_for(&mut self.sources, self.rules.len(), &a.source, at);
+            slots.trackers[index] = Some(Tracker::resume(a.state, fired_at, at));
         }
     }
 }

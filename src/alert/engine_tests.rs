@@ -244,3 +244,48 @@ fn events_slightly_out_of_time_order_still_count_in_their_place() {
     let resolved = e.tick(t(20.0));
     assert_eq!(states(&resolved), vec![(AlertState::Resolved, t(13.0))]);
 }
+
+#[test]
+fn a_restarted_engine_continues_stored_alerts_and_their_cooldown() {
+    use crate::model::Alert;
+    let burst = || vec![rule(AlertKind::Burst, 2, 10, 300)];
+    let mut first = Engine::new(burst());
+    event(&mut first, "s", 1, 0.0, false);
+    let fired = event(&mut first, "s", 2, 1.0, false);
+    assert_eq!(states(&fired), vec![(AlertState::Firing, t(1.0))]);
+    let stored = |alerts: &[NewAlert]| -> Vec<Alert> {
+        let mut rows: Vec<Alert> = alerts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Alert {
+                id: i as i64 + 1,
+                new: a.clone(),
+            })
+            .collect();
+        rows.reverse(); // newest first, as the store lists them
+        rows
+    };
+    // Another instance starting while the alert is open does not fire it again.
+    let mut second = Engine::new(burst());
+    second.remember(&stored(&fired));
+    event(&mut second, "s", 3, 2.0, false);
+    assert!(event(&mut second, "s", 4, 2.5, false).is_empty());
+    // After it resolved, a restarted instance still honours the cooldown from the firing.
+    let resolved = first.tick(t(20.0));
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    let history: Vec<NewAlert> = fired.iter().chain(&resolved).cloned().collect();
+    let mut third = Engine::new(burst());
+    third.remember(&stored(&history));
+    event(&mut third, "s", 5, 30.0, false);
+    assert!(
+        event(&mut third, "s", 6, 31.0, false).is_empty(),
+        "still in the cooldown"
+    );
+    let mut forgetful = Engine::new(burst());
+    event(&mut forgetful, "s", 5, 30.0, false);
+    assert_eq!(
+        event(&mut forgetful, "s", 6, 31.0, false).len(),
+        1,
+        "without the history it fires"
+    );
+}

@@ -21,6 +21,8 @@ use crate::store::{EventFilter, Store};
 
 /// How often time alone is evaluated (SPEC §8: at least once a second).
 const TICK: Duration = Duration::from_secs(1);
+/// Stored alerts read at start to continue open alerts and cooldowns.
+const STORED_ALERTS: u32 = 1000;
 /// Transitions waiting for the emitter; the evaluator waits when it is full.
 const EMIT_QUEUE: usize = 1024;
 /// Events read per store page when catching up after a lag.
@@ -125,7 +127,7 @@ impl Evaluator {
     }
 
     /// Starts silence watches for sources already in the store, so a source that stopped
-    /// while hookwatch was down is still noticed.
+    /// while hookwatch was down is still noticed, and continues the state of stored alerts.
     async fn seed(&mut self) {
         match self.store.sources().await {
             Ok(rows) => {
@@ -134,6 +136,12 @@ impl Evaluator {
                 }
             }
             Err(error) => tracing::warn!(error = %error, "Cannot read sources for silence rules."),
+        }
+        match self.store.alerts(STORED_ALERTS).await {
+            Ok(stored) => self.engine.remember(&stored),
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot read stored alerts for cooldowns.")
+            }
         }
     }
 }

@@ -46,6 +46,17 @@ impl Tracker {
         }
     }
 
+    /// A tracker that continues from a stored alert: firing (or resolved) as of `at`, so an
+    /// instance that starts later does not fire again what another already fired.
+    pub fn resume(state: AlertState, fired_at: Option<Micros>, at: Micros) -> Tracker {
+        Tracker {
+            hits: VecDeque::new(),
+            last_seen: at,
+            firing: state == AlertState::Firing,
+            last_fired: fired_at,
+        }
+    }
+
     /// Records a selected event; `counts` says whether it counts toward the threshold.
     pub fn record(&mut self, rule: &Rule, at: Micros, id: i64, counts: bool) {
         self.last_seen = self.last_seen.max(at);
