@@ -141,6 +141,32 @@ pub struct NewEvent {
     pub is_error: bool,
 }
 
+#[cfg(test)]
+impl NewEvent {
+    /// A small generic delivery to `source` for unit tests; `n` makes its body and type unique.
+    pub fn sample(source: &str, n: usize) -> NewEvent {
+        NewEvent {
+            source: source.into(),
+            received_at: Utc::now(),
+            method: "POST".into(),
+            path: format!("/webhook/{source}"),
+            query: String::new(),
+            remote_addr: "127.0.0.1".into(),
+            content_type: None,
+            headers: Vec::new(),
+            body: format!("{n}").into_bytes(),
+            provider: Provider::Generic,
+            event_type: Some(format!("t{n}")),
+            delivery_id: None,
+            signature: Signature::Unverified,
+            signature_reason: None,
+            signature_failure: false,
+            status: Status::Received,
+            is_error: false,
+        }
+    }
+}
+
 /// A stored event: the delivery, its id, and what happened to it since.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -167,31 +167,9 @@ mod tests {
     use tokio::sync::broadcast;
 
     use super::*;
-    use crate::model::{NewEvent, Provider, Signature, Status};
+    use crate::model::NewEvent;
     use crate::store::Inserted;
     use crate::store::sqlite::SqliteStore;
-
-    fn delivery(n: usize) -> NewEvent {
-        NewEvent {
-            source: "s".into(),
-            received_at: chrono::Utc::now(),
-            method: "POST".into(),
-            path: "/webhook/s".into(),
-            query: String::new(),
-            remote_addr: "127.0.0.1".into(),
-            content_type: None,
-            headers: Vec::new(),
-            body: format!("{n}").into_bytes(),
-            provider: Provider::Generic,
-            event_type: Some(format!("t{n}")),
-            delivery_id: None,
-            signature: Signature::Unverified,
-            signature_reason: None,
-            signature_failure: false,
-            status: Status::Received,
-            is_error: false,
-        }
-    }
 
     #[tokio::test]
     async fn a_new_subscriber_that_falls_behind_the_feed_refills_from_the_store() {
@@ -201,7 +179,8 @@ mod tests {
         let start = Start::Now(newest_id(&store).await.unwrap());
         let mut ids = Vec::new();
         for n in 0..10 {
-            let Inserted::Stored(event) = store.insert(delivery(n)).await.unwrap() else {
+            let Inserted::Stored(event) = store.insert(NewEvent::sample("s", n)).await.unwrap()
+            else {
                 panic!("stored")
             };
             ids.push(event.id);

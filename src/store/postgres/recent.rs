@@ -55,7 +55,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{NewEvent, Provider, Signature, Status};
+    use crate::model::NewEvent;
 
     fn event(id: i64) -> Arc<Event> {
         Arc::new(Event {
@@ -63,25 +63,7 @@ mod tests {
             size: 0,
             duplicates: 0,
             enrichment: None,
-            new: NewEvent {
-                source: "s".into(),
-                received_at: chrono::Utc::now(),
-                method: "POST".into(),
-                path: "/webhook/s".into(),
-                query: String::new(),
-                remote_addr: "127.0.0.1".into(),
-                content_type: None,
-                headers: Vec::new(),
-                body: Vec::new(),
-                provider: Provider::Generic,
-                event_type: None,
-                delivery_id: None,
-                signature: Signature::Unverified,
-                signature_reason: None,
-                signature_failure: false,
-                status: Status::Received,
-                is_error: false,
-            },
+            new: NewEvent::sample("s", id as usize),
         })
     }
 
