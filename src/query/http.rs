@@ -181,12 +181,18 @@ pub async fn healthz(State(state): State<QueryState>) -> Response {
     }
 }
 
+/// How long a disconnected stream client waits before reconnecting (SSE `retry:`).
+const RECONNECT: Duration = Duration::from_secs(1);
+
 /// Parameters of `/api/stream`.
 #[derive(Debug, Deserialize)]
 pub struct StreamParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// The same as the `Last-Event-ID` header, for a client that opens a new connection
+    /// itself (a browser's EventSource cannot set that header).
+    pub last_event_id: Option<String>,
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
@@ -206,14 +212,19 @@ pub async fn stream(
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
+        .or(p.last_event_id.as_deref())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let feed = state.feed.subscribe();
     let start = match last_id {
         Some(id) => Start::After(id),
         None => Start::Now(newest_id(&state.store).await?),
     };
-    let events = items(state.store.clone(), feed, filter, start)
-        .map(|item| Ok(sse_event(&item)))
+    // First tell the browser to reconnect after a second (not its default of a few), so a
+    // restart of hookwatch leaves only a short gap, which `Last-Event-ID` then fills.
+    let reconnect = futures_util::stream::once(async { SseEvent::default().retry(RECONNECT) });
+    let events = reconnect
+        .chain(items(state.store.clone(), feed, filter, start).map(|item| sse_event(&item)))
+        .map(Ok)
         .take_until(state.shutdown.cancelled_owned());
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -326,3 +326,13 @@ async fn wrong_methods_and_unknown_api_paths_answer_json_and_need_the_token() {
             .contains("POST")
     );
 }
+
+#[tokio::test]
+async fn the_stream_also_resumes_from_a_last_event_id_parameter() {
+    let app = spawn_app().await;
+    let first = post_typed(&app, "a", "one", "").await;
+    let second = post_typed(&app, "a", "two", "").await;
+    let url = app.url(&format!("/api/stream?last_event_id={first}"));
+    let resumed = app.client.get(url).send().await.unwrap();
+    assert_eq!(read_stream_ids(resumed, 1).await, vec![second]);
+}

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub database: String,
     /// The PostgreSQL database this app owns (dropped with it), when it runs on PostgreSQL.
     pub pg: Option<TestDb>,
+    /// What it was started with, to start it again on the same data and address.
+    overrides: Overrides,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -102,11 +104,15 @@ pub async fn spawn_insecure() -> TestApp {
 }
 
 async fn spawn_with_overrides(dir: TempDir, overrides: Overrides) -> TestApp {
+    spawn_bound(dir, overrides, "127.0.0.1:0".parse().expect("address")).await
+}
+
+async fn spawn_bound(dir: TempDir, overrides: Overrides, address: SocketAddr) -> TestApp {
     let db_path = dir.path().join("hookwatch.db");
     let database = overrides.database.clone().unwrap_or_default();
     let settings = Settings::resolve(&overrides).expect("settings");
     let store = app::open_store(&settings).await.expect("store");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = TcpListener::bind(address).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let options = ServeOptions::from_settings(settings, store);
@@ -120,6 +126,7 @@ async fn spawn_with_overrides(dir: TempDir, overrides: Overrides) -> TestApp {
         dir,
         database,
         pg: None,
+        overrides,
         shutdown: Some(tx),
         task: Some(task),
     }
@@ -128,6 +135,15 @@ async fn spawn_with_overrides(dir: TempDir, overrides: Overrides) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the server gracefully and starts it again on the same data, config and address,
+    /// as a user restarting hookwatch would (open pages reconnect to the same URL). For SQLite
+    /// apps: a PostgreSQL app's database goes away with it.
+    pub async fn restart(self) -> TestApp {
+        let (address, overrides) = (self.addr, self.overrides.clone());
+        let dir = self.stop().await;
+        spawn_bound(dir, overrides, address).await
     }
 
     /// Stops the server gracefully and gives back its directory (to restart on the same data).

@@ -25,10 +25,12 @@ async function start() {
   if (match) detail.open(Number(match[1]));
 }
 
-/** Shows the view for `wanted`: stream first (so nothing falls between), then the first page. */
+/** Shows the view for `wanted`: an empty list, the stream (so nothing falls between), then
+ *  the first page beneath whatever the stream delivered meanwhile. */
 async function apply(wanted) {
   current = wanted;
   filters.toUrl(current, $("window").value);
+  list.replace([]);
   await feed.connect(filters.streamQuery(current), {
     webhook: (events) => {
       const shown = events.filter((e) => filters.matches(current, e));
@@ -45,8 +47,8 @@ async function loadPage(before) {
   try {
     const page = await api(`/api/events?${filters.listQuery(current, before)}`);
     error.hidden = true;
-    if (before) list.appendOlder(page.events);
-    else list.replace(page.events);
+    // Live rows that arrived while the page loaded are newer: the page goes beneath them.
+    list.appendOlder(page.events);
     nextBefore = page.next_before;
     $("older").hidden = nextBefore === null || nextBefore === undefined;
   } catch (e) {

@@ -5,6 +5,8 @@
 import { $ } from "./dom.js";
 
 let source = null;
+/** The newest event id received: where a connection this page reopens itself resumes. */
+let lastId = null;
 let paused = false;
 let held = [];
 let handlers = { webhook: () => {}, alert: () => {} };
@@ -12,11 +14,19 @@ let handlers = { webhook: () => {}, alert: () => {} };
 /** Opens (or reopens, after a filter change) the stream; resolves once it is connected, or
  *  after two seconds so a slow stream never blocks the first page. */
 export function connect(query, on) {
+  lastId = null; // a new view starts from now; its list was just loaded
+  return open(query, on);
+}
+
+function open(query, on) {
   handlers = on;
   if (source) source.close();
   held = [];
   showHeld();
-  const stream = new EventSource(query ? `/api/stream?${query}` : "/api/stream");
+  const params = new URLSearchParams(query || "");
+  if (lastId !== null) params.set("last_event_id", lastId);
+  const search = params.toString();
+  const stream = new EventSource(search ? `/api/stream?${search}` : "/api/stream");
   source = stream;
   status("connecting", "connecting…");
   stream.addEventListener("webhook", (message) => receive(message, stream));
@@ -27,20 +37,25 @@ export function connect(query, on) {
   stream.addEventListener("error", () => {
     if (stream !== source) return;
     if (stream.readyState === EventSource.CLOSED) {
-      status("offline", "offline — reload to retry");
-      setTimeout(() => { if (stream === source) connect(query, handlers); }, 5000);
+      // The browser gave up (e.g. hookwatch was down when it retried): reopen, resuming after
+      // the last event received, so the gap is filled all the same.
+      status("offline", "offline — retrying");
+      setTimeout(() => { if (stream === source) open(query, handlers); }, 1000);
     } else {
       status("connecting", "reconnecting…");
     }
   });
+  // Every (re)connection is "live" again, not only the first one.
+  stream.addEventListener("open", () => { if (stream === source) status("live", "live"); });
   return new Promise((resolve) => {
-    stream.addEventListener("open", () => { status("live", "live"); resolve(); }, { once: true });
+    stream.addEventListener("open", () => resolve(), { once: true });
     setTimeout(resolve, 2000);
   });
 }
 
 function receive(message, stream) {
   if (stream !== source) return;
+  if (message.lastEventId) lastId = message.lastEventId;
   const event = parse(message.data);
   if (!event) return;
   if (paused) {

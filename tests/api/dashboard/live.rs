@@ -324,3 +324,43 @@ async fn the_alert_panel_shows_a_new_alert_live() {
     tab.assert_nothing_ran().await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn after_a_restart_the_page_reconnects_and_fills_the_gap() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    post_json(&app, "before", json!({"type": "before.restart"})).await;
+    let tab = browser.open(&app.url("/")).await;
+    tab.until("the stream is live", "document.querySelector('#conn.live')")
+        .await;
+    post_json(&app, "before", json!({"type": "live.before"})).await;
+    tab.until(
+        "the live row",
+        &format!("{} === 1", rows_with("live.before")),
+    )
+    .await;
+    // hookwatch restarts; webhooks arrive before the page has reconnected.
+    let app = app.restart().await;
+    post_json(&app, "after", json!({"type": "missed.one"})).await;
+    post_json(&app, "after", json!({"type": "missed.two"})).await;
+    tab.until(
+        "the events posted while the page was disconnected",
+        &format!(
+            "{} === 1 && {} === 1",
+            rows_with("missed.one"),
+            rows_with("missed.two")
+        ),
+    )
+    .await;
+    tab.until("live again", "document.querySelector('#conn.live')")
+        .await;
+    assert_eq!(
+        tab.eval::<usize>(&rows_with("live.before")).await,
+        1,
+        "nothing shown twice"
+    );
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
