@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{ClientWrapper, Pool};
 use tokio_postgres::types::ToSql;
 
 use super::rollup::Rollups;
@@ -25,6 +25,10 @@ use crate::model::{NewEvent, Status};
 const COMMIT_LOCK: i64 = 0x686f_6f6b_636f_6d6d;
 /// The channel every instance listens on; the payload is the highest id committed.
 pub(super) const CHANNEL: &str = "hookwatch_events";
+
+const INSERT_BODIES: &str = "INSERT INTO bodies (id, headers, body)
+     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::bytea[])";
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// What one job did, once the transaction commits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,16 +78,39 @@ fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
 
 /// Writes the batch in one transaction; the answer per job is true once this returns `Ok`.
 pub(super) async fn write(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Applied>, WriteError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
-        .await?;
+    let client = pool.get().await?;
+    let result = write_in(&client, events).await;
+    if result.is_err() {
+        // Never hand a connection back to the pool inside a transaction (when the pipelined
+        // COMMIT already ended it, this is a harmless no-op).
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+/// The transaction in three round trips: BEGIN, the commit lock and the ids, pipelined; the
+/// events; then bodies, rollups, NOTIFY and COMMIT, pipelined. Pipelined statements run in the
+/// order sent, and every statement of the last group is prepared before it is sent, so COMMIT
+/// is always last. If any statement fails the transaction is aborted and its COMMIT only rolls
+/// back; the error is returned either way, so nothing is acknowledged.
+async fn write_in(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Vec<Applied>, WriteError> {
     let plan = Plan::of(events);
     let candidates: Vec<usize> = (0..events.len())
         .filter(|&i| plan.repeats[i].is_none())
         .collect();
-    let ids = allocate_ids(&tx, candidates.len()).await?;
-    let stored = insert_events(&tx, events, &plan, &candidates, &ids).await?;
+    let lock = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+        .await?;
+    let (_, _, ids) = tokio::try_join!(
+        async { tx.batch_execute("BEGIN").await.map_err(WriteError::from) },
+        async {
+            tx.execute(&lock, &[&COMMIT_LOCK])
+                .await
+                .map_err(WriteError::from)
+        },
+        allocate_ids(tx, candidates.len()),
+    )?;
+    let stored = insert_events(tx, events, &plan, &candidates, &ids).await?;
     let mut applied: Vec<Option<Applied>> = vec![None; events.len()];
     let mut originals: Vec<usize> = Vec::new();
     for (&i, &id) in candidates.iter().zip(&ids) {
@@ -93,7 +120,7 @@ pub(super) async fn write(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Appli
         }
     }
     let mut rollups = Rollups::default();
-    let found = count_redeliveries(&tx, events, &plan, &originals).await?;
+    let found = count_redeliveries(tx, events, &plan, &originals).await?;
     for (i, e) in events.iter().enumerate() {
         let leader = plan.repeats[i].unwrap_or(i);
         match (applied[leader], found.get(&leader)) {
@@ -112,14 +139,29 @@ pub(super) async fn write(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Appli
             _ => return Err(WriteError::Vanished),
         }
     }
-    let bodies = insert_bodies(&tx, events, &candidates, &ids, &stored);
-    let notify = notify(&tx, stored.iter().max().copied());
-    tokio::try_join!(bodies, rollups.write(&tx), notify)?;
-    tx.commit().await?;
+    prepare_last_group(tx).await?;
+    let bodies = insert_bodies(tx, events, &candidates, &ids, &stored);
+    let notify = notify(tx, stored.iter().max().copied());
+    let commit = tx.batch_execute("COMMIT");
+    tokio::try_join!(bodies, rollups.write(tx), notify, commit)?;
     Ok(applied.into_iter().flatten().collect())
 }
 
-async fn allocate_ids(tx: &Transaction<'_>, n: usize) -> Result<Vec<i64>, WriteError> {
+/// Prepares (once per connection) every statement of the last pipelined group, so each is
+/// sent on its first poll, in order, before COMMIT.
+async fn prepare_last_group(tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+    for sql in [
+        INSERT_BODIES,
+        NOTIFY,
+        super::rollup::UPSERT_MINUTES,
+        super::rollup::UPSERT_SOURCES,
+    ] {
+        tx.prepare_cached(sql).await?;
+    }
+    Ok(())
+}
+
+async fn allocate_ids(tx: &ClientWrapper, n: usize) -> Result<Vec<i64>, WriteError> {
     let stmt = tx
         .prepare_cached("SELECT nextval('events_id_seq') FROM generate_series(1, $1::int8)")
         .await?;
@@ -136,7 +178,7 @@ async fn allocate_ids(tx: &Transaction<'_>, n: usize) -> Result<Vec<i64>, WriteE
 /// Inserts every candidate; returns the ids that were stored (the rest were redeliveries of
 /// an event already in the database, possibly written by another instance).
 async fn insert_events(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     events: &[&NewEvent],
     plan: &Plan,
     candidates: &[usize],
@@ -233,7 +275,7 @@ impl<'a> Columns<'a> {
 /// Counts the redeliveries whose original is already in the database (one statement for the
 /// whole batch); returns, per candidate, the original's id and event type.
 async fn count_redeliveries(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     events: &[&NewEvent],
     plan: &Plan,
     originals: &[usize],
@@ -272,7 +314,7 @@ async fn count_redeliveries(
 }
 
 async fn insert_bodies(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     events: &[&NewEvent],
     candidates: &[usize],
     ids: &[i64],
@@ -291,20 +333,15 @@ async fn insert_bodies(
             bodies.push(&events[i].body);
         }
     }
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO bodies (id, headers, body)
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::bytea[])",
-        )
-        .await?;
+    let stmt = tx.prepare_cached(INSERT_BODIES).await?;
     tx.execute(&stmt, &[&body_ids, &headers, &bodies]).await?;
     Ok(())
 }
 
 /// Tells every instance's listener that ids up to `max_id` exist; delivered at COMMIT.
-async fn notify(tx: &Transaction<'_>, max_id: Option<i64>) -> Result<(), tokio_postgres::Error> {
+async fn notify(tx: &ClientWrapper, max_id: Option<i64>) -> Result<(), tokio_postgres::Error> {
     if let Some(id) = max_id {
-        let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+        let stmt = tx.prepare_cached(NOTIFY).await?;
         tx.execute(&stmt, &[&CHANNEL, &id.to_string()]).await?;
     }
     Ok(())

@@ -6,9 +6,28 @@
 
 use std::collections::BTreeMap;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 
 use crate::model::{NewEvent, Status};
+
+/// Adds a batch's per-minute counts.
+pub(super) const UPSERT_MINUTES: &str =
+    "INSERT INTO minute_counts AS m (minute, source, event_type, total, errors,
+                   rejected, signature_failures, duplicates)
+                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[],
+                   $5::int8[], $6::int8[], $7::int8[], $8::int8[])
+                 ON CONFLICT (minute, source, event_type) DO UPDATE SET
+                   total = m.total + excluded.total, errors = m.errors + excluded.errors,
+                   rejected = m.rejected + excluded.rejected,
+                   signature_failures = m.signature_failures + excluded.signature_failures,
+                   duplicates = m.duplicates + excluded.duplicates";
+/// Adds a batch's per-source counts.
+pub(super) const UPSERT_SOURCES: &str =
+    "INSERT INTO sources AS s (source, provider, count, errors, last_received)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[])
+                 ON CONFLICT (source) DO UPDATE SET provider = excluded.provider,
+                   count = s.count + excluded.count, errors = s.errors + excluded.errors,
+                   last_received = GREATEST(s.last_received, excluded.last_received)";
 
 /// Increments for one (minute, source, event type) row.
 #[derive(Debug, Default, Clone, Copy)]
@@ -75,12 +94,12 @@ impl Rollups {
     }
 
     /// Upserts both rollups; rows in key order, so concurrent writers lock in the same order.
-    pub(super) async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    pub(super) async fn write(&self, tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
         tokio::try_join!(self.write_minutes(tx), self.write_sources(tx))?;
         Ok(())
     }
 
-    async fn write_minutes(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    async fn write_minutes(&self, tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
         if self.minutes.is_empty() {
             return Ok(());
         }
@@ -90,19 +109,7 @@ impl Rollups {
         let col = |f: fn(&Counts) -> i64| self.minutes.values().map(f).collect::<Vec<i64>>();
         let (total, errors, rejected) = (col(|c| c.total), col(|c| c.errors), col(|c| c.rejected));
         let (failures, dups) = (col(|c| c.signature_failures), col(|c| c.duplicates));
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO minute_counts AS m (minute, source, event_type, total, errors,
-                   rejected, signature_failures, duplicates)
-                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[],
-                   $5::int8[], $6::int8[], $7::int8[], $8::int8[])
-                 ON CONFLICT (minute, source, event_type) DO UPDATE SET
-                   total = m.total + excluded.total, errors = m.errors + excluded.errors,
-                   rejected = m.rejected + excluded.rejected,
-                   signature_failures = m.signature_failures + excluded.signature_failures,
-                   duplicates = m.duplicates + excluded.duplicates",
-            )
-            .await?;
+        let stmt = tx.prepare_cached(UPSERT_MINUTES).await?;
         tx.execute(
             &stmt,
             &[
@@ -113,7 +120,7 @@ impl Rollups {
         Ok(())
     }
 
-    async fn write_sources(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    async fn write_sources(&self, tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
         if self.sources.is_empty() {
             return Ok(());
         }
@@ -122,15 +129,7 @@ impl Rollups {
         let counts: Vec<i64> = self.sources.values().map(|s| s.count).collect();
         let errors: Vec<i64> = self.sources.values().map(|s| s.errors).collect();
         let last: Vec<i64> = self.sources.values().map(|s| s.last_received).collect();
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO sources AS s (source, provider, count, errors, last_received)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[])
-                 ON CONFLICT (source) DO UPDATE SET provider = excluded.provider,
-                   count = s.count + excluded.count, errors = s.errors + excluded.errors,
-                   last_received = GREATEST(s.last_received, excluded.last_received)",
-            )
-            .await?;
+        let stmt = tx.prepare_cached(UPSERT_SOURCES).await?;
         tx.execute(&stmt, &[&names, &providers, &counts, &errors, &last])
             .await?;
         Ok(())
