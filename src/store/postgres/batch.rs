@@ -3,11 +3,13 @@
 //! 1. `pg_advisory_xact_lock(COMMIT_LOCK)`: writers of every instance take turns, so ids are
 //!    allocated and committed in the same order and a reader that has seen id N has seen every
 //!    id below N (the live stream and `Last-Event-ID` rely on this; see `listen`).
-//! 2. Ids for the whole batch from the sequence, in one round trip.
+//! 2. Ids for the whole batch from the sequence, pipelined with BEGIN and the lock: one round
+//!    trip.
 //! 3. Every event in one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING id`:
 //!    dedup is the partial unique index, enforced by the database for every instance.
 //! 4. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
-//! 5. Bodies, the minute rollup, the source rollup and the `NOTIFY`, pipelined.
+//! 5. Bodies, the minute rollup, the source rollup, the `NOTIFY` and COMMIT, pipelined: one
+//!    round trip (three in all without redeliveries).
 //!
 //! Redeliveries inside one batch never reach the database twice: the first becomes the
 //! candidate, the others are counted on it (`plan`).
