@@ -6,6 +6,7 @@
 
 mod filter;
 pub mod postgres;
+mod rollup;
 mod sql;
 pub mod sqlite;
 

@@ -19,9 +19,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use deadpool_postgres::{ClientWrapper, Pool};
 use tokio_postgres::types::ToSql;
 
-use super::rollup::Rollups;
+use super::rollup;
 use super::writer::WriteError;
 use crate::model::{NewEvent, Status};
+use crate::store::rollup::Rollups;
 
 /// The transaction-scoped advisory lock that orders commits across instances.
 const COMMIT_LOCK: i64 = 0x686f_6f6b_636f_6d6d;
@@ -145,7 +146,7 @@ async fn write_in(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Vec<Applie
     let bodies = insert_bodies(tx, events, &candidates, &ids, &stored);
     let notify = notify(tx, stored.iter().max().copied());
     let commit = tx.batch_execute("COMMIT");
-    tokio::try_join!(bodies, rollups.write(tx), notify, commit)?;
+    tokio::try_join!(bodies, rollup::write(&rollups, tx), notify, commit)?;
     Ok(applied.into_iter().flatten().collect())
 }
 

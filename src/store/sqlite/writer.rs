@@ -7,15 +7,14 @@
 //! answers every job in the batch with an error, so no request is ever acknowledged for data
 //! that is not on disk.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{Feed, FeedItem};
-use crate::model::{Event, NewAlert, NewEvent, Status};
+use crate::model::{Event, NewAlert, NewEvent};
+use crate::store::rollup::Rollups;
 use crate::store::{Inserted, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
@@ -84,7 +83,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
     let result = (|| {
         let tx = conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
-        let mut rollup = Rollup::default();
+        let mut rollup = Rollups::default();
         for job in &batch {
             applied.push(match job {
                 Job::Insert { event, .. } => apply(&tx, event, &mut rollup)?,
@@ -96,7 +95,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 }
             });
         }
-        rollup.write(&tx)?;
+        write_rollups(&rollup, &tx)?;
         tx.commit()?;
         Ok::<_, rusqlite::Error>(applied)
     })();
@@ -180,11 +179,11 @@ fn stored(event: NewEvent, id: i64) -> Arc<Event> {
 
 /// Applies one delivery: a redelivery bumps the first event's count, anything else is stored.
 /// Counters go to the batch's rollup, written once per batch.
-fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollup) -> rusqlite::Result<Applied> {
+fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollups) -> rusqlite::Result<Applied> {
     // The partial unique index on (source, delivery_id) of received events decides: the
     // insert does nothing for a redelivery, and only then is the original looked up.
     if let Some(id) = insert_event(tx, event)? {
-        rollup.add_event(event);
+        rollup.add_stored(event);
         return Ok(Applied::Stored(id));
     }
     let delivery_id = event.delivery_id.as_deref().unwrap_or_default();
@@ -192,7 +191,7 @@ fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollup) -> rusqlite::R
         .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     tx.prepare_cached("UPDATE events SET duplicates = duplicates + 1 WHERE id = ?1")?
         .execute([id])?;
-    rollup.add_duplicate(event, event_type);
+    rollup.add_duplicate(event, event_type.as_deref());
     Ok(Applied::Duplicate(id))
 }
 
@@ -246,101 +245,43 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>>
     Ok(Some(id))
 }
 
-/// Counter increments of one batch, summed in memory so each minute/source/type row and
-/// each source row is written once per commit instead of once per event.
-#[derive(Default)]
-struct Rollup {
-    minutes: HashMap<(i64, String, String), Counts>,
-    sources: HashMap<String, SourceDelta>,
-}
-
-#[derive(Default)]
-struct Counts {
-    total: i64,
-    errors: i64,
-    rejected: i64,
-    signature_failures: i64,
-    duplicates: i64,
-}
-
-struct SourceDelta {
-    provider: &'static str,
-    count: i64,
-    errors: i64,
-    last_received: i64,
-}
-
-impl Rollup {
-    fn minute(&mut self, at: DateTime<Utc>, source: &str, event_type: Option<&str>) -> &mut Counts {
-        let key = (
-            at.timestamp().div_euclid(60),
-            source.to_string(),
-            event_type.unwrap_or("").to_string(),
-        );
-        self.minutes.entry(key).or_default()
-    }
-
-    fn add_event(&mut self, e: &NewEvent) {
-        let c = self.minute(e.received_at, &e.source, e.event_type.as_deref());
-        c.total += 1;
-        c.errors += e.is_error as i64;
-        c.rejected += (e.status == Status::Rejected) as i64;
-        c.signature_failures += e.signature_failure as i64;
-        let at = e.received_at.timestamp_micros();
-        let s = self.sources.entry(e.source.clone()).or_insert(SourceDelta {
-            provider: e.provider.as_str(),
-            count: 0,
-            errors: 0,
-            last_received: at,
-        });
-        s.provider = e.provider.as_str();
-        s.count += 1;
-        s.errors += e.is_error as i64;
-        s.last_received = s.last_received.max(at);
-    }
-
-    fn add_duplicate(&mut self, e: &NewEvent, original_type: Option<String>) {
-        self.minute(e.received_at, &e.source, original_type.as_deref())
-            .duplicates += 1;
-    }
-
-    fn write(&self, tx: &Transaction) -> rusqlite::Result<()> {
-        let mut minutes = tx.prepare_cached(
-            "INSERT INTO minute_counts (minute, source, event_type, total, errors, rejected,
+/// Writes a batch's rollups: one upsert per minute/source/type row and per source row.
+fn write_rollups(rollups: &Rollups, tx: &Transaction) -> rusqlite::Result<()> {
+    let mut minutes = tx.prepare_cached(
+        "INSERT INTO minute_counts (minute, source, event_type, total, errors, rejected,
                signature_failures, duplicates) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (minute, source, event_type) DO UPDATE SET
                total = total + excluded.total, errors = errors + excluded.errors,
                rejected = rejected + excluded.rejected,
                signature_failures = signature_failures + excluded.signature_failures,
                duplicates = duplicates + excluded.duplicates",
-        )?;
-        for ((minute, source, event_type), c) in &self.minutes {
-            minutes.execute(params![
-                minute,
-                source,
-                event_type,
-                c.total,
-                c.errors,
-                c.rejected,
-                c.signature_failures,
-                c.duplicates
-            ])?;
-        }
-        let mut sources = tx.prepare_cached(
+    )?;
+    for ((minute, source, event_type), c) in &rollups.minutes {
+        minutes.execute(params![
+            minute,
+            source,
+            event_type,
+            c.total,
+            c.errors,
+            c.rejected,
+            c.signature_failures,
+            c.duplicates
+        ])?;
+    }
+    let mut sources = tx.prepare_cached(
             "INSERT INTO sources (source, provider, count, errors, last_received) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (source) DO UPDATE SET provider = excluded.provider,
                count = count + excluded.count, errors = errors + excluded.errors,
                last_received = max(last_received, excluded.last_received)",
         )?;
-        for (source, d) in &self.sources {
-            sources.execute(params![
-                source,
-                d.provider,
-                d.count,
-                d.errors,
-                d.last_received
-            ])?;
-        }
-        Ok(())
+    for (source, d) in &rollups.sources {
+        sources.execute(params![
+            source,
+            d.provider,
+            d.count,
+            d.errors,
+            d.last_received
+        ])?;
     }
+    Ok(())
 }
