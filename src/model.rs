@@ -115,6 +115,16 @@ impl Status {
 /// byte to one char and so loses nothing.
 pub type Header = (String, String);
 
+/// The first value of header `name`. Names are compared ignoring ASCII case: ingest stores
+/// them lower-case, but a mixed-case name from any caller must never make a header look
+/// absent (a signed request would then read as unsigned).
+pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
 /// A delivery as ingest hands it to the store: everything the sender sent, plus what hookwatch
 /// concluded about it.
 #[derive(Debug, Clone, PartialEq)]

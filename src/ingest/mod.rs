@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::{OnInvalid, SourceSettings};
-use crate::model::{Header, NewEvent, Signature, Status};
+use crate::model::{Header, NewEvent, Signature, Status, header};
 use crate::provider::{self, SourceRules};
 use crate::store::{Inserted, Store, StoreError};
 use crate::verify;
@@ -163,12 +163,4 @@ fn check_signature(
     };
     let outcome = verifier.verify(&request, d.received_at.timestamp());
     (outcome.signature(), outcome.reason())
-}
-
-/// The first value of a header (names are stored lower-case).
-pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
 }

@@ -25,14 +25,7 @@ use crate::model::Header;
 /// so a sender must not be able to make them megabytes long; real ones are far shorter.
 pub const MAX_FIELD_CHARS: usize = 512;
 
-/// The first value of header `name`, compared case-insensitively. Names are lower-cased by
-/// ingest already; comparing without case keeps this correct for any caller.
-pub(crate) fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
+pub(crate) use crate::model::header;
 
 /// Whether header `name` was sent at all, even empty: detection keys on presence, so an empty
 /// `Stripe-Signature` still marks a Stripe delivery (whose signature then fails).

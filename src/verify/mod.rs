@@ -155,16 +155,7 @@ pub struct Request<'a> {
     pub content_type: Option<&'a str>,
 }
 
-/// The first value of header `name` (give it lower-case).
-///
-/// Names are compared ignoring ASCII case: callers store them lower-case already, but a
-/// mixed-case name must never turn a signed request into a "missing" one.
-pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
-}
+pub use crate::model::header;
 
 /// Builds a header list for unit tests; names are kept as given.
 #[cfg(test)]
