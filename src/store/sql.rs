@@ -96,6 +96,45 @@ pub trait Columns {
     fn optional_text(&self, index: usize) -> Result<Option<String>, Self::Error>;
     fn int(&self, index: usize) -> Result<i64, Self::Error>;
     fn flag(&self, index: usize) -> Result<bool, Self::Error>;
+    fn optional_bytes(&self, index: usize) -> Result<Option<Vec<u8>>, Self::Error>;
+}
+
+/// The query of one whole event by id; `id` is the backend's first placeholder.
+pub fn detail_query(id: &str) -> String {
+    format!(
+        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
+         WHERE id = {id}"
+    )
+}
+
+/// The list query for a filter (newest first; oldest first with `after`) and its values.
+pub fn list_query(
+    filter: &EventFilter,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<SqlValue>) {
+    let (clause, values) = where_clause(filter, placeholder);
+    let order = if filter.after.is_some() {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM events {clause} ORDER BY id {order} LIMIT {}",
+        filter.limit
+    );
+    (sql, values)
+}
+
+/// An event from a row of `SUMMARY_COLUMNS` followed by headers and body. Either may be NULL
+/// when a query leaves it out on purpose; the event then has none.
+pub fn detail<R: Columns>(row: &R) -> Result<Event, R::Error> {
+    let mut event = summary(row)?;
+    event.new.headers = row
+        .optional_text(19)?
+        .and_then(|h| serde_json::from_str(&h).ok())
+        .unwrap_or_default();
+    event.new.body = row.optional_bytes(20)?.unwrap_or_default();
+    Ok(event)
 }
 
 /// An event from a row of `SUMMARY_COLUMNS`, without headers and body.

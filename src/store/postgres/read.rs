@@ -15,40 +15,21 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::model::Event;
 use crate::store::sql::{
-    Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, micros, minute_time, rate_from_minute, summary,
-    where_clause,
+    Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, detail, detail_query, list_query, micros,
+    minute_time, rate_from_minute, summary,
 };
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 pub(super) async fn get(client: &ClientWrapper, id: i64) -> PgResult<Option<Event>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
-         WHERE id = $1"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let Some(row) = client.query_opt(&stmt, &[&id]).await? else {
-        return Ok(None);
-    };
-    let mut event = summary(&row)?;
-    let headers: String = row.try_get(19)?;
-    event.new.headers = serde_json::from_str(&headers).unwrap_or_default();
-    event.new.body = row.try_get(20)?;
-    Ok(Some(event))
+    let stmt = client.prepare_cached(&detail_query("$1")).await?;
+    let row = client.query_opt(&stmt, &[&id]).await?;
+    row.as_ref().map(detail).transpose()
 }
 
 pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResult<Vec<Event>> {
-    let (clause, values) = where_clause(filter, |n| format!("${n}"));
-    let order = if filter.after.is_some() {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {clause} ORDER BY id {order} LIMIT {}",
-        filter.limit
-    );
+    let (sql, values) = list_query(filter, |n| format!("${n}"));
     let binds: Vec<Bind> = values.into_iter().map(Bind).collect();
     let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
     let rows = client.query(&sql, &params).await?;
@@ -72,18 +53,7 @@ pub(super) async fn after(
     );
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &[&after, &limit, &local]).await?;
-    rows.iter().map(whole).collect()
-}
-
-/// An event row with its headers and body columns, which may be NULL (left out on purpose).
-fn whole(row: &Row) -> PgResult<Event> {
-    let mut event = summary(row)?;
-    let headers: Option<String> = row.try_get(19)?;
-    event.new.headers = headers
-        .and_then(|h| serde_json::from_str(&h).ok())
-        .unwrap_or_default();
-    event.new.body = row.try_get::<_, Option<Vec<u8>>>(20)?.unwrap_or_default();
-    Ok(event)
+    rows.iter().map(detail).collect()
 }
 
 /// Whole events (headers and bodies) by id, oldest first: what the listener publishes for
@@ -95,7 +65,7 @@ pub(super) async fn by_ids(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<
     );
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &[&ids]).await?;
-    rows.iter().map(whole).collect()
+    rows.iter().map(detail).collect()
 }
 
 /// The highest id committed so far (0 when empty): where a new listener starts.
@@ -223,6 +193,10 @@ impl Columns for Row {
     }
 
     fn flag(&self, index: usize) -> PgResult<bool> {
+        self.try_get(index)
+    }
+
+    fn optional_bytes(&self, index: usize) -> PgResult<Option<Vec<u8>>> {
         self.try_get(index)
     }
 }

@@ -7,38 +7,19 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::model::Event;
 use crate::store::sql::{
-    Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, micros, minute_time, rate_from_minute, summary,
-    where_clause,
+    Columns, SqlValue, add_rollup, detail, detail_query, list_query, micros, minute_time,
+    rate_from_minute, summary,
 };
 use crate::store::{EventFilter, RatePoint, SourceRow, Stats};
 
 pub(super) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Event>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
-         WHERE id = ?1"
-    );
-    conn.prepare_cached(&sql)?
-        .query_row([id], |row| {
-            let mut event = summary(row)?;
-            let headers: String = row.get(19)?;
-            event.new.headers = serde_json::from_str(&headers).unwrap_or_default();
-            event.new.body = row.get(20)?;
-            Ok(event)
-        })
+    conn.prepare_cached(&detail_query("?1"))?
+        .query_row([id], |row| detail(row))
         .optional()
 }
 
 pub(super) fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<Event>> {
-    let (clause, values) = where_clause(filter, |n| format!("?{n}"));
-    let order = if filter.after.is_some() {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {clause} ORDER BY id {order} LIMIT {}",
-        filter.limit
-    );
+    let (sql, values) = list_query(filter, |n| format!("?{n}"));
     let params = values.into_iter().map(|v| match v {
         SqlValue::Text(t) => rusqlite::types::Value::Text(t),
         SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
@@ -122,6 +103,10 @@ impl Columns for Row<'_> {
     }
 
     fn int(&self, index: usize) -> rusqlite::Result<i64> {
+        self.get(index)
+    }
+
+    fn optional_bytes(&self, index: usize) -> rusqlite::Result<Option<Vec<u8>>> {
         self.get(index)
     }
 
