@@ -3,8 +3,15 @@
 //!
 //! Ingest does not know who listens. A slow subscriber lags and is told so (it then refills
 //! from the store); it never slows ingest down. Depends only on `model`.
+//!
+//! The feed also keeps its *position*: the id up to which every event is final and has been
+//! published (or was stored before the feed started). Events arrive in id order, so a
+//! subscriber that reads the store up to the position and the feed after it sees each event
+//! once and skips none, even on PostgreSQL, where a lower id may still be committing after a
+//! higher one is already visible to queries.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::sync::broadcast;
 
@@ -26,20 +33,44 @@ pub enum FeedItem {
 #[derive(Clone)]
 pub struct Feed {
     sender: broadcast::Sender<FeedItem>,
+    position: Arc<AtomicI64>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed {
-            sender: broadcast::channel(CAPACITY).0,
-        }
+        Feed::with_capacity(CAPACITY)
     }
 }
 
 impl Feed {
-    /// Tells every current subscriber; nobody listening is fine.
+    /// A feed whose subscribers lag after `capacity` unread items (tests make it small).
+    pub fn with_capacity(capacity: usize) -> Feed {
+        Feed {
+            sender: broadcast::channel(capacity).0,
+            position: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Tells every current subscriber; nobody listening is fine. Events must come in id
+    /// order. The position moves *before* the send: a subscriber that subscribed earlier gets
+    /// the event from the feed, and one that reads the position later finds it in the store.
     pub fn publish(&self, item: FeedItem) {
+        if let FeedItem::Event(event) = &item {
+            self.advance(event.id);
+        }
         let _ = self.sender.send(item);
+    }
+
+    /// Every event up to `id` is final: published, stored before the feed started, or never
+    /// to exist (an id a failed or duplicate write used up). Never moves backwards.
+    pub fn advance(&self, id: i64) {
+        self.position.fetch_max(id, Ordering::SeqCst);
+    }
+
+    /// The id up to which the store can be read without missing a later-committing event;
+    /// a new subscriber's live items start after it.
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::SeqCst)
     }
 
     /// A receiver of everything published from now on.

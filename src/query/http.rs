@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::stream::{Start, StreamFilter, items, newest_id};
+use super::stream::{StreamFilter, items};
 use super::{ListParams, ParamError, parse_time, type_match, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
@@ -214,16 +214,13 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .or(p.last_event_id.as_deref())
         .and_then(|v| v.trim().parse::<i64>().ok());
-    let feed = state.feed.subscribe();
-    let start = match last_id {
-        Some(id) => Start::After(id),
-        None => Start::Now(newest_id(&state.store).await?),
-    };
     // First tell the browser to reconnect after a second (not its default of a few), so a
     // restart of hookwatch leaves only a short gap, which `Last-Event-ID` then fills.
     let reconnect = futures_util::stream::once(async { SseEvent::default().retry(RECONNECT) });
     let events = reconnect
-        .chain(items(state.store.clone(), feed, filter, start).map(|item| sse_event(&item)))
+        .chain(
+            items(state.store.clone(), &state.feed, filter, last_id).map(|item| sse_event(&item)),
+        )
         .map(Ok)
         .take_until(state.shutdown.cancelled_owned());
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

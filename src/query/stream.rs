@@ -15,9 +15,9 @@ use std::sync::Arc;
 use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use crate::feed::FeedItem;
+use crate::feed::{Feed, FeedItem};
 use crate::model::Event;
-use crate::store::{EventFilter, Store, StoreError, TypeMatch};
+use crate::store::{EventFilter, Store, TypeMatch};
 
 /// Events fetched from the store per refill.
 const REFILL_PAGE: u32 = 500;
@@ -45,39 +45,36 @@ impl StreamFilter {
 
 struct State {
     store: Store,
-    feed: Receiver<FeedItem>,
+    feed: Feed,
+    receiver: Receiver<FeedItem>,
     filter: StreamFilter,
-    /// The newest id this subscriber has been given, or the newest stored when it connected:
-    /// the cursor a refill continues from.
+    /// The newest id this subscriber has been given, or the feed's position when it
+    /// connected: the cursor a refill continues from.
     last_id: i64,
     backlog: VecDeque<Event>,
     refill: bool,
 }
 
-/// Where a subscriber starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// `Last-Event-ID`: first everything stored after this id, then live.
-    After(i64),
-    /// A new subscriber: live events after this id (the newest stored when it connected).
-    Now(i64),
-}
-
-/// The items one subscriber receives. Subscribe to the feed *before* calling this (and before
-/// reading the newest id for `Start::Now`), so nothing committed in between is lost.
+/// The items one subscriber receives: with `resume_after` (`Last-Event-ID`) first everything
+/// stored after that id, then live items; without it, live items from now on.
+///
+/// It subscribes before it reads the feed's position, so nothing published in between is
+/// lost, and refills read the store only up to that position (see `feed`).
 pub fn items(
     store: Store,
-    feed: Receiver<FeedItem>,
+    feed: &Feed,
     filter: StreamFilter,
-    start: Start,
-) -> impl Stream<Item = FeedItem> {
-    let (last_id, refill) = match start {
-        Start::After(id) => (id, true),
-        Start::Now(id) => (id, false),
+    resume_after: Option<i64>,
+) -> impl Stream<Item = FeedItem> + use<> {
+    let receiver = feed.subscribe();
+    let (last_id, refill) = match resume_after {
+        Some(id) => (id, true),
+        None => (feed.position(), false),
     };
     let state = State {
         store,
-        feed,
+        feed: feed.clone(),
+        receiver,
         filter,
         last_id,
         backlog: VecDeque::new(),
@@ -99,7 +96,7 @@ async fn next(s: &mut State) -> Option<FeedItem> {
             refill(s).await?;
             continue;
         }
-        match s.feed.recv().await {
+        match s.receiver.recv().await {
             Ok(FeedItem::Event(event)) => {
                 if event.id <= s.last_id || !s.filter.matches(&event) {
                     continue;
@@ -128,23 +125,15 @@ async fn next(s: &mut State) -> Option<FeedItem> {
     }
 }
 
-/// The newest stored id (0 when empty): where a subscriber without `Last-Event-ID` starts, so
-/// that falling behind the feed later can be refilled from the store.
-pub async fn newest_id(store: &Store) -> Result<i64, StoreError> {
-    let newest = EventFilter {
-        limit: 1,
-        ..EventFilter::default()
-    };
-    Ok(store.list(newest).await?.first().map_or(0, |e| e.id))
-}
-
-/// Loads the next page after `last_id`; ends the stream if the store fails (the client
-/// reconnects with `Last-Event-ID` and resumes).
+/// Loads the next page after `last_id`, up to the feed's position (what lies beyond it comes
+/// from the feed); ends the stream if the store fails (the client reconnects with
+/// `Last-Event-ID` and resumes).
 async fn refill(s: &mut State) -> Option<()> {
     let filter = EventFilter {
         source: s.filter.source.clone(),
         event_type: s.filter.event_type.clone(),
         after: Some(s.last_id),
+        before: Some(s.feed.position().saturating_add(1)),
         limit: REFILL_PAGE,
         ..EventFilter::default()
     };
@@ -164,39 +153,75 @@ async fn refill(s: &mut State) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use futures_util::StreamExt;
-    use tokio::sync::broadcast;
 
     use super::*;
     use crate::model::NewEvent;
     use crate::store::Inserted;
     use crate::store::sqlite::SqliteStore;
 
-    #[tokio::test]
-    async fn a_new_subscriber_that_falls_behind_the_feed_refills_from_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
-        let (sender, receiver) = broadcast::channel(4);
-        let start = Start::Now(newest_id(&store).await.unwrap());
+    async fn store_some(store: &Store, feed: &Feed, n: usize) -> Vec<i64> {
         let mut ids = Vec::new();
-        for n in 0..10 {
+        for n in 0..n {
             let Inserted::Stored(event) = store.insert(NewEvent::sample("s", n)).await.unwrap()
             else {
                 panic!("stored")
             };
             ids.push(event.id);
-            let _ = sender.send(FeedItem::Event(event));
+            feed.publish(FeedItem::Event(event));
         }
-        // The receiver kept only the last 4 of 10: the rest must come from the store.
-        let stream = items(store, receiver, StreamFilter::default(), start)
-            .take(10)
+        ids
+    }
+
+    fn ids(stream: impl Stream<Item = FeedItem>) -> impl Future<Output = Vec<i64>> {
+        stream
             .map(|item| match item {
                 FeedItem::Event(e) => e.id,
                 FeedItem::Alert(_) => -1,
             })
-            .collect::<Vec<i64>>();
-        let streamed = tokio::time::timeout(std::time::Duration::from_secs(5), stream)
+            .collect::<Vec<i64>>()
+    }
+
+    #[tokio::test]
+    async fn a_new_subscriber_that_falls_behind_the_feed_refills_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let feed = Feed::with_capacity(4);
+        let stream = items(store.clone(), &feed, StreamFilter::default(), None).take(10);
+        let stored = store_some(&store, &feed, 10).await;
+        // The receiver kept only the last 4 of 10: the rest must come from the store.
+        let streamed = tokio::time::timeout(std::time::Duration::from_secs(5), ids(stream))
             .await
             .expect("all ten events, without waiting for more");
-        assert_eq!(streamed, ids);
+        assert_eq!(streamed, stored);
+    }
+
+    #[tokio::test]
+    async fn a_refill_stops_at_the_feed_position_and_takes_the_rest_from_the_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let feed = Feed::default();
+        let published = store_some(&store, &feed, 3).await;
+        // Stored (visible to queries) but not yet final: the feed has not published them.
+        let mut pending = Vec::new();
+        for n in 3..5 {
+            let Inserted::Stored(event) = store.insert(NewEvent::sample("s", n)).await.unwrap()
+            else {
+                panic!("stored")
+            };
+            pending.push(event);
+        }
+        let stream = items(store.clone(), &feed, StreamFilter::default(), Some(0)).take(5);
+        let collect = tokio::spawn(ids(stream));
+        tokio::task::yield_now().await;
+        for event in &pending {
+            feed.publish(FeedItem::Event(event.clone()));
+        }
+        let streamed = tokio::time::timeout(std::time::Duration::from_secs(5), collect)
+            .await
+            .expect("five events")
+            .unwrap();
+        let mut expected = published;
+        expected.extend(pending.iter().map(|e| e.id));
+        assert_eq!(streamed, expected, "each once, in order");
     }
 }

@@ -1,31 +1,32 @@
-//! One group-commit batch as a handful of multi-row statements in one transaction.
+//! One group-commit batch as a handful of multi-row statements in one transaction, in two
+//! steps, so the writer can hand its events to the listener (`recent`) before they commit:
 //!
-//! 1. `pg_advisory_xact_lock(COMMIT_LOCK)`: writers of every instance take turns, so ids are
-//!    allocated and committed in the same order and a reader that has seen id N has seen every
-//!    id below N (the live stream and `Last-Event-ID` rely on this; see `listen`).
-//! 2. Ids for the whole batch from the sequence, pipelined with BEGIN and the lock: one round
-//!    trip.
-//! 3. Every event in one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING id`:
+//! `stage`:
+//! 1. BEGIN, a transaction id (`pg_current_xact_id()`, taken *before* any event id, which
+//!    lets the listener prove ids final: see `settle`), and ids for the whole batch from the
+//!    sequence, pipelined: one round trip.
+//! 2. Every event in one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING id`:
 //!    dedup is the partial unique index, enforced by the database for every instance.
-//! 4. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
-//! 5. Bodies, the minute rollup, the source rollup, the `NOTIFY` and COMMIT, pipelined: one
-//!    round trip (three in all without redeliveries).
+//! 3. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
 //!
-//! Redeliveries inside one batch never reach the database twice: the first becomes the
-//! candidate, the others are counted on it (`plan`).
+//! `commit`: bodies, the minute rollup, the source rollup, the `NOTIFY` and COMMIT,
+//! pipelined: one round trip (three in all without redeliveries).
+//!
+//! Instances and writers commit in parallel; no lock orders them. Redeliveries inside one
+//! batch never reach the database twice: the first becomes the candidate, the others are
+//! counted on it (`plan`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use deadpool_postgres::{ClientWrapper, Pool};
+use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 
 use super::rollup;
 use super::writer::WriteError;
-use crate::model::{NewEvent, Status};
+use crate::model::{Event, NewEvent, Status};
 use crate::store::rollup::Rollups;
 
-/// The transaction-scoped advisory lock that orders commits across instances.
-const COMMIT_LOCK: i64 = 0x686f_6f6b_636f_6d6d;
 /// The channel every instance listens on; the payload is the highest id committed.
 pub(super) const CHANNEL: &str = "hookwatch_events";
 
@@ -79,38 +80,24 @@ fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
     }
 }
 
-/// Writes the batch in one transaction; the answer per job is true once this returns `Ok`.
-pub(super) async fn write(pool: &Pool, events: &[&NewEvent]) -> Result<Vec<Applied>, WriteError> {
-    let client = pool.get().await?;
-    let result = write_in(&client, events).await;
-    if result.is_err() {
-        // Never hand a connection back to the pool inside a transaction (when the pipelined
-        // COMMIT already ended it, this is a harmless no-op).
-        let _ = client.batch_execute("ROLLBACK").await;
-    }
-    result
+/// A batch inserted but not committed yet.
+pub(super) struct Staged {
+    /// What each job did, once `commit` succeeds.
+    pub applied: Vec<Applied>,
+    rollups: Rollups,
 }
 
-/// The transaction in three round trips: BEGIN, the commit lock and the ids, pipelined; the
-/// events; then bodies, rollups, NOTIFY and COMMIT, pipelined. Pipelined statements run in the
-/// order sent, and every statement of the last group is prepared before it is sent, so COMMIT
-/// is always last. If any statement fails the transaction is aborted and its COMMIT only rolls
-/// back; the error is returned either way, so nothing is acknowledged.
-async fn write_in(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Vec<Applied>, WriteError> {
+/// Opens the transaction and writes the events (steps 1–3). On an error the caller rolls
+/// back; a transient one (`WriteError::is_transient`) may be tried again.
+pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Staged, WriteError> {
     let plan = Plan::of(events);
     let candidates: Vec<usize> = (0..events.len())
         .filter(|&i| plan.repeats[i].is_none())
         .collect();
-    let lock = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-        .await?;
+    let xid = tx.prepare_cached("SELECT pg_current_xact_id()").await?;
     let (_, _, ids) = tokio::try_join!(
         async { tx.batch_execute("BEGIN").await.map_err(WriteError::from) },
-        async {
-            tx.execute(&lock, &[&COMMIT_LOCK])
-                .await
-                .map_err(WriteError::from)
-        },
+        async { tx.execute(&xid, &[]).await.map_err(WriteError::from) },
         allocate_ids(tx, candidates.len()),
     )?;
     let stored = insert_events(tx, events, &plan, &candidates, &ids).await?;
@@ -142,12 +129,28 @@ async fn write_in(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Vec<Applie
             _ => return Err(WriteError::Vanished),
         }
     }
+    Ok(Staged {
+        applied: applied.into_iter().flatten().collect(),
+        rollups,
+    })
+}
+
+/// Writes the stored events' bodies, the rollups and the `NOTIFY`, and commits, pipelined
+/// in one round trip. Pipelined statements run in the order sent, and every statement of the
+/// group is prepared before it is sent, so COMMIT is always last. If any statement fails the
+/// transaction is aborted and its COMMIT only rolls back; the error is returned either way,
+/// so nothing is acknowledged.
+pub(super) async fn commit(
+    tx: &ClientWrapper,
+    stored: &[Arc<Event>],
+    staged: &Staged,
+) -> Result<(), WriteError> {
     prepare_last_group(tx).await?;
-    let bodies = insert_bodies(tx, events, &candidates, &ids, &stored);
-    let notify = notify(tx, stored.iter().max().copied());
+    let bodies = insert_bodies(tx, stored);
+    let notify = notify(tx, stored.iter().map(|e| e.id).max());
     let commit = tx.batch_execute("COMMIT");
-    tokio::try_join!(bodies, rollup::write(&rollups, tx), notify, commit)?;
-    Ok(applied.into_iter().flatten().collect())
+    tokio::try_join!(bodies, rollup::write(&staged.rollups, tx), notify, commit)?;
+    Ok(())
 }
 
 /// Prepares (once per connection) every statement of the last pipelined group, so each is
@@ -318,26 +321,19 @@ async fn count_redeliveries(
 
 async fn insert_bodies(
     tx: &ClientWrapper,
-    events: &[&NewEvent],
-    candidates: &[usize],
-    ids: &[i64],
-    stored: &HashSet<i64>,
+    stored: &[Arc<Event>],
 ) -> Result<(), tokio_postgres::Error> {
     if stored.is_empty() {
         return Ok(());
     }
-    let mut body_ids: Vec<i64> = Vec::new();
-    let mut headers: Vec<String> = Vec::new();
-    let mut bodies: Vec<&[u8]> = Vec::new();
-    for (&i, &id) in candidates.iter().zip(ids) {
-        if stored.contains(&id) {
-            body_ids.push(id);
-            headers.push(serde_json::to_string(&events[i].headers).unwrap_or_else(|_| "[]".into()));
-            bodies.push(&events[i].body);
-        }
-    }
+    let ids: Vec<i64> = stored.iter().map(|e| e.id).collect();
+    let headers: Vec<String> = stored
+        .iter()
+        .map(|e| serde_json::to_string(&e.new.headers).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    let bodies: Vec<&[u8]> = stored.iter().map(|e| e.new.body.as_slice()).collect();
     let stmt = tx.prepare_cached(INSERT_BODIES).await?;
-    tx.execute(&stmt, &[&body_ids, &headers, &bodies]).await?;
+    tx.execute(&stmt, &[&ids, &headers, &bodies]).await?;
     Ok(())
 }
 

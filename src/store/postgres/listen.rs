@@ -1,20 +1,18 @@
 //! The listener: every instance's new events onto this instance's feed, in id order.
 //!
-//! The writer of each instance sends `NOTIFY hookwatch_events, '<max id>'` inside its commit.
-//! This task holds one dedicated connection (outside the pool) that `LISTEN`s; on each
-//! notification it reads the ids with `id > last_published ORDER BY id` and publishes those
-//! events: the ones this instance committed from memory (`recent`), the rest read whole. Coalesced or dropped notifications cost nothing: the next one (or the catch-up after
-//! a reconnect) reads from where the last read stopped.
-//!
-//! Never skipping an event needs ids to become visible in id order. Writers take turns on an
-//! advisory lock for id allocation and commit (see `batch`), so when id N is visible every
-//! id below it is either visible or will never exist.
+//! The writer of each instance sends `NOTIFY hookwatch_events` inside its commit. This task
+//! holds one dedicated connection (outside the pool) that `LISTEN`s; on each notification it
+//! probes which ids are settled (`settle`), reads the events after the last one it published
+//! up to that bound, and publishes them: the ones this instance wrote from memory (`recent`),
+//! the rest read whole. While ids remain unsettled it probes again shortly, notification or
+//! not. Coalesced or dropped notifications cost nothing: the next probe (or the catch-up
+//! after a reconnect) reads from where the last read stopped.
 //!
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
@@ -25,11 +23,16 @@ use tokio_util::sync::CancellationToken;
 use super::batch::CHANNEL;
 use super::read;
 use super::recent::Recent;
+use super::settle::{self, Settler};
 use crate::feed::{Feed, FeedItem};
 
 /// Events per step while catching up; those read from the database carry their bodies, so
 /// keep pages modest.
 const PAGE: i64 = 256;
+/// First and longest wait before probing again while ids are unsettled.
+const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
+/// How long ids may stay unsettled before the wait is logged as a warning.
+const STALL_WARNING: Duration = Duration::from_secs(10);
 /// First and longest wait between reconnection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
@@ -57,6 +60,7 @@ impl Listener {
     /// Listens until `shutdown`, reconnecting whenever the connection is lost.
     pub(super) async fn run(self, from: i64, shutdown: CancellationToken) {
         let mut last = from;
+        self.feed.advance(from);
         let mut backoff = BACKOFF.0;
         loop {
             let session = self.session(&mut last, &shutdown, &mut backoff);
@@ -92,9 +96,12 @@ impl Listener {
             }
         }));
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-        self.catch_up(last).await?;
+        let mut settler = Settler::from(*last);
+        self.catch_up(last, &mut settler).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
+        let mut retry = RETRY_PROBE.0;
+        let mut waiting_since = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -103,21 +110,37 @@ impl Listener {
                         return Err(ListenError::Lost);
                     }
                     while woken.try_recv().is_ok() {}
-                    self.catch_up(last).await?;
                 }
+                () = tokio::time::sleep(retry), if settler.is_waiting() => {
+                    retry = (retry * 2).min(RETRY_PROBE.1);
+                }
+            }
+            self.catch_up(last, &mut settler).await?;
+            if !settler.is_waiting() {
+                retry = RETRY_PROBE.0;
+                waiting_since = None;
+            } else if waiting_since.get_or_insert_with(Instant::now).elapsed() > STALL_WARNING {
+                tracing::warn!(
+                    published_through = *last,
+                    "New events wait to be published: a transaction that has run for a long \
+                     time on this PostgreSQL server holds back proof that no earlier event \
+                     is still committing. Ingest is not affected."
+                );
+                waiting_since = Some(Instant::now());
             }
         }
         drop(driver);
         Ok(())
     }
 
-    /// Publishes every event after `last`, oldest first: this instance's own from memory,
-    /// the others' read from the database, in one query per page.
-    async fn catch_up(&self, last: &mut i64) -> Result<(), ListenError> {
+    /// Publishes every event after `last` up to the settled bound, oldest first: this
+    /// instance's own from memory, the others' read from the database, in one query per page.
+    async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
-        loop {
+        let bound = settler.observe(settle::probe(&client).await?);
+        while *last < bound {
             let local = self.recent.ids_after(*last);
-            let rows = read::after(&client, *last, PAGE, &local).await?;
+            let rows = read::after(&client, *last, bound, PAGE, &local).await?;
             let full = rows.len() as i64 == PAGE;
             let mut events = Vec::with_capacity(rows.len());
             let mut lost = Vec::new();
@@ -147,11 +170,14 @@ impl Listener {
                 *last = event.id;
                 self.feed.publish(FeedItem::Event(event));
             }
-            self.recent.forget_through(*last);
             if !full {
-                return Ok(());
+                // Ids up to the bound that no row has will never exist.
+                *last = bound;
             }
         }
+        self.feed.advance(*last);
+        self.recent.forget_through(*last);
+        Ok(())
     }
 }
 

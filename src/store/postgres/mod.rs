@@ -13,6 +13,7 @@ mod read;
 mod recent;
 mod rollup;
 mod schema;
+mod settle;
 mod writer;
 
 use std::sync::Arc;
@@ -57,8 +58,8 @@ struct Inner {
     jobs: mpsc::Sender<writer::Job>,
     /// For the listener's own connection, which must live outside the pool.
     pg_config: tokio_postgres::Config,
-    /// The highest id committed when the store opened: the listener publishes what follows,
-    /// even events stored before it got to run.
+    /// The settled bound when the store opened (`settle`): the listener publishes what
+    /// follows, even events stored before it got to run.
     feed_from: i64,
     /// What this instance's writer just committed, for its listener.
     recent: Arc<recent::Recent>,
@@ -101,7 +102,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Open(format!("migrating the PostgreSQL schema: {e}")))?;
         // The live feed starts here: events committed from now on, by any instance.
-        let feed_from = read::max_id(&client)
+        let feed_from = settle::settled_now(&client, POOL_TIMEOUT)
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         drop(client);

@@ -36,23 +36,27 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// The events after `after`, oldest first: what the listener publishes next. Events whose
+/// The events after `after` up to `through`, oldest first: what the listener publishes next.
+/// Events whose
 /// id is in `local` (this instance just committed them and still has them in memory) come
 /// back without headers and body, so they are not read twice.
 pub(super) async fn after(
     client: &ClientWrapper,
     after: i64,
+    through: i64,
     limit: i64,
     local: &[i64],
 ) -> PgResult<Vec<Event>> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e
          LEFT JOIN LATERAL (SELECT headers, body FROM bodies
-                            WHERE bodies.id = e.id AND NOT (e.id = ANY($3))) b ON true
-         WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+                            WHERE bodies.id = e.id AND NOT (e.id = ANY($4))) b ON true
+         WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3"
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &[&after, &limit, &local]).await?;
+    let rows = client
+        .query(&stmt, &[&after, &through, &limit, &local])
+        .await?;
     rows.iter().map(detail).collect()
 }
 
@@ -66,14 +70,6 @@ pub(super) async fn by_ids(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &[&ids]).await?;
     rows.iter().map(detail).collect()
-}
-
-/// The highest id committed so far (0 when empty): where a new listener starts.
-pub(super) async fn max_id(client: &ClientWrapper) -> PgResult<i64> {
-    let row = client
-        .query_one("SELECT COALESCE(MAX(id), 0) FROM events", &[])
-        .await?;
-    row.try_get(0)
 }
 
 /// A value from the shared WHERE builder, bound as whatever type PostgreSQL expects.

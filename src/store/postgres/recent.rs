@@ -1,4 +1,4 @@
-//! Events this instance just committed, kept briefly so its listener publishes them without
+//! Events this instance is committing or just committed, kept briefly so its listener publishes them without
 //! reading them back from PostgreSQL (body included). Events of other instances, and any the
 //! writer has not handed over yet, are still read from the database: this is only a shortcut,
 //! never the source of truth.
@@ -41,6 +41,15 @@ impl Recent {
         match self.events.lock() {
             Ok(map) => map.range(id + 1..).map(|(&id, _)| id).collect(),
             Err(_) => Vec::new(),
+        }
+    }
+
+    /// Forgets these events (their commit failed).
+    pub(super) fn forget(&self, ids: impl IntoIterator<Item = i64>) {
+        if let Ok(mut map) = self.events.lock() {
+            for id in ids {
+                map.remove(&id);
+            }
         }
     }
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{ClientWrapper, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
@@ -77,41 +77,79 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<R
 }
 
 async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent) {
-    let events: Vec<&NewEvent> = batch.iter().map(|job| &job.event).collect();
-    let mut attempt = 1;
-    let result = loop {
-        match batch::write(pool, &events).await {
-            Err(error) if error.is_transient() && attempt < ATTEMPTS => {
-                tracing::debug!(error = %error, attempt, "Batch conflicted; retrying.");
-                attempt += 1;
-            }
-            result => break result,
-        }
-    };
-    match result {
-        Ok(applied) => {
-            let answers: Vec<_> = batch
-                .into_iter()
-                .zip(applied)
-                .map(|(job, applied)| (job.reply, inserted(job.event, applied)))
-                .collect();
-            recent.add(answers.iter().filter_map(|(_, inserted)| match inserted {
-                Inserted::Stored(event) => Some(event.clone()),
-                Inserted::Duplicate { .. } => None,
-            }));
-            for (reply, inserted) in answers {
+    let (events, replies): (Vec<NewEvent>, Vec<_>) =
+        batch.into_iter().map(|job| (job.event, job.reply)).unzip();
+    let jobs = events.len();
+    match write(pool, events, recent).await {
+        Ok(answers) => {
+            for (reply, inserted) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(inserted));
             }
         }
         Err(error) => {
-            tracing::error!(error = %error, jobs = batch.len(), "Commit failed; nothing acknowledged.");
-            for job in batch {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::Unavailable(error.to_string())));
+            tracing::error!(error = %error, jobs, "Commit failed; nothing acknowledged.");
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
             }
         }
     }
+}
+
+/// One transaction on one connection; never hands the connection back to the pool inside a
+/// transaction (when COMMIT already ended it, the ROLLBACK is a harmless no-op).
+async fn write(
+    pool: &Pool,
+    events: Vec<NewEvent>,
+    recent: &Recent,
+) -> Result<Vec<Inserted>, WriteError> {
+    let client = pool.get().await?;
+    let result = write_on(&client, events, recent).await;
+    if result.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+/// Stages the batch (again, after a transient conflict), hands the stored events to the
+/// listener, then commits. The listener only uses what it finds committed, so handing them
+/// over first is safe, and it saves reading them back when the `NOTIFY` beats this task.
+async fn write_on(
+    client: &ClientWrapper,
+    events: Vec<NewEvent>,
+    recent: &Recent,
+) -> Result<Vec<Inserted>, WriteError> {
+    let staged = {
+        let events: Vec<&NewEvent> = events.iter().collect();
+        let mut attempt = 1;
+        loop {
+            match batch::stage(client, &events).await {
+                Err(error) if error.is_transient() && attempt < ATTEMPTS => {
+                    tracing::debug!(error = %error, attempt, "Batch conflicted; retrying.");
+                    client.batch_execute("ROLLBACK").await?;
+                    attempt += 1;
+                }
+                result => break result?,
+            }
+        }
+    };
+    let answers: Vec<Inserted> = events
+        .into_iter()
+        .zip(&staged.applied)
+        .map(|(event, &applied)| inserted(event, applied))
+        .collect();
+    let stored: Vec<Arc<Event>> = answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Inserted::Stored(event) => Some(event.clone()),
+            Inserted::Duplicate { .. } => None,
+        })
+        .collect();
+    recent.add(stored.iter().cloned());
+    if let Err(error) = batch::commit(client, &stored, &staged).await {
+        recent.forget(stored.iter().map(|e| e.id));
+        return Err(error);
+    }
+    Ok(answers)
 }
 
 fn inserted(event: NewEvent, applied: Applied) -> Inserted {

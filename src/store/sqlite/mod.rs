@@ -36,6 +36,8 @@ struct Inner {
     readers: ReadPool,
     /// Where the writer publishes each committed event; set once the app has a feed.
     feed: Arc<OnceLock<Feed>>,
+    /// The newest id when the store opened: the feed's starting position.
+    newest_at_open: i64,
 }
 
 impl SqliteStore {
@@ -51,6 +53,11 @@ impl SqliteStore {
         )
         .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
+        let newest_at_open = conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |row| {
+                row.get(0)
+            })
+            .map_err(open_err)?;
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
         let feed = Arc::new(OnceLock::new());
         let writer_feed = feed.clone();
@@ -67,13 +74,16 @@ impl SqliteStore {
                 jobs,
                 readers,
                 feed,
+                newest_at_open,
             }),
         })
     }
 
     /// The writer publishes each event on `feed` right after its commit, batch by batch, so
-    /// subscribers see ids in increasing order. Only the first feed given is used.
+    /// subscribers see ids in increasing order. Only the first feed given is used; call it
+    /// before taking deliveries, as events committed earlier are not published.
     pub(super) fn start_feed(&self, feed: Feed) {
+        feed.advance(self.inner.newest_at_open);
         let _ = self.inner.feed.set(feed);
     }
 
