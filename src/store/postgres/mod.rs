@@ -13,6 +13,7 @@ mod read;
 mod recent;
 mod rollup;
 mod schema;
+pub(crate) mod tls;
 mod writer;
 
 use std::sync::Arc;
@@ -21,7 +22,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
@@ -41,7 +41,8 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 /// What `PgStore::open` needs.
 #[derive(Debug, Clone)]
 pub struct PgConfig {
-    /// A `postgres://` URL; may carry a password, so it is never logged.
+    /// A `postgres://` URL; may carry a password, so it is never logged. Its `sslmode` and
+    /// `sslrootcert` (libpq's names) choose TLS, see `tls`.
     pub url: String,
     pub pool_size: usize,
 }
@@ -57,6 +58,8 @@ struct Inner {
     jobs: mpsc::Sender<writer::Job>,
     /// For the listener's own connection, which must live outside the pool.
     pg_config: tokio_postgres::Config,
+    /// The TLS connector of the pool, for that connection too.
+    tls: tls::Connector,
     /// The highest id committed when the store opened: the listener publishes what follows,
     /// even events stored before it got to run.
     feed_from: i64,
@@ -68,10 +71,10 @@ impl PgStore {
     /// Connects, applies pending migrations (under an advisory lock) and starts the writer.
     /// Fails when the database is unreachable, so a misconfigured URL is noticed at start.
     pub async fn open(config: &PgConfig) -> Result<PgStore, StoreError> {
-        let mut pg_config: tokio_postgres::Config = config
-            .url
-            .parse()
-            .map_err(|e| StoreError::Open(format!("bad PostgreSQL URL: {e}")))?;
+        let tls::ConnectOptions {
+            config: mut pg_config,
+            tls,
+        } = tls::connect_options(&config.url).map_err(|e| StoreError::Open(e.to_string()))?;
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(POOL_TIMEOUT);
         }
@@ -80,7 +83,7 @@ impl PgStore {
         }
         let manager = Manager::from_config(
             pg_config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -113,6 +116,7 @@ impl PgStore {
                 pool,
                 jobs,
                 pg_config,
+                tls,
                 feed_from,
                 recent,
             }),
@@ -209,6 +213,7 @@ impl PgStore {
         let listener = listen::Listener {
             pool: self.inner.pool.clone(),
             pg_config: self.inner.pg_config.clone(),
+            tls: self.inner.tls.clone(),
             feed,
             recent: self.inner.recent.clone(),
         };
