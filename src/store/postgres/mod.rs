@@ -96,10 +96,9 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        let mut client = pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| {
+            StoreError::Open(format!("cannot connect to PostgreSQL: {}", causes(&e)))
+        })?;
         schema::migrate(&mut client)
             .await
             .map_err(|e| StoreError::Open(format!("migrating the PostgreSQL schema: {e}")))?;
@@ -223,6 +222,21 @@ impl PgStore {
     async fn client(&self) -> Result<Object, StoreError> {
         self.inner.pool.get().await.map_err(unavailable)
     }
+}
+
+/// An error with its causes (`error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer`): tokio-postgres keeps the reason a connection failed in `source()`.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Every database failure on the request path means "try again later" to the caller.
