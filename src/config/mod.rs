@@ -75,9 +75,12 @@ pub enum DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`.
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`. A
+    /// PostgreSQL URL is resolved here as the store will (its `sslmode`, its `sslrootcert`
+    /// file), so a mistake in it is a configuration error, not a failure to connect.
     pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            crate::store::postgres::tls::connect_options(url).map_err(|e| e.to_string())?;
             return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
         let path = url
@@ -292,6 +295,24 @@ mod tests {
             Ok(DatabaseUrl::Postgres(_))
         ));
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn a_bad_postgres_tls_setting_is_a_configuration_error_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookwatch.toml");
+        std::fs::write(&config, "").unwrap();
+        let overrides = Overrides {
+            database: Some("postgres://app:s3cret@db/hooks?sslmode=verify-everything".into()),
+            config: Some(config),
+            ..Overrides::default()
+        };
+        let error = Settings::resolve(&overrides).unwrap_err().to_string();
+        assert!(
+            error.contains("`database`") && error.contains("sslmode"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

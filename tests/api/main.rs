@@ -15,6 +15,7 @@ mod load;
 mod pg;
 mod postgres_cluster;
 mod postgres_stream;
+mod postgres_tls;
 mod process;
 mod read_api;
 mod signatures;

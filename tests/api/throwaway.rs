@@ -3,6 +3,9 @@
 //!
 //! As root, PostgreSQL refuses to run, so the commands run as the `postgres` user through
 //! `runuser`, in a directory it owns.
+//!
+//! `start_with(Setup { tls: Some(…) })` makes a cluster that speaks TLS with the given
+//! certificate and refuses plain TCP (`hostssl` only in `pg_hba.conf`).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -16,6 +19,20 @@ pub struct Throwaway {
     bin: PathBuf,
     port: u16,
     as_root: bool,
+}
+
+/// How a cluster is set up beyond the defaults (trust auth, plain TCP on loopback).
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// TLS on, and only TLS accepted over TCP (the Unix socket stays open for admin checks).
+    pub tls: Option<ServerTls>,
+}
+
+/// The server certificate (chain, PEM) and its private key (PEM).
+#[derive(Debug)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The newest `/usr/lib/postgresql/*/bin` that has `initdb`.
@@ -44,6 +61,11 @@ fn free_port() -> u16 {
 impl Throwaway {
     /// Creates and starts a cluster, or `None` (skipped loudly; a failure under CI).
     pub async fn start_new() -> Option<Throwaway> {
+        Throwaway::start_with(Setup::default()).await
+    }
+
+    /// As `start_new`, set up as `setup` says before the first start.
+    pub async fn start_with(setup: Setup) -> Option<Throwaway> {
         let Some(bin) = find_bin() else {
             let message = "no initdb under /usr/lib/postgresql/*/bin";
             if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
@@ -82,8 +104,44 @@ impl Throwaway {
                 "UTF8",
             ])
             .await;
+        if let Some(tls) = &setup.tls {
+            cluster.require_tls(tls).await;
+        }
         cluster.start().await;
         Some(cluster)
+    }
+
+    /// Installs the certificate, turns `ssl` on and lets TCP clients in over TLS only.
+    async fn require_tls(&self, tls: &ServerTls) {
+        let data = Path::new(&self.data()).to_path_buf();
+        std::fs::copy(&tls.cert, data.join("server.crt")).expect("copy the certificate");
+        std::fs::copy(&tls.key, data.join("server.key")).expect("copy the key");
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("conf");
+        conf += "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+        std::fs::write(data.join("postgresql.conf"), conf).expect("write conf");
+        let hba = "local all all trust\n\
+                   hostssl all all 127.0.0.1/32 trust\n\
+                   hostssl all all ::1/128 trust\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        let key = data.join("server.key");
+        run(Command::new("chmod").arg("600").arg(&key)).await;
+        if self.as_root {
+            run(Command::new("chown")
+                .arg("postgres:")
+                .arg(&key)
+                .arg(data.join("server.crt")))
+            .await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory of the cluster's Unix socket (reachable whatever `pg_hba.conf` says
+    /// about TCP), for a test's own checks.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn url(&self) -> String {

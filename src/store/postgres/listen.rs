@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::CHANNEL;
 use super::read;
 use super::recent::Recent;
 use super::settle::{self, Settler};
+use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
 
 /// Events per step while catching up; those read from the database carry their bodies, so
@@ -51,6 +52,8 @@ enum ListenError {
 pub(super) struct Listener {
     pub pool: Pool,
     pub pg_config: tokio_postgres::Config,
+    /// The pool's TLS connector: this connection follows the URL's `sslmode` too.
+    pub tls: Connector,
     pub feed: Feed,
     /// This instance's just-committed events, published without reading them back.
     pub recent: Arc<Recent>,
@@ -85,7 +88,7 @@ impl Listener {
         shutdown: &CancellationToken,
         backoff: &mut Duration,
     ) -> Result<(), ListenError> {
-        let (client, mut connection) = self.pg_config.connect(NoTls).await?;
+        let (client, mut connection) = self.pg_config.connect(self.tls.clone()).await?;
         let (wake, mut woken) = mpsc::unbounded_channel::<()>();
         let driver = AbortOnDrop(tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));

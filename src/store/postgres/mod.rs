@@ -14,6 +14,7 @@ mod recent;
 mod rollup;
 mod schema;
 mod settle;
+pub(crate) mod tls;
 mod writer;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
@@ -42,7 +42,8 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 /// What `PgStore::open` needs.
 #[derive(Debug, Clone)]
 pub struct PgConfig {
-    /// A `postgres://` URL; may carry a password, so it is never logged.
+    /// A `postgres://` URL; may carry a password, so it is never logged. Its `sslmode` and
+    /// `sslrootcert` (libpq's names) choose TLS, see `tls`.
     pub url: String,
     pub pool_size: usize,
 }
@@ -58,6 +59,8 @@ struct Inner {
     jobs: mpsc::Sender<writer::Job>,
     /// For the listener's own connection, which must live outside the pool.
     pg_config: tokio_postgres::Config,
+    /// The TLS connector of the pool, for that connection too.
+    tls: tls::Connector,
     /// The settled bound when the store opened (`settle`): the listener publishes what
     /// follows, even events stored before it got to run.
     feed_from: i64,
@@ -69,10 +72,10 @@ impl PgStore {
     /// Connects, applies pending migrations (under an advisory lock) and starts the writer.
     /// Fails when the database is unreachable, so a misconfigured URL is noticed at start.
     pub async fn open(config: &PgConfig) -> Result<PgStore, StoreError> {
-        let mut pg_config: tokio_postgres::Config = config
-            .url
-            .parse()
-            .map_err(|e| StoreError::Open(format!("bad PostgreSQL URL: {e}")))?;
+        let tls::ConnectOptions {
+            config: mut pg_config,
+            tls,
+        } = tls::connect_options(&config.url).map_err(|e| StoreError::Open(e.to_string()))?;
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(POOL_TIMEOUT);
         }
@@ -81,7 +84,7 @@ impl PgStore {
         }
         let manager = Manager::from_config(
             pg_config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -94,10 +97,9 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        let mut client = pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| {
+            StoreError::Open(format!("cannot connect to PostgreSQL: {}", causes(&e)))
+        })?;
         schema::migrate(&mut client)
             .await
             .map_err(|e| StoreError::Open(format!("migrating the PostgreSQL schema: {e}")))?;
@@ -114,6 +116,7 @@ impl PgStore {
                 pool,
                 jobs,
                 pg_config,
+                tls,
                 feed_from,
                 recent,
             }),
@@ -210,6 +213,7 @@ impl PgStore {
         let listener = listen::Listener {
             pool: self.inner.pool.clone(),
             pg_config: self.inner.pg_config.clone(),
+            tls: self.inner.tls.clone(),
             feed,
             recent: self.inner.recent.clone(),
         };
@@ -219,6 +223,21 @@ impl PgStore {
     async fn client(&self) -> Result<Object, StoreError> {
         self.inner.pool.get().await.map_err(unavailable)
     }
+}
+
+/// An error with its causes (`error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer`): tokio-postgres keeps the reason a connection failed in `source()`.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Every database failure on the request path means "try again later" to the caller.
