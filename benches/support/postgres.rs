@@ -1,15 +1,40 @@
-//! PostgreSQL runs for the ingest benchmark: a fresh database on the local server (dropped
+//! PostgreSQL for the benchmarks. Ingest: a fresh database on the local server (dropped
 //! afterwards) and one load split across one or more `hookwatch serve` instances sharing it.
+//! Query: `seeded_database`, a loaded database kept between runs like the SQLite file.
 //!
 //! The server is `HOOKWATCH_BENCH_PG` (a base URL such as `postgres://me@127.0.0.1:5432`),
 //! else `postgres://postgres@127.0.0.1:5432`. Unreachable: the run is skipped with a message.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hookwatch::store::Store;
+use hookwatch::store::postgres::{DEFAULT_POOL_SIZE, PgConfig, PgStore};
 use tokio_postgres::NoTls;
 
-use super::{Hookwatch, MakeRequest, Report, load};
+use super::{Hookwatch, MakeRequest, Report, load, seed};
+
+/// The server's base URL, without a database name or a trailing slash.
+fn server_base() -> String {
+    let base = std::env::var("HOOKWATCH_BENCH_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    base.trim_end_matches('/').to_string()
+}
+
+/// A connection to the server's `postgres` database, from which others are created and
+/// dropped; `None`, after saying so, when PostgreSQL is unreachable.
+async fn admin_client(admin: &str) -> Option<tokio_postgres::Client> {
+    match tokio_postgres::connect(admin, NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            Some(client)
+        }
+        Err(error) => {
+            eprintln!("skipping PostgreSQL runs: {error}");
+            None
+        }
+    }
+}
 
 /// A database that lives for one benchmark run.
 pub struct BenchDb {
@@ -21,17 +46,9 @@ pub struct BenchDb {
 impl BenchDb {
     /// Creates `hookwatch_bench_<pid>_<n>`, or `None` when PostgreSQL is unreachable.
     pub async fn create(n: usize) -> Option<BenchDb> {
-        let base = std::env::var("HOOKWATCH_BENCH_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let admin = format!("{}/postgres", base.trim_end_matches('/'));
-        let (client, connection) = match tokio_postgres::connect(&admin, NoTls).await {
-            Ok(pair) => pair,
-            Err(error) => {
-                eprintln!("skipping PostgreSQL runs: {error}");
-                return None;
-            }
-        };
-        tokio::spawn(connection);
+        let base = server_base();
+        let admin = format!("{base}/postgres");
+        let client = admin_client(&admin).await?;
         let name = format!("hookwatch_bench_{}_{n}", std::process::id());
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -65,6 +82,71 @@ impl Drop for BenchDb {
         })
         .join();
     }
+}
+
+/// The query benchmark's database with `count` events, `hookwatch_bench_query_<count>`, kept
+/// between runs like the SQLite file: reused when it holds exactly `count` events, else made
+/// again and loaded with `seed::load`, so both stores hold the same events. Returns its URL,
+/// or `None` when PostgreSQL is unreachable.
+pub async fn seeded_database(count: u64) -> Option<String> {
+    let base = server_base();
+    let admin = admin_client(&format!("{base}/postgres")).await?;
+    let name = format!("hookwatch_bench_query_{count}");
+    // Plain TCP on loopback, as over a Unix socket: the figures measure the store, not TLS
+    // (which libpq's `prefer` default would negotiate with a server that has `ssl = on`).
+    let url = format!("{base}/{name}?sslmode=disable");
+    if stored_events(&url).await == Some(count as i64) {
+        println!("reusing PostgreSQL database {name} ({count} events)");
+    } else {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .batch_execute(&sql)
+                .await
+                .expect("recreate the query database");
+        }
+        populate(&url, count).await;
+    }
+    Some(url)
+}
+
+async fn open_store(url: &str) -> Result<PgStore, hookwatch::store::StoreError> {
+    let config = PgConfig {
+        url: url.into(),
+        pool_size: DEFAULT_POOL_SIZE,
+    };
+    PgStore::open(&config).await
+}
+
+/// Events in the database at `url`, by the store's own count; `None` when there is no such
+/// database (or it cannot be read), which means: load it again.
+async fn stored_events(url: &str) -> Option<i64> {
+    let store = Store::Postgres(open_store(url).await.ok()?);
+    store.stats(None).await.ok().map(|stats| stats.total)
+}
+
+/// Loads `count` events through `Store::Postgres`, then vacuums and analyzes. A freshly loaded
+/// table has no planner statistics and no visibility map, which a database in service has
+/// (autovacuum): without this the first run would measure other plans than later runs, with
+/// autovacuum working beside it.
+async fn populate(url: &str, count: u64) {
+    let store = open_store(url).await.expect("open the query database");
+    seed::load(&Store::Postgres(store), count).await;
+    let started = Instant::now();
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the query database");
+    tokio::spawn(connection);
+    client
+        .batch_execute("VACUUM (ANALYZE)")
+        .await
+        .expect("vacuum the query database");
+    println!(
+        "vacuumed and analyzed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Starts `instances` servers on one fresh database and loads them at once, `concurrency`

@@ -1,6 +1,6 @@
 //! A large database for the read benchmarks: events loaded straight through the store (with
 //! many inserts in flight, so group commit batches them), kept in `target/bench/` and reused by
-//! later runs of the same size.
+//! later runs of the same size. `load` is shared with the PostgreSQL copy (`postgres`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,9 +56,9 @@ pub fn event(n: u64) -> NewEvent {
     }
 }
 
-/// Loads `count` events with many inserts in flight, so group commit batches them.
-pub async fn populate(path: &Path, count: u64) {
-    let store = Store::Sqlite(SqliteStore::open(path).unwrap());
+/// Inserts `count` generated events through `store` with many inserts in flight, so group
+/// commit batches them; the same loader for every backend, so both hold the same data.
+pub async fn load(store: &Store, count: u64) {
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -78,9 +78,18 @@ pub async fn populate(path: &Path, count: u64) {
         task.await.unwrap();
     }
     println!(
-        "loaded {count} events in {:.1}s",
+        "loaded {count} events into {} in {:.1}s",
+        backend(store),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The backend's name, for messages.
+pub fn backend(store: &Store) -> &'static str {
+    match store {
+        Store::Sqlite(_) => "SQLite",
+        Store::Postgres(_) => "PostgreSQL",
+    }
 }
 
 pub fn database_path(count: u64) -> PathBuf {
@@ -95,7 +104,7 @@ pub async fn seeded_database(count: u64) -> PathBuf {
     if path.exists() {
         println!("reusing {} ({count} events)", path.display());
     } else {
-        populate(&path, count).await;
+        load(&Store::Sqlite(SqliteStore::open(&path).unwrap()), count).await;
     }
     path
 }
