@@ -11,7 +11,6 @@
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,6 @@ use super::recent::Recent;
 use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
-use crate::model::Event;
 
 /// Events per step while catching up; those read from the database carry their bodies, so
 /// keep pages modest.
@@ -139,32 +137,36 @@ impl Listener {
     }
 
     /// Publishes every event after `last` up to the settled bound, oldest first: this
-    /// instance's own from memory, the others' read from the database. Per page: the ids
-    /// (from the primary key's index alone), then whole events only for ids not in memory.
+    /// instance's own from memory, the others' read from the database, in one query per page.
     async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
         let bound = settler.observe(settle::probe(&client).await?);
         while *last < bound {
-            let ids = read::ids_between(&client, *last, bound, PAGE).await?;
-            let full = ids.len() as i64 == PAGE;
-            let mut events: Vec<Option<Arc<Event>>> =
-                ids.iter().map(|&id| self.recent.take(id)).collect();
-            let missing: Vec<i64> = ids
-                .iter()
-                .zip(&events)
-                .filter_map(|(&id, event)| event.is_none().then_some(id))
-                .collect();
-            if !missing.is_empty() {
-                // Other instances' events, and any of ours dropped from memory (capacity).
-                let mut read: HashMap<i64, Event> = read::by_ids(&client, &missing)
+            let local = self.recent.ids_after(*last);
+            let rows = read::after(&client, *last, bound, PAGE, &local).await?;
+            let full = rows.len() as i64 == PAGE;
+            let mut events = Vec::with_capacity(rows.len());
+            let mut lost = Vec::new();
+            for row in rows {
+                match local.binary_search(&row.id).is_ok() {
+                    false => events.push(Some(Arc::new(row))),
+                    true => match self.recent.take(row.id) {
+                        Some(event) => events.push(Some(event)),
+                        None => {
+                            lost.push(row.id);
+                            events.push(None);
+                        }
+                    },
+                }
+            }
+            if !lost.is_empty() {
+                // Dropped from memory meanwhile (capacity): read those whole after all.
+                let mut read = read::by_ids(&client, &lost)
                     .await?
                     .into_iter()
-                    .map(|event| (event.id, event))
-                    .collect();
-                for (slot, id) in events.iter_mut().zip(&ids) {
-                    if slot.is_none() {
-                        *slot = read.remove(id).map(Arc::new);
-                    }
+                    .map(Arc::new);
+                for slot in events.iter_mut().filter(|e| e.is_none()) {
+                    *slot = read.next();
                 }
             }
             for event in events.into_iter().flatten() {

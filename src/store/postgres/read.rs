@@ -36,19 +36,28 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// The ids after `after` up to `through`, oldest first, at most `limit`: what the listener
-/// publishes next (read from the primary key alone; events it lacks come from `by_ids`).
-pub(super) async fn ids_between(
+/// The events after `after` up to `through`, oldest first: what the listener publishes next.
+/// Events whose
+/// id is in `local` (this instance just committed them and still has them in memory) come
+/// back without headers and body, so they are not read twice.
+pub(super) async fn after(
     client: &ClientWrapper,
     after: i64,
     through: i64,
     limit: i64,
-) -> PgResult<Vec<i64>> {
-    let stmt = client
-        .prepare_cached("SELECT id FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3")
+    local: &[i64],
+) -> PgResult<Vec<Event>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e
+         LEFT JOIN LATERAL (SELECT headers, body FROM bodies
+                            WHERE bodies.id = e.id AND NOT (e.id = ANY($4))) b ON true
+         WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client
+        .query(&stmt, &[&after, &through, &limit, &local])
         .await?;
-    let rows = client.query(&stmt, &[&after, &through, &limit]).await?;
-    rows.iter().map(|row| row.try_get(0)).collect()
+    rows.iter().map(detail).collect()
 }
 
 /// Whole events (headers and bodies) by id, oldest first: what the listener publishes for
