@@ -145,4 +145,20 @@ async fn two_instances_under_concurrent_load_stream_every_event_once_in_order() 
         );
     }
     assert_exactly_once(&acked, &stored_by_key(&client, &a.url("")).await);
+    // Each instance counted into its own shard of the rollups; every answer sums them.
+    let total = acked.len() as i64;
+    for app in [&a, &b] {
+        let stats = app.get_json("/api/stats").await;
+        assert_eq!(stats["total"].as_i64(), Some(total), "{stats}");
+        assert_eq!(stats["by_source"]["load"].as_i64(), Some(total), "{stats}");
+        let sources = app.get_json("/api/sources").await;
+        let load = sources
+            .as_array()
+            .or(sources["sources"].as_array())
+            .and_then(|rows| rows.iter().find(|r| r["source"] == "load"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(load["count"].as_i64(), Some(total), "{sources}");
+        assert_eq!(load["provider"], "generic", "{sources}");
+    }
 }

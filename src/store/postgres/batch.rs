@@ -9,7 +9,8 @@
 //!    dedup is the partial unique index, enforced by the database for every instance.
 //! 3. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
 //!
-//! `commit`: bodies, the minute rollup, the source rollup, the `NOTIFY` and COMMIT,
+//! `commit`: bodies, the minute rollup, the source rollup (in the writer's shard), COMMIT and
+//! then the `NOTIFY`,
 //! pipelined: one round trip (three in all without redeliveries).
 //!
 //! Instances and writers commit in parallel; no lock orders them. Redeliveries inside one
@@ -135,21 +136,33 @@ pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<St
     })
 }
 
-/// Writes the stored events' bodies, the rollups and the `NOTIFY`, and commits, pipelined
-/// in one round trip. Pipelined statements run in the order sent, and every statement of the
-/// group is prepared before it is sent, so COMMIT is always last. If any statement fails the
-/// transaction is aborted and its COMMIT only rolls back; the error is returned either way,
-/// so nothing is acknowledged.
+/// Writes the stored events' bodies and the rollups and commits, then sends the `NOTIFY`, all
+/// pipelined in one round trip. Pipelined statements run in the order sent, and every
+/// statement of the group is prepared before it is sent, so COMMIT comes after the writes.
+/// If any write fails the transaction is aborted and its COMMIT only rolls back; the error is
+/// returned either way, so nothing is acknowledged.
+///
+/// The `NOTIFY` runs after COMMIT, in a transaction of its own: inside the batch's
+/// transaction it would hold PostgreSQL's cluster-wide notification lock through the WAL
+/// flush, and every instance's commits would queue on it. Its failure only delays the
+/// listeners (they also probe on a timer), so it never fails the batch.
 pub(super) async fn commit(
     tx: &ClientWrapper,
     stored: &[Arc<Event>],
     staged: &Staged,
+    shard: i16,
 ) -> Result<(), WriteError> {
     prepare_last_group(tx).await?;
     let bodies = insert_bodies(tx, stored);
-    let notify = notify(tx, stored.iter().map(|e| e.id).max());
     let commit = tx.batch_execute("COMMIT");
-    tokio::try_join!(bodies, rollup::write(&staged.rollups, tx), notify, commit)?;
+    let written =
+        async { tokio::try_join!(bodies, rollup::write(&staged.rollups, shard, tx), commit) };
+    let notify = notify(tx, stored.iter().map(|e| e.id).max());
+    let (written, notified) = tokio::join!(written, notify);
+    written?;
+    if let Err(error) = notified {
+        tracing::debug!(error = %error, "NOTIFY after a commit failed; listeners catch up later.");
+    }
     Ok(())
 }
 
@@ -337,7 +350,7 @@ async fn insert_bodies(
     Ok(())
 }
 
-/// Tells every instance's listener that ids up to `max_id` exist; delivered at COMMIT.
+/// Tells every instance's listener that ids up to `max_id` exist.
 async fn notify(tx: &ClientWrapper, max_id: Option<i64>) -> Result<(), tokio_postgres::Error> {
     if let Some(id) = max_id {
         let stmt = tx.prepare_cached(NOTIFY).await?;

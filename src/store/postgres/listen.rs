@@ -1,12 +1,12 @@
 //! The listener: every instance's new events onto this instance's feed, in id order.
 //!
-//! The writer of each instance sends `NOTIFY hookwatch_events` inside its commit. This task
-//! holds one dedicated connection (outside the pool) that `LISTEN`s; on each notification it
+//! The writer of each instance sends `NOTIFY hookwatch_events` right after its commit. This
+//! task holds one dedicated connection (outside the pool) that `LISTEN`s; on each notification it
 //! probes which ids are settled (`settle`), reads the events after the last one it published
 //! up to that bound, and publishes them: the ones this instance wrote from memory (`recent`),
 //! the rest read whole. While ids remain unsettled it probes again shortly, notification or
-//! not. Coalesced or dropped notifications cost nothing: the next probe (or the catch-up
-//! after a reconnect) reads from where the last read stopped.
+//! not, and at least once a second anyway. Coalesced or lost notifications cost nothing: the
+//! next probe (or the catch-up after a reconnect) reads from where the last read stopped.
 //!
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
@@ -32,6 +32,9 @@ use crate::feed::{Feed, FeedItem};
 const PAGE: i64 = 256;
 /// First and longest wait before probing again while ids are unsettled.
 const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
+/// How often the listener probes without a notification: a notification lost with its
+/// instance (killed between COMMIT and NOTIFY) delays events by at most this.
+const IDLE_PROBE: Duration = Duration::from_secs(1);
 /// How long ids may stay unsettled before the wait is logged as a warning.
 const STALL_WARNING: Duration = Duration::from_secs(10);
 /// First and longest wait between reconnection attempts.
@@ -117,6 +120,7 @@ impl Listener {
                 () = tokio::time::sleep(retry), if settler.is_waiting() => {
                     retry = (retry * 2).min(RETRY_PROBE.1);
                 }
+                () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => {}
             }
             self.catch_up(last, &mut settler).await?;
             if !settler.is_waiting() {

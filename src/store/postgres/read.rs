@@ -125,7 +125,7 @@ pub(super) async fn stats(
 
 async fn latest(client: &ClientWrapper) -> PgResult<BTreeMap<String, DateTime<Utc>>> {
     let stmt = client
-        .prepare_cached("SELECT source, last_received FROM sources")
+        .prepare_cached("SELECT source, MAX(last_received) FROM sources GROUP BY source")
         .await?;
     let rows = client.query(&stmt, &[]).await?;
     rows.iter()
@@ -156,7 +156,9 @@ async fn rate(client: &ClientWrapper, from_minute: i64) -> PgResult<Vec<RatePoin
 pub(super) async fn sources(client: &ClientWrapper) -> PgResult<Vec<SourceRow>> {
     let stmt = client
         .prepare_cached(
-            "SELECT source, count, errors, last_received, provider FROM sources ORDER BY source",
+            "SELECT source, SUM(count)::int8, SUM(errors)::int8, MAX(last_received),
+                    (array_agg(provider ORDER BY last_received DESC))[1]
+             FROM sources GROUP BY source ORDER BY source",
         )
         .await?;
     let rows = client.query(&stmt, &[]).await?;

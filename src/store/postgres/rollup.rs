@@ -1,38 +1,64 @@
 //! Writing a batch's rollups (`store::rollup`) to PostgreSQL: one multi-row upsert each.
+//!
+//! Every rollup row is split into `SHARDS` shards and each writer adds to its own (chosen at
+//! random when it starts), so writers of different instances do not queue on the same rows'
+//! locks until the other commits; readers sum the shards (`read`). Two writers that happen to
+//! share a shard are still correct, only slower.
+
+use std::hash::{BuildHasher, RandomState};
 
 use deadpool_postgres::ClientWrapper;
 
 use crate::store::rollup::{Counts, Rollups};
 
+/// How many shards each rollup row may be split into.
+pub(super) const SHARDS: i16 = 64;
+
 /// Adds a batch's per-minute counts.
 pub(super) const UPSERT_MINUTES: &str =
-    "INSERT INTO minute_counts AS m (minute, source, event_type, total, errors,
+    "INSERT INTO minute_counts AS m (shard, minute, source, event_type, total, errors,
                    rejected, signature_failures, duplicates)
-                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[],
+                 SELECT $9::int2, * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[],
                    $5::int8[], $6::int8[], $7::int8[], $8::int8[])
-                 ON CONFLICT (minute, source, event_type) DO UPDATE SET
+                 ON CONFLICT (minute, source, event_type, shard) DO UPDATE SET
                    total = m.total + excluded.total, errors = m.errors + excluded.errors,
                    rejected = m.rejected + excluded.rejected,
                    signature_failures = m.signature_failures + excluded.signature_failures,
                    duplicates = m.duplicates + excluded.duplicates";
 /// Adds a batch's per-source counts.
 pub(super) const UPSERT_SOURCES: &str =
-    "INSERT INTO sources AS s (source, provider, count, errors, last_received)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[])
-                 ON CONFLICT (source) DO UPDATE SET provider = excluded.provider,
+    "INSERT INTO sources AS s (shard, source, provider, count, errors, last_received)
+                 SELECT $6::int2, * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[],
+                   $5::int8[])
+                 ON CONFLICT (source, shard) DO UPDATE SET provider = excluded.provider,
                    count = s.count + excluded.count, errors = s.errors + excluded.errors,
                    last_received = GREATEST(s.last_received, excluded.last_received)";
 
-/// Upserts both rollups; rows in key order, so concurrent writers lock in the same order.
+/// A shard for a new writer, at random so the writers of a cluster rarely share one.
+pub(super) fn pick_shard() -> i16 {
+    let random = RandomState::new().hash_one(std::process::id());
+    (random % SHARDS as u64) as i16
+}
+
+/// Upserts both rollups into `shard`; rows in key order, so writers sharing a shard lock in
+/// the same order.
 pub(super) async fn write(
     rollups: &Rollups,
+    shard: i16,
     tx: &ClientWrapper,
 ) -> Result<(), tokio_postgres::Error> {
-    tokio::try_join!(write_minutes(rollups, tx), write_sources(rollups, tx))?;
+    tokio::try_join!(
+        write_minutes(rollups, shard, tx),
+        write_sources(rollups, shard, tx)
+    )?;
     Ok(())
 }
 
-async fn write_minutes(rollups: &Rollups, tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+async fn write_minutes(
+    rollups: &Rollups,
+    shard: i16,
+    tx: &ClientWrapper,
+) -> Result<(), tokio_postgres::Error> {
     if rollups.minutes.is_empty() {
         return Ok(());
     }
@@ -46,14 +72,18 @@ async fn write_minutes(rollups: &Rollups, tx: &ClientWrapper) -> Result<(), toki
     tx.execute(
         &stmt,
         &[
-            &minutes, &sources, &types, &total, &errors, &rejected, &failures, &dups,
+            &minutes, &sources, &types, &total, &errors, &rejected, &failures, &dups, &shard,
         ],
     )
     .await?;
     Ok(())
 }
 
-async fn write_sources(rollups: &Rollups, tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+async fn write_sources(
+    rollups: &Rollups,
+    shard: i16,
+    tx: &ClientWrapper,
+) -> Result<(), tokio_postgres::Error> {
     if rollups.sources.is_empty() {
         return Ok(());
     }
@@ -63,7 +93,22 @@ async fn write_sources(rollups: &Rollups, tx: &ClientWrapper) -> Result<(), toki
     let errors: Vec<i64> = rollups.sources.values().map(|s| s.errors).collect();
     let last: Vec<i64> = rollups.sources.values().map(|s| s.last_received).collect();
     let stmt = tx.prepare_cached(UPSERT_SOURCES).await?;
-    tx.execute(&stmt, &[&names, &providers, &counts, &errors, &last])
-        .await?;
+    tx.execute(
+        &stmt,
+        &[&names, &providers, &counts, &errors, &last, &shard],
+    )
+    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_in_range_and_vary() {
+        let picked: std::collections::HashSet<i16> = (0..200).map(|_| pick_shard()).collect();
+        assert!(picked.iter().all(|s| (0..SHARDS).contains(s)));
+        assert!(picked.len() > 1, "not always the same shard");
+    }
 }

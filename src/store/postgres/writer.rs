@@ -15,6 +15,7 @@ use tokio_postgres::error::SqlState;
 
 use super::batch::{self, Applied};
 use super::recent::Recent;
+use super::rollup;
 use crate::model::{Event, NewEvent};
 use crate::store::{Inserted, StoreError};
 
@@ -60,6 +61,7 @@ impl WriteError {
 
 /// Runs the writer until every sender is dropped.
 pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<Recent>) {
+    let shard = rollup::pick_shard();
     while let Some(first) = jobs.recv().await {
         let mut bytes = first.event.body.len();
         let mut batch = vec![first];
@@ -72,15 +74,15 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<R
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, batch, &recent).await;
+        commit_batch(&pool, batch, &recent, shard).await;
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent) {
+async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent, shard: i16) {
     let (events, replies): (Vec<NewEvent>, Vec<_>) =
         batch.into_iter().map(|job| (job.event, job.reply)).unzip();
     let jobs = events.len();
-    match write(pool, events, recent).await {
+    match write(pool, events, recent, shard).await {
         Ok(answers) => {
             for (reply, inserted) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(inserted));
@@ -101,9 +103,10 @@ async fn write(
     pool: &Pool,
     events: Vec<NewEvent>,
     recent: &Recent,
+    shard: i16,
 ) -> Result<Vec<Inserted>, WriteError> {
     let client = pool.get().await?;
-    let result = write_on(&client, events, recent).await;
+    let result = write_on(&client, events, recent, shard).await;
     if result.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
@@ -117,6 +120,7 @@ async fn write_on(
     client: &ClientWrapper,
     events: Vec<NewEvent>,
     recent: &Recent,
+    shard: i16,
 ) -> Result<Vec<Inserted>, WriteError> {
     let staged = {
         let events: Vec<&NewEvent> = events.iter().collect();
@@ -145,7 +149,7 @@ async fn write_on(
         })
         .collect();
     recent.add(stored.iter().cloned());
-    if let Err(error) = batch::commit(client, &stored, &staged).await {
+    if let Err(error) = batch::commit(client, &stored, &staged, shard).await {
         recent.forget(stored.iter().map(|e| e.id));
         return Err(error);
     }
