@@ -23,7 +23,10 @@ const CAPACITY: usize = 4096;
 /// Something that happened, as subscribers receive it.
 #[derive(Debug, Clone)]
 pub enum FeedItem {
-    /// A newly stored event (received or rejected), with its body.
+    /// A newly stored event (received or rejected). Whole when this instance stored it; on
+    /// PostgreSQL other instances' events come as summaries (`Event::lacks_body`), as the
+    /// stream and alerts need no more, and reading every body back would cost each instance
+    /// the whole cluster's traffic. Whoever needs a body reads it from the store.
     Event(Arc<Event>),
     /// A stored alert firing or resolution (`event: alert` on the live stream).
     Alert(Arc<Alert>),

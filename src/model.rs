@@ -190,6 +190,14 @@ pub struct Event {
     pub enrichment: Option<serde_json::Value>,
 }
 
+impl Event {
+    /// Whether this is a summary whose body was left out (a non-empty body that is not here):
+    /// whoever needs the body then reads the whole event from the store.
+    pub fn lacks_body(&self) -> bool {
+        self.new.body.len() as i64 != self.size
+    }
+}
+
 /// What an alert rule watches for (SPEC §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

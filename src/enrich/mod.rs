@@ -141,6 +141,19 @@ async fn claim_and_enrich(enricher: &Enricher, event: &Event) {
             return;
         }
     }
+    let whole = match event.lacks_body() {
+        false => None,
+        // Another instance stored it (the feed carries a summary): the query and the `http`
+        // kind may need the body.
+        true => match enricher.store.get(event.id).await {
+            Ok(whole) => whole,
+            Err(error) => {
+                tracing::warn!(event_id = event.id, error = %error, "Cannot read the event.");
+                return;
+            }
+        },
+    };
+    let event = whole.as_ref().unwrap_or(event);
     if let Err(error) = enricher.enrich(event, Trigger::Feed).await {
         tracing::warn!(event_id = event.id, error = %error, "Cannot store enrichment.");
     }

@@ -3,8 +3,8 @@
 //! The writer of each instance sends `NOTIFY hookwatch_events` right after its commit. This
 //! task holds one dedicated connection (outside the pool) that `LISTEN`s; on each notification it
 //! probes which ids are settled (`settle`), reads the events after the last one it published
-//! up to that bound, and publishes them: the ones this instance wrote from memory (`recent`),
-//! the rest read whole. While ids remain unsettled it probes again shortly, notification or
+//! up to that bound, and publishes them: the ones this instance wrote whole, from memory
+//! (`recent`), the others' as summaries. While ids remain unsettled it probes again shortly, notification or
 //! not, and at least once a second anyway. Coalesced or lost notifications cost nothing: the
 //! next probe (or the catch-up after a reconnect) reads from where the last read stopped.
 //!
@@ -140,41 +140,18 @@ impl Listener {
         Ok(())
     }
 
-    /// Publishes every event after `last` up to the settled bound, oldest first: this
-    /// instance's own from memory, the others' read from the database, in one query per page.
+    /// Publishes every event after `last` up to the settled bound, oldest first, one query
+    /// per page: this instance's own events whole, from memory; the others' as summaries
+    /// (without headers and body, which nothing on the feed needs for them: see `feed`).
     async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
         let bound = settler.observe(settle::probe(&client).await?);
         while *last < bound {
-            let local = self.recent.ids_after(*last);
-            let rows = read::after(&client, *last, bound, PAGE, &local).await?;
+            let rows = read::summaries_between(&client, *last, bound, PAGE).await?;
             let full = rows.len() as i64 == PAGE;
-            let mut events = Vec::with_capacity(rows.len());
-            let mut lost = Vec::new();
             for row in rows {
-                match local.binary_search(&row.id).is_ok() {
-                    false => events.push(Some(Arc::new(row))),
-                    true => match self.recent.take(row.id) {
-                        Some(event) => events.push(Some(event)),
-                        None => {
-                            lost.push(row.id);
-                            events.push(None);
-                        }
-                    },
-                }
-            }
-            if !lost.is_empty() {
-                // Dropped from memory meanwhile (capacity): read those whole after all.
-                let mut read = read::by_ids(&client, &lost)
-                    .await?
-                    .into_iter()
-                    .map(Arc::new);
-                for slot in events.iter_mut().filter(|e| e.is_none()) {
-                    *slot = read.next();
-                }
-            }
-            for event in events.into_iter().flatten() {
-                *last = event.id;
+                *last = row.id;
+                let event = self.recent.take(row.id).unwrap_or_else(|| Arc::new(row));
                 self.feed.publish(FeedItem::Event(event));
             }
             if !full {

@@ -36,40 +36,21 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// The events after `after` up to `through`, oldest first: what the listener publishes next.
-/// Events whose
-/// id is in `local` (this instance just committed them and still has them in memory) come
-/// back without headers and body, so they are not read twice.
-pub(super) async fn after(
+/// Summaries of the events after `after` up to `through`, oldest first, at most `limit`:
+/// what the listener publishes next (a range of the primary key; no bodies).
+pub(super) async fn summaries_between(
     client: &ClientWrapper,
     after: i64,
     through: i64,
     limit: i64,
-    local: &[i64],
 ) -> PgResult<Vec<Event>> {
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e
-         LEFT JOIN LATERAL (SELECT headers, body FROM bodies
-                            WHERE bodies.id = e.id AND NOT (e.id = ANY($4))) b ON true
+        "SELECT {SUMMARY_COLUMNS} FROM events e
          WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3"
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let rows = client
-        .query(&stmt, &[&after, &through, &limit, &local])
-        .await?;
-    rows.iter().map(detail).collect()
-}
-
-/// Whole events (headers and bodies) by id, oldest first: what the listener publishes for
-/// events it did not commit itself.
-pub(super) async fn by_ids(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<Event>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
-         WHERE id = ANY($1) ORDER BY id"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &[&ids]).await?;
-    rows.iter().map(detail).collect()
+    let rows = client.query(&stmt, &[&after, &through, &limit]).await?;
+    rows.iter().map(summary).collect()
 }
 
 /// A value from the shared WHERE builder, bound as whatever type PostgreSQL expects.

@@ -36,14 +36,6 @@ impl Recent {
         self.events.lock().ok()?.remove(&id)
     }
 
-    /// The ids kept that come after `id`, in order.
-    pub(super) fn ids_after(&self, id: i64) -> Vec<i64> {
-        match self.events.lock() {
-            Ok(map) => map.range(id + 1..).map(|(&id, _)| id).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
     /// Forgets these events (their commit failed).
     pub(super) fn forget(&self, ids: impl IntoIterator<Item = i64>) {
         if let Ok(mut map) = self.events.lock() {
@@ -80,7 +72,6 @@ mod tests {
     fn events_are_taken_once_and_forgotten_once_published() {
         let recent = Recent::default();
         recent.add([event(1), event(2), event(3)]);
-        assert_eq!(recent.ids_after(1), vec![2, 3]);
         assert_eq!(recent.take(2).map(|e| e.id), Some(2));
         assert!(recent.take(2).is_none());
         recent.forget_through(3);

@@ -360,7 +360,10 @@ async fn with_two_instances_on_postgresql_each_event_is_enriched_once() {
         return;
     };
     let service = service("/search", Vec::new()).await;
-    let toml = swift(&service.url, "cache_secs = 0\n");
+    // The query reads the body: an instance that enriches an event another instance stored
+    // (its feed carries only a summary) must read the body from the database.
+    let extra = "cache_secs = 0\nquery = \"{source} {/data/object/failure_code}\"\n";
+    let toml = swift(&service.url, extra);
     let a = spawn_at(tempfile::tempdir().unwrap(), &toml, None, &db.url).await;
     let b = spawn_at(tempfile::tempdir().unwrap(), &toml, None, &db.url).await;
     let mut ids = Vec::new();
@@ -368,9 +371,10 @@ async fn with_two_instances_on_postgresql_each_event_is_enriched_once() {
         let app = if n % 2 == 0 { &a } else { &b };
         ids.push(post_json(app, "stripe", failed_charge(&format!("code_{n}"))).await);
     }
-    for id in &ids {
+    for (n, id) in ids.iter().enumerate() {
         let found = enrichment(&a, *id).await;
         assert_eq!(found["results"], expected_results(), "{found}");
+        assert_eq!(found["query"], format!("stripe code_{n}"), "{found}");
     }
     // Both instances saw every event on their feeds; the claim let only one call out.
     assert_eq!(
