@@ -1,9 +1,12 @@
-//! Ingest benchmark: the real `hookwatch serve` on SQLite against a no-op HTTP server built
-//! here, with the same ~2 KB Stripe payload, 64 connections and the same duration, in one run.
-//! Also: signature verification on for every request versus off, and 50 alert rules
-//! configured versus none (alerts run off the feed, so ingest should not notice them).
+//! Ingest benchmark: the real `hookwatch serve` against a no-op HTTP server built here, with
+//! the same ~2 KB Stripe payload, 64 connections and the same duration, in the same
+//! interleaved rounds: on SQLite without and with signature verification, and on PostgreSQL
+//! with one instance and with two sharing one database (the local server, plain TCP; see
+//! `support::postgres`). Then 50 alert rules configured versus none (alerts run off the
+//! feed, so ingest should not notice them).
 //!
-//! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run).
+//! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run,
+//! `HOOKWATCH_BENCH_PG` for another PostgreSQL server).
 
 mod support;
 
@@ -71,12 +74,47 @@ async fn stored_total(base: &str) -> i64 {
     stats["total"].as_i64().unwrap()
 }
 
-/// One server taking part in an interleaved comparison.
+/// One server, or several sharing one database, taking part in an interleaved comparison.
 struct Target {
     name: &'static str,
-    url: String,
-    /// The server process, for its CPU time.
-    pid: Option<u32>,
+    /// Where to send; the connections are split evenly between these.
+    urls: Vec<String>,
+    /// The server processes, for their CPU time.
+    pids: Vec<u32>,
+}
+
+impl Target {
+    fn of(name: &'static str, servers: &[&Hookwatch]) -> Target {
+        Target {
+            name,
+            urls: servers
+                .iter()
+                .map(|s| format!("{}/webhook/stripe", s.base))
+                .collect(),
+            pids: servers.iter().filter_map(|s| s.child.id()).collect(),
+        }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.pids.iter().map(|&pid| cpu_seconds(pid)).sum()
+    }
+
+    /// One load on every server at once; the worst server's percentiles.
+    async fn load(&self, duration: Duration, template: &Arc<String>) -> Report {
+        let each = CONCURRENCY / self.urls.len();
+        let runs = self
+            .urls
+            .iter()
+            .map(|url| load(url, each, duration, signed(template.clone())));
+        let reports = futures_util::future::join_all(runs).await;
+        Report {
+            ok: reports.iter().map(|r| r.ok).sum(),
+            errors: reports.iter().map(|r| r.errors).sum(),
+            seconds: reports.iter().map(|r| r.seconds).fold(0.0, f64::max),
+            p50_ms: reports.iter().map(|r| r.p50_ms).fold(0.0, f64::max),
+            p99_ms: reports.iter().map(|r| r.p99_ms).fold(0.0, f64::max),
+        }
+    }
 }
 
 /// What a target did over all its rounds.
@@ -109,21 +147,13 @@ async fn interleaved(
 ) -> Vec<Totals> {
     let mut totals: Vec<Totals> = targets.iter().map(|_| Totals::default()).collect();
     for (target, total) in targets.iter().zip(totals.iter_mut()) {
-        total.warm_ok = load(&target.url, CONCURRENCY, WARM_UP, signed(template.clone()))
-            .await
-            .ok;
+        total.warm_ok = target.load(WARM_UP, template).await.ok;
     }
     for _round in 0..3 {
         for (target, total) in targets.iter().zip(totals.iter_mut()) {
-            let before = target.pid.map(cpu_seconds).unwrap_or(0.0);
-            let r = load(
-                &target.url,
-                CONCURRENCY,
-                duration / 3,
-                signed(template.clone()),
-            )
-            .await;
-            total.cpu_seconds += target.pid.map(cpu_seconds).unwrap_or(0.0) - before;
+            let before = target.cpu_seconds();
+            let r = target.load(duration / 3, template).await;
+            total.cpu_seconds += target.cpu_seconds() - before;
             total.ok += r.ok;
             total.errors += r.errors;
             total.seconds += r.seconds;
@@ -163,8 +193,10 @@ async fn check_stored(name: &str, base: &str, acknowledged: usize) {
     println!("    {name}: stored rows {stored} = 200s {acknowledged}: {verdict}");
 }
 
-/// The headline comparison: the no-op server, hookwatch without and with verification.
-async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
+/// The headline comparison, every target in the same interleaved rounds: the no-op server;
+/// hookwatch on SQLite without and with verification; on PostgreSQL with one instance and
+/// with two sharing one database (skipped without PostgreSQL).
+async fn headline(duration: Duration, template: &Arc<String>) {
     let noop = start_noop_server().await;
     let plain_dir = tempfile::tempdir().unwrap();
     let verified_dir = tempfile::tempdir().unwrap();
@@ -172,32 +204,31 @@ async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
     std::fs::write(verified_dir.path().join("hookwatch.toml"), config).unwrap();
     let plain = Hookwatch::start(plain_dir.path(), &[]).await;
     let verified = Hookwatch::start(verified_dir.path(), &[]).await;
-    let targets = [
-        Target {
-            name: "(b) no-op server",
-            url: format!("{}/webhook/stripe", noop.base),
-            pid: noop.child.id(),
-        },
-        Target {
-            name: "(a) hookwatch, SQLite, unverified",
-            url: format!("{}/webhook/stripe", plain.base),
-            pid: plain.child.id(),
-        },
-        Target {
-            name: "(c) hookwatch, SQLite, verified",
-            url: format!("{}/webhook/stripe", verified.base),
-            pid: verified.child.id(),
-        },
+    let mut targets = vec![
+        Target::of("(b) no-op server", &[&noop]),
+        Target::of("(a) hookwatch, SQLite, unverified", &[&plain]),
+        Target::of("(c) hookwatch, SQLite, verified", &[&verified]),
     ];
+    let pg_dir = tempfile::tempdir().unwrap();
+    let one = support::postgres::cluster(1, pg_dir.path()).await;
+    let two = support::postgres::cluster(2, pg_dir.path()).await;
+    if let (Some((_, one)), Some((_, two))) = (&one, &two) {
+        targets.push(Target::of("(d) hookwatch, PostgreSQL, 1 inst.", &[&one[0]]));
+        targets.push(Target::of(
+            "(d) hookwatch, PostgreSQL, 2 inst.",
+            &[&two[0], &two[1]],
+        ));
+    }
     let totals = interleaved(&targets, duration, template).await;
+    let ratio = |a: usize, b: usize| totals[a].rps() / totals[b].rps();
     println!(
         "    (a) / (b): {:.3}   (c) / (b): {:.3}",
-        totals[1].rps() / totals[0].rps(),
-        totals[2].rps() / totals[0].rps()
+        ratio(1, 0),
+        ratio(2, 0)
     );
     println!(
         "    verification on / off: {:.3} throughput; server CPU per request {:.1} µs off, {:.1} µs on ({:+.1}%)",
-        totals[2].rps() / totals[1].rps(),
+        ratio(2, 1),
         cpu_per_request(&totals[1]),
         cpu_per_request(&totals[2]),
         (cpu_per_request(&totals[2]) / cpu_per_request(&totals[1]) - 1.0) * 100.0
@@ -210,10 +241,39 @@ async fn sqlite_versus_noop(duration: Duration, template: &Arc<String>) -> f64 {
         verify / cpu_per_request(&totals[1]) * 100.0
     );
     println!("    peak RSS of (a): {:.1} MiB", plain.peak_rss_mib());
+    if let (Some((_, one)), Some((_, two))) = (&one, &two) {
+        println!(
+            "    PostgreSQL 1 inst. / (b): {:.3}   2 inst. / 1 inst.: {:.3}   2 inst. / (b): {:.3}",
+            ratio(3, 0),
+            ratio(4, 3),
+            ratio(4, 0)
+        );
+        println!(
+            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2 (PostgreSQL's own not counted)",
+            cpu_per_request(&totals[3]),
+            cpu_per_request(&totals[4])
+        );
+        check_stored(
+            "(d) 1 inst.",
+            &one[0].base,
+            totals[3].warm_ok + totals[3].ok,
+        )
+        .await;
+        check_stored(
+            "(d) 2 inst.",
+            &two[0].base,
+            totals[4].warm_ok + totals[4].ok,
+        )
+        .await;
+    }
+    for (_, servers) in [one, two].into_iter().flatten() {
+        for server in servers {
+            server.stop().await;
+        }
+    }
     plain.stop().await;
     verified.stop().await;
     noop.stop().await;
-    totals[0].rps()
 }
 
 /// What one signature check costs, measured without the noise of a loaded machine's HTTP:
@@ -252,16 +312,8 @@ async fn rules_versus_none(duration: Duration, template: &Arc<String>) {
     let plain = Hookwatch::start(plain_dir.path(), &[]).await;
     let rules = Hookwatch::start(rules_dir.path(), &[]).await;
     let targets = [
-        Target {
-            name: "(e) hookwatch, no rules",
-            url: format!("{}/webhook/stripe", plain.base),
-            pid: plain.child.id(),
-        },
-        Target {
-            name: "(e) hookwatch, 50 rules",
-            url: format!("{}/webhook/stripe", rules.base),
-            pid: rules.child.id(),
-        },
+        Target::of("(e) hookwatch, no rules", &[&plain]),
+        Target::of("(e) hookwatch, 50 rules", &[&rules]),
     ];
     let totals = interleaved(&targets, duration, template).await;
     println!(
@@ -322,26 +374,6 @@ async fn bench() {
         duration.as_secs(),
         WARM_UP.as_secs()
     );
-    let reference = sqlite_versus_noop(duration, &template).await;
+    headline(duration, &template).await;
     rules_versus_none(duration, &template).await;
-    for instances in [1, 2] {
-        let run = support::postgres::postgres_run(
-            instances,
-            CONCURRENCY,
-            duration,
-            signed(template.clone()),
-        )
-        .await;
-        let Some((report, stored)) = run else { break };
-        println!(
-            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  ratio to (b) {:.3}",
-            format!("(d) hookwatch, PostgreSQL, {instances} inst."),
-            report.rps(),
-            report.p50_ms,
-            report.p99_ms,
-            report.errors,
-            report.rps() / reference
-        );
-        println!("    stored rows {stored} = 200s {}", report.ok);
-    }
 }

@@ -5,14 +5,13 @@
 //! The server is `HOOKWATCH_BENCH_PG` (a base URL such as `postgres://me@127.0.0.1:5432`),
 //! else `postgres://postgres@127.0.0.1:5432`. Unreachable: the run is skipped with a message.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hookwatch::store::Store;
 use hookwatch::store::postgres::{DEFAULT_POOL_SIZE, PgConfig, PgStore};
 use tokio_postgres::NoTls;
 
-use super::{Hookwatch, MakeRequest, Report, load, seed};
+use super::{Hookwatch, seed};
 
 /// The server's base URL, without a database name or a trailing slash.
 fn server_base() -> String {
@@ -149,44 +148,13 @@ async fn populate(url: &str, count: u64) {
     );
 }
 
-/// Starts `instances` servers on one fresh database and loads them at once, `concurrency`
-/// connections split between them. Request numbers are interleaved (instance k sends
-/// k, k + instances, …) so no two instances send the same delivery id. Returns the merged
-/// report (p50/p99: the worst instance's) and the rows stored, or `None` without PostgreSQL.
-pub async fn postgres_run(
-    instances: usize,
-    concurrency: usize,
-    duration: Duration,
-    make: MakeRequest,
-) -> Option<(Report, i64)> {
+/// `instances` servers of `hookwatch serve` on one fresh database, for the ingest benchmark;
+/// `None` without PostgreSQL. The database is dropped with the returned `BenchDb`.
+pub async fn cluster(instances: usize, dir: &std::path::Path) -> Option<(BenchDb, Vec<Hookwatch>)> {
     let db = BenchDb::create(instances).await?;
-    let dir = tempfile::tempdir().unwrap();
     let mut servers = Vec::new();
     for _ in 0..instances {
-        servers.push(Hookwatch::start(dir.path(), &["--database", &db.url]).await);
+        servers.push(Hookwatch::start(dir, &["--database", &db.url]).await);
     }
-    let runs = servers.iter().enumerate().map(|(k, server)| {
-        let make = make.clone();
-        let interleaved: MakeRequest = Arc::new(move |n| make(n * instances as u64 + k as u64));
-        let url = format!("{}/webhook/stripe", server.base);
-        async move { load(&url, concurrency / instances, duration, interleaved).await }
-    });
-    let reports = futures_util::future::join_all(runs).await;
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", servers[0].base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for server in servers {
-        server.stop().await;
-    }
-    let merged = Report {
-        ok: reports.iter().map(|r| r.ok).sum(),
-        errors: reports.iter().map(|r| r.errors).sum(),
-        seconds: reports.iter().map(|r| r.seconds).fold(0.0, f64::max),
-        p50_ms: reports.iter().map(|r| r.p50_ms).fold(0.0, f64::max),
-        p99_ms: reports.iter().map(|r| r.p99_ms).fold(0.0, f64::max),
-    };
-    Some((merged, stats["total"].as_i64().unwrap_or(-1)))
+    Some((db, servers))
 }
