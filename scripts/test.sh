@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
-# python3 for the fixtures' signer. Safe to run again; it installs only what is missing.
+# openssl for the PostgreSQL TLS tests' certificates, python3 for the fixtures' signer. Safe to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +24,19 @@ ensure_chromium() {
   fi
 }
 
+ensure_openssl() {
+  # The PostgreSQL TLS tests make their certificates with the openssl CLI.
+  if command -v openssl >/dev/null; then return; fi
+  if command -v apt-get >/dev/null; then
+    echo "installing openssl for the PostgreSQL TLS tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+  fi
+}
+
 ensure_postgres
 ensure_chromium
+ensure_openssl
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
 
 cargo test --locked
