@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
-# openssl for the PostgreSQL TLS tests' certificates, python3 for the fixtures' signer. Safe to run again; it installs only what is missing.
+# openssl for the PostgreSQL TLS tests' certificates, python3 for the fixtures' signer. Safe
+# to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
