@@ -16,28 +16,19 @@ ensure_postgres() {
   echo "PostgreSQL is not reachable on 127.0.0.1:5432; its tests will fail in CI" >&2
 }
 
-ensure_chromium() {
-  if command -v chromium >/dev/null; then return; fi
+# Installs Debian's package $2 when the command $1 is missing; $3 says which tests need it.
+ensure_command() {
+  if command -v "$1" >/dev/null; then return; fi
   if command -v apt-get >/dev/null; then
-    echo "installing Debian's chromium for the browser tests"
+    echo "installing $2 for $3"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-  fi
-}
-
-ensure_openssl() {
-  # The PostgreSQL TLS tests make their certificates with the openssl CLI.
-  if command -v openssl >/dev/null; then return; fi
-  if command -v apt-get >/dev/null; then
-    echo "installing openssl for the PostgreSQL TLS tests"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+    apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
   fi
 }
 
 ensure_postgres
-ensure_chromium
-ensure_openssl
+ensure_command chromium chromium "the browser tests"
+ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
 
 cargo test --locked
