@@ -289,3 +289,33 @@ fn a_restarted_engine_continues_stored_alerts_and_their_cooldown() {
         "without the history it fires"
     );
 }
+
+#[test]
+fn instances_resuming_an_open_alert_resolve_it_at_the_same_time() {
+    use crate::model::Alert;
+    let rules = || vec![rule(AlertKind::Burst, 2, 10, 0)];
+    let mut first = Engine::new(rules());
+    event(&mut first, "s", 1, 0.0, false);
+    let fired = event(&mut first, "s", 2, 1.0, false);
+    let stored = vec![Alert {
+        id: 1,
+        new: fired[0].clone(),
+    }];
+    // Both instances restart while it is open, see no events, and tick at different times.
+    let mut a = Engine::new(rules());
+    a.remember(&stored);
+    let mut b = Engine::new(rules());
+    b.remember(&stored);
+    assert!(
+        a.tick(t(5.0)).is_empty(),
+        "its events may still be in the window"
+    );
+    let from_a = a.tick(t(12.5));
+    let from_b = b.tick(t(40.0));
+    assert_eq!(states(&from_a), vec![(AlertState::Resolved, t(11.0))]);
+    assert_eq!(
+        states(&from_b),
+        states(&from_a),
+        "one claim key: one notification"
+    );
+}

@@ -131,15 +131,19 @@ impl Tracker {
             return Some(self.change(rule, AlertState::Firing, at, now));
         }
         if !holds && self.firing {
-            let at = match rule.kind {
-                AlertKind::Silence => now,
+            let at = match (rule.kind, self.hits.front()) {
+                (AlertKind::Silence, _) => now,
                 // The count dropped below the threshold when the oldest kept event left.
-                _ => self
-                    .hits
-                    .front()
-                    .map_or(now, |h| h.0 + rule.window_micros())
-                    .min(now),
+                (_, Some(oldest)) => (oldest.0 + rule.window_micros()).min(now),
+                // Resumed from a stored firing (`resume`) without its events: they have all
+                // left the window one window after the last one seen. Every instance of a
+                // cluster computes the same time, so the resolution's claim key is the same
+                // and it is sent once, whenever each instance gets to it.
+                (_, None) => self.last_seen + rule.window_micros(),
             };
+            if at > now {
+                return None;
+            }
             self.firing = false;
             return Some(self.change(rule, AlertState::Resolved, at, now));
         }
