@@ -21,7 +21,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// Largest answer read; more is refused rather than buffered.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Longest `Retry-After` honoured; a longer one gives up (the queue must keep moving).
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// First backoff without `Retry-After`; doubles per attempt.
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// Characters of an error answer kept in the message, for the operator.

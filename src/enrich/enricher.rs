@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::budget::{Budget, Spend};
 use super::cache::{self, Cache};
-use super::call::{CallError, Outbound};
+use super::call::{self, CallError, Outbound};
 use super::settings::{EnrichSettings, Kind};
 use super::template::Context;
 use super::{http_kind, swiftsearch};
@@ -24,6 +24,8 @@ use crate::store::{Store, StoreError};
 /// Longest a failed answer is cached: an outage must not hammer the service with one call
 /// per identical event, but recovery should show within a minute.
 const ERROR_CACHE_SECS: u64 = 60;
+/// Added to the longest enrichment to make a claim's lease: writing the result, a slow store.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// Why enrichment did not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,17 @@ impl Enricher {
             memory,
             skipped: AtomicU64::new(0),
         })
+    }
+
+    /// How long a claim lasts: longer than the longest enrichment (every attempt timing out,
+    /// the longest waits between them), plus a margin, so a live process never loses its
+    /// claim to another, while a dead one's claim is taken over soon after.
+    pub fn lease(&self) -> TimeDelta {
+        let attempts = call::MAX_ATTEMPTS;
+        let longest = Duration::from_secs(self.settings.timeout_secs) * attempts
+            + call::MAX_RETRY_AFTER * (attempts - 1)
+            + LEASE_MARGIN;
+        TimeDelta::from_std(longest).unwrap_or(TimeDelta::MAX)
     }
 
     /// Whether the worker enriches this event unasked.

@@ -17,12 +17,14 @@
 //!
 //! ## Clusters: each event enriched once
 //!
-//! Before calling out, the worker claims the event with `Store::claim_enrichment(id)`, an
-//! atomic "set `enrichment` to `{"pending":true}` where it is still NULL" that reports whether
-//! this process won. Several instances fed the same event (PostgreSQL `LISTEN`, or each
-//! receiving its share) race on that one row; exactly one wins and calls. A process that dies
-//! between claim and result leaves `{"pending":true}` visible in the event detail;
-//! `POST /api/events/{id}/enrich` re-runs it. The cache and the daily budget are per process.
+//! Before calling out, the worker claims the event with `Store::claim_enrichment`, an atomic
+//! "set `enrichment` to `{"pending":true}` where it is still NULL" that reports whether this
+//! process won. Several instances fed the same event (PostgreSQL `LISTEN`, or each receiving
+//! its share) race on that one row; exactly one wins and calls. The claim is a lease, longer
+//! than the longest enrichment can take (`Enricher::lease`): a process that dies between claim
+//! and result leaves `{"pending":true}` only until the lease runs out, and then `sweep` (in
+//! every process, at start and every minute) finds the expired claim and queues the event
+//! again, so the work is not lost. The cache and the daily budget are per process.
 //!
 //! Module map: `settings` (typed config), `template` (the query), `rule` (which events),
 //! `cache`, `budget` (pure, time passed in), `call` (one POST with timeout and retries),
@@ -41,7 +43,9 @@ pub mod swiftsearch;
 pub mod template;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::Utc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -70,12 +74,52 @@ pub fn spawn(
     let enricher = Arc::new(Enricher::new(settings, store)?);
     tokio::spawn(select(
         feed.subscribe(),
-        queue,
+        queue.clone(),
         enricher.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(sweep(queue, enricher.clone(), shutdown.clone()));
     tokio::spawn(work(work_queue, enricher.clone(), shutdown));
     Ok(enricher)
+}
+
+/// How often every process looks for claims whose process died.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Expired claims taken per sweep; the rest wait for the next one.
+const SWEEP_BATCH: u32 = 100;
+
+/// At start and every `SWEEP_EVERY`: events whose enrichment claim expired → the queue, whole
+/// (read from the store), for `work` to claim again.
+async fn sweep(
+    queue: mpsc::Sender<Arc<Event>>,
+    enricher: Arc<Enricher>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let store = &enricher.store;
+        match store
+            .expired_enrichment_claims(Utc::now(), SWEEP_BATCH)
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    if let Ok(Some(event)) = store.get(id).await {
+                        tracing::info!(event_id = id, "Taking over an expired enrichment claim.");
+                        if queue.try_send(Arc::new(event)).is_err() {
+                            break; // full (or closed): the next sweep finds the rest
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot look for expired enrichment claims.")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
 }
 
 /// Feed → queue, keeping only what the rule wants; never waits on a full queue.
@@ -127,7 +171,9 @@ async fn work(
 }
 
 async fn claim_and_enrich(enricher: &Enricher, event: &Event) {
-    match enricher.store.claim_enrichment(event.id).await {
+    let now = Utc::now();
+    let until = now + enricher.lease();
+    match enricher.store.claim_enrichment(event.id, now, until).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::debug!(

@@ -23,6 +23,39 @@ use tokio_util::sync::CancellationToken;
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 
+/// A write to an event's enrichment (`events.enrichment` and its lease, in microseconds).
+#[derive(Debug, Clone)]
+pub(crate) enum EnrichmentWrite {
+    /// `{"pending":true}` until `until`, where there is no enrichment or the lease ran out
+    /// before `now`.
+    Claim { now: i64, until: i64 },
+    /// The document, as JSON text; ends the lease.
+    Set(String),
+}
+
+/// The SQL both backends run for `EnrichmentWrite` and `expired_enrichment_claims`, with
+/// `?N` placeholders (PostgreSQL's `$N` are substituted): one text, so the claim means the
+/// same on both.
+pub(crate) mod enrichment_sql {
+    /// ?1 id, ?2 pending marker, ?3 now, ?4 until.
+    pub const CLAIM: &str = "UPDATE events SET enrichment = ?2, enrichment_lease = ?4
+         WHERE id = ?1 AND (enrichment IS NULL OR enrichment_lease < ?3)";
+    /// ?1 id, ?2 document.
+    pub const SET: &str =
+        "UPDATE events SET enrichment = ?2, enrichment_lease = NULL WHERE id = ?1";
+    /// ?1 now, ?2 limit.
+    pub const EXPIRED: &str = "SELECT id FROM events
+         WHERE enrichment_lease IS NOT NULL AND enrichment_lease < ?1
+         ORDER BY enrichment_lease LIMIT ?2";
+    /// The claim's marker, visible in the event detail until the result replaces it.
+    pub const PENDING: &str = r#"{"pending":true}"#;
+
+    /// The same statement with PostgreSQL's placeholders.
+    pub fn numbered(sql: &str) -> String {
+        sql.replace('?', "$")
+    }
+}
+
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
 /// `Retry-After`: the sender must try again, since nothing was committed.
 #[derive(Debug, thiserror::Error)]
@@ -123,13 +156,23 @@ impl Store {
         }
     }
 
-    /// Claims an event for enrichment: marks it `{"pending":true}` only if it has no
-    /// enrichment yet, atomically, and answers whether this caller won. With several
-    /// instances on one database exactly one wins, so each event is enriched once.
-    pub async fn claim_enrichment(&self, id: i64) -> Result<bool, StoreError> {
+    /// Claims an event for enrichment until `until`: marks it `{"pending":true}` only if it
+    /// has no enrichment yet or its claim's lease ran out before `now` (the process that held
+    /// it died), atomically, and answers whether this caller won. With several instances on
+    /// one database exactly one holds a claim at a time.
+    pub async fn claim_enrichment(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let claim = EnrichmentWrite::Claim {
+            now: now.timestamp_micros(),
+            until: until.timestamp_micros(),
+        };
         match self {
-            Store::Sqlite(s) => s.write_enrichment(id, None).await,
-            Store::Postgres(s) => s.write_enrichment(id, None).await,
+            Store::Sqlite(s) => s.write_enrichment(id, claim).await,
+            Store::Postgres(s) => s.write_enrichment(id, claim).await,
         }
     }
 
@@ -140,9 +183,24 @@ impl Store {
         id: i64,
         enrichment: &serde_json::Value,
     ) -> Result<bool, StoreError> {
+        let set = EnrichmentWrite::Set(enrichment.to_string());
         match self {
-            Store::Sqlite(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
-            Store::Postgres(s) => s.write_enrichment(id, Some(enrichment.to_string())).await,
+            Store::Sqlite(s) => s.write_enrichment(id, set).await,
+            Store::Postgres(s) => s.write_enrichment(id, set).await,
+        }
+    }
+
+    /// Events whose enrichment claim ran out before `now`, oldest lease first, at most
+    /// `limit`: work a dead process dropped, for the living to take over.
+    pub async fn expired_enrichment_claims(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = now.timestamp_micros();
+        match self {
+            Store::Sqlite(s) => s.expired_enrichment_claims(now, limit).await,
+            Store::Postgres(s) => s.expired_enrichment_claims(now, limit).await,
         }
     }
 

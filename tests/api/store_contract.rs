@@ -60,6 +60,7 @@ contract!(
     every_list_filter_selects_the_same_events,
     keyset_paging_walks_every_event_once,
     stats_and_sources_count_what_was_stored,
+    an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_expired,
 );
 
 fn at(minute: i64, second: i64) -> DateTime<Utc> {
@@ -384,4 +385,65 @@ async fn both_backends_answer_stats_identically() {
         sqlite_store.sources().await.expect("sqlite sources"),
         pg_store.sources().await.expect("pg sources")
     );
+}
+
+async fn an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_expired(store: Store) {
+    let Inserted::Stored(stored) = store.insert(event("s", Some("t"), None)).await.unwrap() else {
+        panic!("stored")
+    };
+    let id = stored.id;
+    let (now, lease) = (at(0, 0), Duration::seconds(60));
+    assert!(store.claim_enrichment(id, now, now + lease).await.unwrap());
+    let soon = now + Duration::seconds(30);
+    assert!(
+        !store
+            .claim_enrichment(id, soon, soon + lease)
+            .await
+            .unwrap(),
+        "a live claim is not taken"
+    );
+    assert!(
+        store
+            .expired_enrichment_claims(soon, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its process died: after the lease, the claim is listed, and taken over once.
+    let later = now + Duration::seconds(61);
+    assert_eq!(
+        store.expired_enrichment_claims(later, 10).await.unwrap(),
+        vec![id]
+    );
+    assert!(
+        store
+            .claim_enrichment(id, later, later + lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_enrichment(id, later, later + lease)
+            .await
+            .unwrap()
+    );
+    // A result ends the lease for good.
+    let document = serde_json::json!({"query": "q", "results": [], "at": "x"});
+    assert!(store.set_enrichment(id, &document).await.unwrap());
+    let much_later = now + Duration::days(1);
+    assert!(
+        store
+            .expired_enrichment_claims(much_later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .claim_enrichment(id, much_later, much_later + lease)
+            .await
+            .unwrap()
+    );
+    let detail = store.get(id).await.unwrap().expect("event");
+    assert_eq!(detail.enrichment, Some(document));
 }

@@ -27,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
-use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
+use crate::store::{
+    EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError, enrichment_sql,
+};
 
 /// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
 /// catch-up reads and a dashboard's worth of API requests, small enough that a few instances
@@ -158,34 +160,41 @@ impl PgStore {
             .map_err(unavailable)
     }
 
-    /// `None` claims (`{"pending":true}` only where `enrichment` is NULL, so one instance
-    /// wins); `Some` sets the document. Answers whether a row changed.
+    /// A claim or a document (see `Store::claim_enrichment`); answers whether a row changed.
     pub(super) async fn write_enrichment(
         &self,
         id: i64,
-        document: Option<String>,
+        write: EnrichmentWrite,
     ) -> Result<bool, StoreError> {
         let client = self.client().await?;
-        let changed = match document {
-            None => {
-                client
-                    .execute(
-                        "UPDATE events SET enrichment = '{\"pending\":true}' \
-                         WHERE id = $1 AND enrichment IS NULL",
-                        &[&id],
-                    )
-                    .await
+        let changed = match write {
+            EnrichmentWrite::Claim { now, until } => {
+                let sql = enrichment_sql::numbered(enrichment_sql::CLAIM);
+                let pending = enrichment_sql::PENDING;
+                client.execute(&sql, &[&id, &pending, &now, &until]).await
             }
-            Some(document) => {
-                client
-                    .execute(
-                        "UPDATE events SET enrichment = $2 WHERE id = $1",
-                        &[&id, &document],
-                    )
-                    .await
+            EnrichmentWrite::Set(document) => {
+                let sql = enrichment_sql::numbered(enrichment_sql::SET);
+                client.execute(&sql, &[&id, &document]).await
             }
         };
         changed.map(|rows| rows > 0).map_err(unavailable)
+    }
+
+    pub(super) async fn expired_enrichment_claims(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let client = self.client().await?;
+        let sql = enrichment_sql::numbered(enrichment_sql::EXPIRED);
+        let rows = client
+            .query(&sql, &[&now, &i64::from(limit)])
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(unavailable))
+            .collect()
     }
 
     pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {

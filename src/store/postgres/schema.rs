@@ -106,6 +106,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0;
     ALTER TABLE sources DROP CONSTRAINT sources_pkey, ADD PRIMARY KEY (source, shard);
     "#,
+    // 4: an enrichment claim is a lease (microseconds since the epoch it runs until), so a
+    // claim whose instance died is taken over (`Store::expired_enrichment_claims`). Claims
+    // made before this version had none: they count as expired.
+    r#"
+    ALTER TABLE events ADD COLUMN enrichment_lease BIGINT;
+    UPDATE events SET enrichment_lease = 0 WHERE enrichment = '{"pending":true}';
+    CREATE INDEX events_enrichment_lease ON events (enrichment_lease)
+        WHERE enrichment_lease IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
-use crate::store::{EventFilter, Inserted, SourceRow, Stats, StoreError};
+use crate::store::{
+    EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError, enrichment_sql,
+};
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
 const QUEUE_DEPTH: usize = 4096;
@@ -92,18 +94,27 @@ impl SqliteStore {
             .await
     }
 
-    /// `None` claims (only where `enrichment` is NULL); `Some` sets the document.
+    /// A claim or a document (see `Store::claim_enrichment`), through the writer thread.
     pub(super) async fn write_enrichment(
         &self,
         id: i64,
-        document: Option<String>,
+        write: EnrichmentWrite,
     ) -> Result<bool, StoreError> {
-        let write = match document {
-            None => writer::EnrichmentWrite::Claim,
-            Some(document) => writer::EnrichmentWrite::Set(document),
-        };
         self.write(|reply| writer::Job::Enrichment { id, write, reply })
             .await
+    }
+
+    pub(super) async fn expired_enrichment_claims(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(enrichment_sql::EXPIRED)?;
+            let ids = stmt.query_map(rusqlite::params![now, limit], |row| row.get(0))?;
+            ids.collect()
+        })
+        .await
     }
 
     pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {

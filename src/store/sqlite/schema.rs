@@ -78,6 +78,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX alerts_claim ON alerts (rule, source, state, at);
     "#,
+    // 3: an enrichment claim is a lease (microseconds since the epoch it runs until), so a
+    // claim whose process died is taken over (`Store::expired_enrichment_claims`). Claims
+    // made before this version had none: they count as expired.
+    r#"
+    ALTER TABLE events ADD COLUMN enrichment_lease INTEGER;
+    UPDATE events SET enrichment_lease = 0 WHERE enrichment = '{"pending":true}';
+    CREATE INDEX events_enrichment_lease ON events (enrichment_lease)
+        WHERE enrichment_lease IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the newest version.

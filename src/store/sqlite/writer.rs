@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
-use crate::store::{Inserted, StoreError};
+use crate::store::{EnrichmentWrite, Inserted, StoreError, enrichment_sql};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -43,17 +43,6 @@ pub(super) enum Job {
         reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
     },
 }
-
-/// What to do to `events.enrichment`.
-pub(super) enum EnrichmentWrite {
-    /// `{"pending":true}` where it is NULL: the claim that makes one process the enricher.
-    Claim,
-    /// The document, as JSON text.
-    Set(String),
-}
-
-/// The claim's marker, visible in the event detail until the result replaces it.
-const PENDING: &str = r#"{"pending":true}"#;
 
 /// Runs the writer until every sender is dropped.
 pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &OnceLock<Feed>) {
@@ -155,13 +144,11 @@ fn fail(job: Job, error: String) {
 
 fn write_enrichment(tx: &Transaction, id: i64, write: &EnrichmentWrite) -> rusqlite::Result<bool> {
     let changed = match write {
-        EnrichmentWrite::Claim => tx
-            .prepare_cached(
-                "UPDATE events SET enrichment = ?2 WHERE id = ?1 AND enrichment IS NULL",
-            )?
-            .execute(params![id, PENDING])?,
+        EnrichmentWrite::Claim { now, until } => tx
+            .prepare_cached(enrichment_sql::CLAIM)?
+            .execute(params![id, enrichment_sql::PENDING, now, until])?,
         EnrichmentWrite::Set(document) => tx
-            .prepare_cached("UPDATE events SET enrichment = ?2 WHERE id = ?1")?
+            .prepare_cached(enrichment_sql::SET)?
             .execute(params![id, document])?,
     };
     Ok(changed == 1)

@@ -383,3 +383,51 @@ async fn with_two_instances_on_postgresql_each_event_is_enriched_once() {
         "one call per event across the cluster"
     );
 }
+
+/// Makes an event's enrichment look like the claim of a process killed mid-call: pending,
+/// with a lease that ran out long ago.
+const DEAD_CLAIM: &str =
+    "UPDATE events SET enrichment = '{\"pending\":true}', enrichment_lease = 1 WHERE id = ";
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_instance_is_taken_over_by_a_living_one() {
+    let Some(db) = crate::pg::fresh_db().await else {
+        return;
+    };
+    let service = service("/search", Vec::new()).await;
+    let plain = spawn_at(tempfile::tempdir().unwrap(), "", None, &db.url).await;
+    let id = post_json(&plain, "stripe", failed_charge("code_dead")).await;
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("{DEAD_CLAIM}{id}"))
+        .await
+        .expect("fake a dead claim");
+    // An instance that enriches finds the expired claim when it starts, and does the work.
+    let toml = swift(
+        &service.url,
+        "query = \"{source} {/data/object/failure_code}\"\n",
+    );
+    let living = spawn_at(tempfile::tempdir().unwrap(), &toml, None, &db.url).await;
+    let found = enrichment(&living, id).await;
+    assert_eq!(found["query"], "stripe code_dead", "{found}");
+    assert_eq!(found["results"], expected_results(), "{found}");
+    assert_eq!(service.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_left_when_hookwatch_was_killed_is_finished_after_a_restart() {
+    let service = service("/search", Vec::new()).await;
+    let toml = swift(&service.url, "");
+    let app = spawn_app_with("").await;
+    let id = post_json(&app, "stripe", failed_charge("x")).await;
+    let dir = app.stop().await;
+    let db = rusqlite::Connection::open(dir.path().join("hookwatch.db")).expect("open");
+    db.execute_batch(&format!("{DEAD_CLAIM}{id}"))
+        .expect("fake a dead claim");
+    drop(db);
+    let app = spawn_in(dir, &toml, None).await;
+    assert_eq!(enrichment(&app, id).await["results"], expected_results());
+}

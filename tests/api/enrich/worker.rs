@@ -84,7 +84,11 @@ async fn an_event_is_claimed_for_enrichment_exactly_once() {
         hookwatch::store::sqlite::SqliteStore::open(&dir.path().join("h.db")).unwrap(),
     );
     let event = stored_event(&store, 0).await;
-    let claims = futures_util::future::join_all((0..4).map(|_| store.claim_enrichment(event.id)));
+    let now = chrono::Utc::now();
+    let until = now + chrono::TimeDelta::seconds(60);
+    let claims = futures_util::future::join_all(
+        (0..4).map(|_| store.claim_enrichment(event.id, now, until)),
+    );
     let won: Vec<bool> = claims.await.into_iter().map(Result::unwrap).collect();
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
     let pending = store.get(event.id).await.unwrap().unwrap().enrichment;
@@ -92,11 +96,11 @@ async fn an_event_is_claimed_for_enrichment_exactly_once() {
     let document = serde_json::json!({"query": "q", "results": [], "at": "t"});
     assert!(store.set_enrichment(event.id, &document).await.unwrap());
     assert!(
-        !store.claim_enrichment(event.id).await.unwrap(),
+        !store.claim_enrichment(event.id, now, until).await.unwrap(),
         "done is not claimable"
     );
     assert!(!store.set_enrichment(999_999, &document).await.unwrap());
-    assert!(!store.claim_enrichment(999_999).await.unwrap());
+    assert!(!store.claim_enrichment(999_999, now, until).await.unwrap());
     let stored = store.get(event.id).await.unwrap().unwrap().enrichment;
     assert_eq!(stored, Some(document));
 }
