@@ -244,3 +244,45 @@ async fn postgres_stopped_mid_load_gets_503_then_recovers_without_losing_anythin
     let missing: Vec<&i64> = acked.values().filter(|id| !streamed.contains(id)).collect();
     assert!(missing.is_empty(), "not streamed: {missing:?}");
 }
+
+#[tokio::test]
+async fn instances_starting_at_once_migrate_the_database_once() {
+    use hookwatch::store::postgres::{PgConfig, PgStore};
+    let Some(db) = fresh_db().await else { return };
+    let config = PgConfig {
+        url: db.url.clone(),
+        pool_size: 2,
+    };
+    // Four instances open the empty database together: one migrates under the advisory
+    // lock, the others wait for it and find nothing left to do.
+    let opened = futures_util::future::join_all((0..4).map(|_| PgStore::open(&config))).await;
+    for store in &opened {
+        assert!(store.is_ok(), "{:?}", store.as_ref().err());
+    }
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let versions: Vec<i64> = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("schema_migrations")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert!(versions.len() >= 4, "every migration applied: {versions:?}");
+    assert_eq!(versions, expected, "each version once, in order");
+    // One more instance, later, changes nothing and still works.
+    let later = PgStore::open(&config).await.expect("open later");
+    drop(later);
+    let again: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(again, versions.len() as i64);
+}
