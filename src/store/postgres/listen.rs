@@ -79,7 +79,7 @@ impl Listener {
                 Ok(()) => return,
                 Err(error) => error,
             };
-            tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64,
+            tracing::warn!(error = %super::causes(&error), retry_in_ms = backoff.as_millis() as u64,
                 "Lost the PostgreSQL event listener; reconnecting.");
             tokio::select! {
                 () = shutdown.cancelled() => return,

@@ -236,7 +236,7 @@ impl PgStore {
 
 /// An error with its causes (`error performing TLS handshake: invalid peer certificate:
 /// UnknownIssuer`): tokio-postgres keeps the reason a connection failed in `source()`.
-fn causes(error: &dyn std::error::Error) -> String {
+pub(super) fn causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
