@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::AlertSettings;
 use super::engine::Engine;
 use super::rule::Facts;
-use super::sink::Sinks;
+use super::sink::{OnDone, Sinks};
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, NewAlert};
 use crate::store::{EventFilter, Store};
@@ -27,6 +27,11 @@ const STORED_ALERTS: u32 = 1000;
 const EMIT_QUEUE: usize = 1024;
 /// Events read per store page when catching up after a lag.
 const REFILL_PAGE: u32 = 1000;
+/// How long the process that claimed an alert has to get it to every sink before another
+/// may send it: far longer than a sink's retries take, so only a dead process loses it.
+const NOTIFY_LEASE: TimeDelta = TimeDelta::minutes(10);
+/// How often every process looks for alerts whose sender died.
+const NOTIFY_SWEEP: Duration = Duration::from_secs(60);
 
 /// Starts the evaluator and the emitter; the handle ends when both have.
 pub(super) fn start(
@@ -38,12 +43,13 @@ pub(super) fn start(
     // Subscribe before anything else, so no event stored after start-up is missed.
     let events = feed.subscribe();
     let (emit, pending) = mpsc::channel(EMIT_QUEUE);
-    let emitter = tokio::spawn(emit_all(
-        pending,
+    let sinks = Sinks::start(settings.sinks);
+    tokio::spawn(send_unnotified(
         store.clone(),
-        feed,
-        Sinks::start(settings.sinks),
+        sinks.clone(),
+        shutdown.clone(),
     ));
+    let emitter = tokio::spawn(emit_all(pending, store.clone(), feed, sinks));
     let evaluator = Evaluator {
         engine: Engine::new(settings.rules),
         store,
@@ -149,7 +155,7 @@ impl Evaluator {
 /// Claims, publishes and sends each transition, in the order decided.
 async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, store: Store, feed: Feed, sinks: Sinks) {
     while let Some(new) = pending.recv().await {
-        let id = match store.claim_alert(&new).await {
+        let id = match store.claim_alert(&new, Utc::now() + NOTIFY_LEASE).await {
             Ok(Some(id)) => id,
             Ok(None) => {
                 tracing::debug!(rule = %new.rule, source = %new.source, "Alert already claimed elsewhere.");
@@ -163,6 +169,50 @@ async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, store: Store, feed: Fee
         };
         let alert = Arc::new(Alert { id, new });
         feed.publish(FeedItem::Alert(alert.clone()));
-        sinks.send(&alert);
+        sinks.send(&alert, notified(&store, id));
+    }
+}
+
+/// Ends the alert's sending lease once every sink is done with it (none for an alert that
+/// could not be stored).
+fn notified(store: &Store, id: i64) -> Option<OnDone> {
+    if id == 0 {
+        return None;
+    }
+    let store = store.clone();
+    Some(Box::new(move || {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.alert_notified(id).await {
+                tracing::warn!(error = %error, alert = id, "Cannot record that an alert was sent.");
+            }
+        });
+    }))
+}
+
+/// At start and every `NOTIFY_SWEEP`: alerts whose sending lease ran out (the process that
+/// claimed them died before every sink was done) go to the sinks from here. A sink that had
+/// already received one then receives it again: at least once, never lost.
+async fn send_unnotified(store: Store, sinks: Sinks, shutdown: CancellationToken) {
+    loop {
+        let now = Utc::now();
+        match store
+            .take_unnotified_alerts(now, now + NOTIFY_LEASE, 100)
+            .await
+        {
+            Ok(alerts) => {
+                for alert in alerts {
+                    tracing::info!(alert = alert.id, rule = %alert.new.rule,
+                        "Sending an alert whose sender stopped before it was done.");
+                    let id = alert.id;
+                    sinks.send(&Arc::new(alert), notified(&store, id));
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "Cannot look for unsent alerts."),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(NOTIFY_SWEEP) => {}
+        }
     }
 }

@@ -33,6 +33,34 @@ pub(crate) enum EnrichmentWrite {
     Set(String),
 }
 
+/// The SQL both backends run for alert notification leases, `?N` placeholders as in
+/// `enrichment_sql`.
+pub(crate) mod alert_notice_sql {
+    /// ?1 id: every sink is done with the alert.
+    pub const DONE: &str = "UPDATE alerts SET notify_until = NULL WHERE id = ?1";
+    /// ?1 now, ?2 until, ?3 limit: leases expired ones again and returns them. PostgreSQL
+    /// appends `FOR UPDATE SKIP LOCKED` to the inner select (`TAKE_LOCK`).
+    pub const TAKE: &str = "UPDATE alerts SET notify_until = ?2 WHERE id IN (
+         SELECT id FROM alerts WHERE notify_until IS NOT NULL AND notify_until < ?1
+         ORDER BY id LIMIT ?3{lock})
+         RETURNING id, rule, kind, source, state, count, window_secs, at, sample_event_ids";
+
+    /// `TAKE` for a backend: `lock` is empty on SQLite (one writer), `FOR UPDATE SKIP LOCKED`
+    /// on PostgreSQL, so two instances sweeping at once take different alerts.
+    pub fn take(lock: &str) -> String {
+        TAKE.replace("{lock}", lock)
+    }
+}
+
+/// What to do about alert notifications (`Store::alert_notified`, `take_unnotified_alerts`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AlertNotice {
+    /// Every sink is done with this alert.
+    Done(i64),
+    /// Lease alerts whose lease ran out before `now` until `until`, at most `limit`.
+    Take { now: i64, until: i64, limit: u32 },
+}
+
 /// The SQL both backends run for `EnrichmentWrite` and `expired_enrichment_claims`, with
 /// `?N` placeholders (PostgreSQL's `$N` are substituted): one text, so the claim means the
 /// same on both.
@@ -209,10 +237,44 @@ impl Store {
     /// stored (by another instance evaluating the same events). The insert itself is the
     /// decision, made atomic by a unique key: SQLite `ON CONFLICT DO NOTHING` here, and the
     /// same statement on PostgreSQL, so exactly one instance of a cluster wins each alert.
-    pub async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+    /// The winner holds the sending until `notify_until` (`alert_notified` ends it early).
+    pub async fn claim_alert(
+        &self,
+        alert: &NewAlert,
+        notify_until: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let until = notify_until.timestamp_micros();
         match self {
-            Store::Sqlite(s) => s.claim_alert(alert).await,
-            Store::Postgres(s) => s.claim_alert(alert).await,
+            Store::Sqlite(s) => s.claim_alert(alert, until).await,
+            Store::Postgres(s) => s.claim_alert(alert, until).await,
+        }
+    }
+
+    /// Every sink is done with this alert: nobody needs to send it again.
+    pub async fn alert_notified(&self, id: i64) -> Result<(), StoreError> {
+        self.alert_notice(AlertNotice::Done(id)).await.map(|_| ())
+    }
+
+    /// Alerts whose sending was claimed by a process that died (the lease ran out before
+    /// `now`), leased again to this caller until `until`: at most `limit`, oldest first.
+    pub async fn take_unnotified_alerts(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.alert_notice(AlertNotice::Take {
+            now: now.timestamp_micros(),
+            until: until.timestamp_micros(),
+            limit,
+        })
+        .await
+    }
+
+    async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.alert_notice(notice).await,
+            Store::Postgres(s) => s.alert_notice(notice).await,
         }
     }
 

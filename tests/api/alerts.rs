@@ -418,3 +418,72 @@ async fn with_two_instances_on_postgresql_one_burst_sends_one_notification() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_alert_left_unsent_when_hookwatch_was_killed_is_sent_after_a_restart() {
+    let receiver = start_receiver(Answer::Ok).await;
+    let dir = spawn_app_with("").await.stop().await;
+    let path = dir.path().join("hookwatch.db");
+    // What a process killed right after claiming an alert leaves: the row, its sending lease
+    // long expired, and no sink ever called.
+    let db = rusqlite::Connection::open(&path).expect("open");
+    db.execute_batch(
+        "INSERT INTO alerts (rule, kind, source, state, count, window_secs, at,
+           sample_event_ids, notify_until)
+         VALUES ('stripe burst', 'burst', 'stripe', 'firing', 3, 60, 1764000000000000,
+           '[1,2,3]', 1)",
+    )
+    .expect("insert the unsent alert");
+    drop(db);
+    let config = format!(
+        "{}\n[[alerts.sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        burst_rule("other", "quiet", 1000),
+        receiver.url("/hook"),
+    );
+    let app = spawn_in(dir, &config, None).await;
+    let sent = wait_for_bodies(&receiver, "/hook", 1).await;
+    assert_eq!(sent[0]["alert"]["rule"], "stripe burst", "{}", sent[0]);
+    assert_eq!(sent[0]["alert"]["state"], "firing", "{}", sent[0]);
+    // Once the sink is done the lease ends, so no process sends it again.
+    eventually("the lease ended", || async { unsent_alerts(&path) == 0 }).await;
+    assert_eq!(receiver.bodies("/hook").len(), 1);
+    drop(app);
+}
+
+/// Alerts whose sending lease is still open (not yet done with by every sink).
+fn unsent_alerts(db_path: &std::path::Path) -> i64 {
+    let db = rusqlite::Connection::open(db_path).expect("open");
+    db.query_row(
+        "SELECT count(*) FROM alerts WHERE notify_until IS NOT NULL",
+        [],
+        |row| row.get(0),
+    )
+    .expect("count")
+}
+
+#[tokio::test]
+async fn an_alert_sent_to_every_sink_is_never_sent_again() {
+    let ok = start_receiver(Answer::Ok).await;
+    let failing = start_receiver(Answer::FailFirst(100)).await;
+    let config = format!(
+        "{}\n[[alerts.sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n\
+         [[alerts.sinks]]\nkind = \"webhook\"\nurl = \"{}\"\nretries = 1\nbackoff_ms = 20\n",
+        burst_rule("once", "once", 1),
+        ok.url("/ok"),
+        failing.url("/failing"),
+    );
+    let app = spawn_app_with(&config).await;
+    post_events(&app, "once", 1, "{}").await;
+    wait_for_bodies(&ok, "/ok", 1).await;
+    // Delivered to one sink, given up by the other after its retry: done either way, so the
+    // lease ends and no sweep (here or in another instance) sends it again.
+    eventually("the sending lease ended", || async {
+        unsent_alerts(&app.db_path) == 0
+    })
+    .await;
+    assert_eq!(
+        failing.bodies("/failing").len(),
+        2,
+        "first try and one retry"
+    );
+}

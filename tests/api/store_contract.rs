@@ -61,6 +61,7 @@ contract!(
     keyset_paging_walks_every_event_once,
     stats_and_sources_count_what_was_stored,
     an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_expired,
+    an_alert_whose_sender_died_is_taken_over_once_for_sending,
 );
 
 fn at(minute: i64, second: i64) -> DateTime<Utc> {
@@ -446,4 +447,54 @@ async fn an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_exp
     );
     let detail = store.get(id).await.unwrap().expect("event");
     assert_eq!(detail.enrichment, Some(document));
+}
+
+async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store) {
+    use hookwatch::model::{AlertKind, AlertState, NewAlert};
+    let new = NewAlert {
+        rule: "burst".into(),
+        kind: AlertKind::Burst,
+        source: "s".into(),
+        state: AlertState::Firing,
+        count: 3,
+        window_secs: 60,
+        at: at(0, 0),
+        sample_event_ids: vec![1, 2, 3],
+    };
+    let (now, lease) = (at(0, 0), Duration::minutes(10));
+    let id = store
+        .claim_alert(&new, now + lease)
+        .await
+        .unwrap()
+        .expect("claimed");
+    let soon = now + Duration::minutes(5);
+    assert!(
+        store
+            .take_unnotified_alerts(soon, soon + lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its sender died: after the lease another process takes it, once.
+    let later = now + Duration::minutes(11);
+    let taken = store
+        .take_unnotified_alerts(later, later + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].id, &taken[0].new), (id, &new));
+    assert!(
+        store
+            .take_unnotified_alerts(later, later + lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Every sink done: never again.
+    store.alert_notified(id).await.unwrap();
+    let much_later = now + Duration::days(1);
+    let none = store
+        .take_unnotified_alerts(much_later, much_later + lease, 10)
+        .await;
+    assert!(none.unwrap().is_empty());
 }

@@ -15,6 +15,7 @@ pub mod slack;
 pub mod webhook;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -103,9 +104,32 @@ impl From<reqwest::Error> for SinkError {
     }
 }
 
-/// The running sinks; dropping it ends their tasks once their queues drain.
+/// What to do once every sink is done with an alert (delivered it, or gave up after its
+/// retries): the emitter ends the alert's sending lease there.
+pub type OnDone = Box<dyn Fn() + Send + Sync>;
+
+/// Counts the sinks still working on one alert; the last one runs `then`.
+struct Done {
+    remaining: AtomicUsize,
+    then: OnDone,
+}
+
+impl Done {
+    fn one(&self) {
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+            (self.then)();
+        }
+    }
+}
+
+/// An alert waiting for one sink, with the count it shares with the other sinks.
+type Queued = (Arc<Alert>, Option<Arc<Done>>);
+
+/// The running sinks; cheap to clone; dropping every clone ends their tasks once their
+/// queues drain.
+#[derive(Clone)]
 pub struct Sinks {
-    queues: Vec<(&'static str, mpsc::Sender<Arc<Alert>>)>,
+    queues: Vec<(&'static str, mpsc::Sender<Queued>)>,
 }
 
 impl Sinks {
@@ -123,17 +147,27 @@ impl Sinks {
         Sinks { queues }
     }
 
-    /// Hands an alert to every sink without waiting for any of them.
-    pub fn send(&self, alert: &Arc<Alert>) {
+    /// Hands an alert to every sink without waiting for any of them; `done` runs once every
+    /// sink is done with it (at once when there are no sinks).
+    pub fn send(&self, alert: &Arc<Alert>, done: Option<OnDone>) {
+        let done = done.map(|then| {
+            Arc::new(Done {
+                remaining: AtomicUsize::new(self.queues.len() + 1),
+                then,
+            })
+        });
         for (name, queue) in &self.queues {
-            if queue.try_send(alert.clone()).is_err() {
+            if queue.try_send((alert.clone(), done.clone())).is_err() {
                 tracing::warn!(
                     sink = name,
                     alert = alert.id,
                     "Sink queue full; alert dropped for it."
                 );
+                done.iter().for_each(|d| d.one());
             }
         }
+        // The count started one higher, so no sink can finish it before every one has it.
+        done.iter().for_each(|d| d.one());
     }
 }
 
@@ -202,8 +236,8 @@ async fn post_json(
 }
 
 /// Sends each queued alert, retrying with backoff; gives up on an alert after the last retry.
-async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Arc<Alert>>) {
-    while let Some(alert) = queue.recv().await {
+async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Queued>) {
+    while let Some((alert, done)) = queue.recv().await {
         let mut backoff = delivery.backoff;
         for attempt in 1..=delivery.retries.saturating_add(1) {
             let result = match tokio::time::timeout(delivery.timeout, sink.deliver(&alert)).await {
@@ -222,5 +256,6 @@ async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Arc<Alert
                 }
             }
         }
+        done.iter().for_each(|d| d.one());
     }
 }

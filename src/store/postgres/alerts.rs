@@ -7,18 +7,25 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Row;
 
 use crate::model::{Alert, AlertKind, AlertState, NewAlert};
+use crate::store::enrichment_sql::numbered;
+use crate::store::{AlertNotice, alert_notice_sql};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
 /// Inserts the alert unless `(rule, source, state, at)` exists; `Some(id)` when inserted.
-pub(super) async fn claim(client: &ClientWrapper, a: &NewAlert) -> PgResult<Option<i64>> {
+pub(super) async fn claim(
+    client: &ClientWrapper,
+    a: &NewAlert,
+    notify_until: i64,
+) -> PgResult<Option<i64>> {
     let sample = serde_json::to_string(&a.sample_event_ids).unwrap_or_else(|_| "[]".into());
     let count = a.count.min(i64::MAX as u64) as i64;
     let window = a.window_secs.min(i64::MAX as u64) as i64;
     let row = client
         .query_opt(
-            "INSERT INTO alerts (rule, kind, source, state, count, window_secs, at, sample_event_ids)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO alerts (rule, kind, source, state, count, window_secs, at,
+               sample_event_ids, notify_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
             &[
                 &a.rule,
                 &a.kind.as_str(),
@@ -28,10 +35,30 @@ pub(super) async fn claim(client: &ClientWrapper, a: &NewAlert) -> PgResult<Opti
                 &window,
                 &a.at.timestamp_micros(),
                 &sample,
+                &notify_until,
             ],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
+}
+
+/// Ends an alert's sending lease, or takes the expired ones (`AlertNotice`); instances
+/// sweeping at once skip each other's rows, so each expired alert goes to one of them.
+pub(super) async fn notice(client: &ClientWrapper, notice: AlertNotice) -> PgResult<Vec<Alert>> {
+    match notice {
+        AlertNotice::Done(id) => {
+            let sql = numbered(alert_notice_sql::DONE);
+            client.execute(&sql, &[&id]).await?;
+            Ok(Vec::new())
+        }
+        AlertNotice::Take { now, until, limit } => {
+            let sql = numbered(&alert_notice_sql::take(" FOR UPDATE SKIP LOCKED"));
+            let rows = client
+                .query(&sql, &[&now, &until, &i64::from(limit)])
+                .await?;
+            rows.iter().map(alert).collect()
+        }
+    }
 }
 
 /// The newest `limit` alerts.

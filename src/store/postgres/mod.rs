@@ -28,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::{
-    EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError, enrichment_sql,
+    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    enrichment_sql,
 };
 
 /// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
@@ -197,9 +198,20 @@ impl PgStore {
             .collect()
     }
 
-    pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+    pub(super) async fn claim_alert(
+        &self,
+        alert: &NewAlert,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let client = self.client().await?;
-        alerts::claim(&client, alert).await.map_err(unavailable)
+        alerts::claim(&client, alert, until)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
+        let client = self.client().await?;
+        alerts::notice(&client, notice).await.map_err(unavailable)
     }
 
     pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {

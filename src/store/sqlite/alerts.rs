@@ -4,15 +4,21 @@ use chrono::DateTime;
 use rusqlite::{Connection, Row, params};
 
 use crate::model::{Alert, AlertKind, AlertState, NewAlert};
+use crate::store::{AlertNotice, alert_notice_sql};
 
 /// Inserts the alert unless `(rule, source, state, at)` exists; `Some(id)` when inserted.
 /// Runs in autocommit mode on the writer's connection: one statement, one fsync.
-pub(super) fn claim(conn: &Connection, a: &NewAlert) -> rusqlite::Result<Option<i64>> {
+pub(super) fn claim(
+    conn: &Connection,
+    a: &NewAlert,
+    notify_until: i64,
+) -> rusqlite::Result<Option<i64>> {
     let sample = serde_json::to_string(&a.sample_event_ids).unwrap_or_else(|_| "[]".into());
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO alerts (rule, kind, source, state, count, window_secs, at, sample_event_ids)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+            "INSERT INTO alerts (rule, kind, source, state, count, window_secs, at,
+               sample_event_ids, notify_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             a.rule,
@@ -23,8 +29,24 @@ pub(super) fn claim(conn: &Connection, a: &NewAlert) -> rusqlite::Result<Option<
             a.window_secs.min(i64::MAX as u64) as i64,
             a.at.timestamp_micros(),
             sample,
+            notify_until,
         ])?;
     Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// Ends an alert's sending lease, or takes the expired ones (`AlertNotice`).
+pub(super) fn notice(conn: &Connection, notice: AlertNotice) -> rusqlite::Result<Vec<Alert>> {
+    match notice {
+        AlertNotice::Done(id) => {
+            conn.prepare_cached(alert_notice_sql::DONE)?.execute([id])?;
+            Ok(Vec::new())
+        }
+        AlertNotice::Take { now, until, limit } => {
+            let mut stmt = conn.prepare_cached(&alert_notice_sql::take(""))?;
+            let rows = stmt.query_map(params![now, until, limit], row)?;
+            rows.collect()
+        }
+    }
 }
 
 pub(super) fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Alert>> {
@@ -76,10 +98,10 @@ mod tests {
     fn the_same_transition_is_claimed_once_and_listed_newest_first() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
-        let first = claim(&conn, &alert(AlertState::Firing)).unwrap();
+        let first = claim(&conn, &alert(AlertState::Firing), 0).unwrap();
         assert!(first.is_some());
-        assert_eq!(claim(&conn, &alert(AlertState::Firing)).unwrap(), None);
-        let resolved = claim(&conn, &alert(AlertState::Resolved)).unwrap();
+        assert_eq!(claim(&conn, &alert(AlertState::Firing), 0).unwrap(), None);
+        let resolved = claim(&conn, &alert(AlertState::Resolved), 0).unwrap();
         let listed = list(&conn, 10).unwrap();
         assert_eq!(listed.len(), 2);
         assert_eq!(Some(listed[0].id), resolved);

@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::{
-    EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError, enrichment_sql,
+    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    enrichment_sql,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -117,9 +118,22 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn claim_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+    pub(super) async fn claim_alert(
+        &self,
+        alert: &NewAlert,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let alert = alert.clone();
-        self.write(|reply| writer::Job::ClaimAlert { alert, reply })
+        self.write(|reply| writer::Job::ClaimAlert {
+            alert,
+            until,
+            reply,
+        })
+        .await
+    }
+
+    pub(super) async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
+        self.write(|reply| writer::Job::AlertNotice { notice, reply })
             .await
     }
 

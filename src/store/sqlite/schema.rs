@@ -87,6 +87,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_enrichment_lease ON events (enrichment_lease)
         WHERE enrichment_lease IS NOT NULL;
     "#,
+    // 4: sending an alert to its sinks is a lease too (`notify_until`, microseconds; NULL once
+    // every sink is done with it), so an alert whose process died before notifying is sent
+    // by another (`Store::take_unnotified_alerts`).
+    r#"
+    ALTER TABLE alerts ADD COLUMN notify_until INTEGER;
+    CREATE INDEX alerts_notify_until ON alerts (notify_until) WHERE notify_until IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -13,9 +13,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{Feed, FeedItem};
-use crate::model::{Event, NewAlert, NewEvent};
+use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
-use crate::store::{EnrichmentWrite, Inserted, StoreError, enrichment_sql};
+use crate::store::{AlertNotice, EnrichmentWrite, Inserted, StoreError, enrichment_sql};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -40,7 +40,14 @@ pub(super) enum Job {
     /// this call inserted it (see `Store::claim_alert`).
     ClaimAlert {
         alert: NewAlert,
+        /// The sending lease (`alerts.notify_until`, microseconds).
+        until: i64,
         reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
+    },
+    /// Ends an alert's sending lease, or takes the expired ones (see `Store::alert_notified`).
+    AlertNotice {
+        notice: AlertNotice,
+        reply: oneshot::Sender<Result<Vec<Alert>, StoreError>>,
     },
 }
 
@@ -66,6 +73,8 @@ enum Applied {
     Changed(bool),
     /// An alert claim; the new row's id when this job inserted it.
     Claimed(Option<i64>),
+    /// Alerts taken over for sending (none for `AlertNotice::Done`).
+    Alerts(Vec<Alert>),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -79,8 +88,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 Job::Enrichment { id, write, .. } => {
                     Applied::Changed(write_enrichment(&tx, *id, write)?)
                 }
-                Job::ClaimAlert { alert, .. } => {
-                    Applied::Claimed(super::alerts::claim(&tx, alert)?)
+                Job::ClaimAlert { alert, until, .. } => {
+                    Applied::Claimed(super::alerts::claim(&tx, alert, *until)?)
+                }
+                Job::AlertNotice { notice, .. } => {
+                    Applied::Alerts(super::alerts::notice(&tx, *notice)?)
                 }
             });
         }
@@ -122,6 +134,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::ClaimAlert { reply, .. }, Applied::Claimed(id)) => {
             let _ = reply.send(Ok(id));
         }
+        (Job::AlertNotice { reply, .. }, Applied::Alerts(alerts)) => {
+            let _ = reply.send(Ok(alerts));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, "internal: a job and its result are out of step".into()),
     }
@@ -137,6 +152,9 @@ fn fail(job: Job, error: String) {
             let _ = reply.send(Err(error));
         }
         Job::ClaimAlert { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::AlertNotice { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }
