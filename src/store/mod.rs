@@ -33,25 +33,6 @@ pub(crate) enum EnrichmentWrite {
     Set(String),
 }
 
-/// The SQL both backends run for alert notification leases, `?N` placeholders as in
-/// `enrichment_sql`.
-pub(crate) mod alert_notice_sql {
-    /// ?1 id: every sink is done with the alert.
-    pub const DONE: &str = "UPDATE alerts SET notify_until = NULL WHERE id = ?1";
-    /// ?1 now, ?2 until, ?3 limit: leases expired ones again and returns them. PostgreSQL
-    /// appends `FOR UPDATE SKIP LOCKED` to the inner select (`TAKE_LOCK`).
-    pub const TAKE: &str = "UPDATE alerts SET notify_until = ?2 WHERE id IN (
-         SELECT id FROM alerts WHERE notify_until IS NOT NULL AND notify_until < ?1
-         ORDER BY id LIMIT ?3{lock})
-         RETURNING id, rule, kind, source, state, count, window_secs, at, sample_event_ids";
-
-    /// `TAKE` for a backend: `lock` is empty on SQLite (one writer), `FOR UPDATE SKIP LOCKED`
-    /// on PostgreSQL, so two instances sweeping at once take different alerts.
-    pub fn take(lock: &str) -> String {
-        TAKE.replace("{lock}", lock)
-    }
-}
-
 /// What to do about alert notifications (`Store::alert_notified`, `take_unnotified_alerts`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AlertNotice {
@@ -59,29 +40,6 @@ pub(crate) enum AlertNotice {
     Done(i64),
     /// Lease alerts whose lease ran out before `now` until `until`, at most `limit`.
     Take { now: i64, until: i64, limit: u32 },
-}
-
-/// The SQL both backends run for `EnrichmentWrite` and `expired_enrichment_claims`, with
-/// `?N` placeholders (PostgreSQL's `$N` are substituted): one text, so the claim means the
-/// same on both.
-pub(crate) mod enrichment_sql {
-    /// ?1 id, ?2 pending marker, ?3 now, ?4 until.
-    pub const CLAIM: &str = "UPDATE events SET enrichment = ?2, enrichment_lease = ?4
-         WHERE id = ?1 AND (enrichment IS NULL OR enrichment_lease < ?3)";
-    /// ?1 id, ?2 document.
-    pub const SET: &str =
-        "UPDATE events SET enrichment = ?2, enrichment_lease = NULL WHERE id = ?1";
-    /// ?1 now, ?2 limit.
-    pub const EXPIRED: &str = "SELECT id FROM events
-         WHERE enrichment_lease IS NOT NULL AND enrichment_lease < ?1
-         ORDER BY enrichment_lease LIMIT ?2";
-    /// The claim's marker, visible in the event detail until the result replaces it.
-    pub const PENDING: &str = r#"{"pending":true}"#;
-
-    /// The same statement with PostgreSQL's placeholders.
-    pub fn numbered(sql: &str) -> String {
-        sql.replace('?', "$")
-    }
 }
 
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with

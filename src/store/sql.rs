@@ -20,6 +20,49 @@ pub const SUMMARY_COLUMNS: &str = "id, source, received_at, method, path, query,
      content_type, size, provider, event_type, delivery_id, signature, signature_reason, \
      signature_failure, status, is_error, duplicates, enrichment";
 
+/// A statement written with SQLite's `?N` placeholders, in PostgreSQL's `$N` (the statements
+/// below contain no other `?`).
+pub fn dollar_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// The SQL both backends run for `EnrichmentWrite` and `expired_enrichment_claims`, with
+/// `?N` placeholders (`dollar_placeholders` for PostgreSQL): one text, so the claim means the
+/// same on both.
+pub mod enrichment {
+    /// ?1 id, ?2 pending marker, ?3 now, ?4 until.
+    pub const CLAIM: &str = "UPDATE events SET enrichment = ?2, enrichment_lease = ?4
+         WHERE id = ?1 AND (enrichment IS NULL OR enrichment_lease < ?3)";
+    /// ?1 id, ?2 document.
+    pub const SET: &str =
+        "UPDATE events SET enrichment = ?2, enrichment_lease = NULL WHERE id = ?1";
+    /// ?1 now, ?2 limit.
+    pub const EXPIRED: &str = "SELECT id FROM events
+         WHERE enrichment_lease IS NOT NULL AND enrichment_lease < ?1
+         ORDER BY enrichment_lease LIMIT ?2";
+    /// The claim's marker, visible in the event detail until the result replaces it.
+    pub const PENDING: &str = r#"{"pending":true}"#;
+}
+
+/// The SQL both backends run for alert notification leases, `?N` placeholders as in
+/// `enrichment`.
+pub mod alert_notice {
+    /// ?1 id: every sink is done with the alert.
+    pub const DONE: &str = "UPDATE alerts SET notify_until = NULL WHERE id = ?1";
+    /// ?1 now, ?2 until, ?3 limit: leases expired ones again and returns them; `{lock}` is
+    /// filled in by `take`.
+    const TAKE: &str = "UPDATE alerts SET notify_until = ?2 WHERE id IN (
+         SELECT id FROM alerts WHERE notify_until IS NOT NULL AND notify_until < ?1
+         ORDER BY id LIMIT ?3{lock})
+         RETURNING id, rule, kind, source, state, count, window_secs, at, sample_event_ids";
+
+    /// `TAKE` for a backend: `lock` is empty on SQLite (one writer), `FOR UPDATE SKIP LOCKED`
+    /// on PostgreSQL, so two instances sweeping at once take different alerts.
+    pub fn take(lock: &str) -> String {
+        TAKE.replace("{lock}", lock)
+    }
+}
+
 /// Builds `WHERE …` (or an empty string) for the filter; `placeholder(n)` renders the n-th
 /// (1-based) parameter.
 pub fn where_clause(

@@ -7,8 +7,8 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Row;
 
 use crate::model::{Alert, AlertKind, AlertState, NewAlert};
-use crate::store::enrichment_sql::numbered;
-use crate::store::{AlertNotice, alert_notice_sql};
+use crate::store::AlertNotice;
+use crate::store::sql::{alert_notice as alert_notice_sql, dollar_placeholders};
 
 type PgResult<T> = Result<T, tokio_postgres::Error>;
 
@@ -47,12 +47,12 @@ pub(super) async fn claim(
 pub(super) async fn notice(client: &ClientWrapper, notice: AlertNotice) -> PgResult<Vec<Alert>> {
     match notice {
         AlertNotice::Done(id) => {
-            let sql = numbered(alert_notice_sql::DONE);
+            let sql = dollar_placeholders(alert_notice_sql::DONE);
             client.execute(&sql, &[&id]).await?;
             Ok(Vec::new())
         }
         AlertNotice::Take { now, until, limit } => {
-            let sql = numbered(&alert_notice_sql::take(" FOR UPDATE SKIP LOCKED"));
+            let sql = dollar_placeholders(&alert_notice_sql::take(" FOR UPDATE SKIP LOCKED"));
             let rows = client
                 .query(&sql, &[&now, &until, &i64::from(limit)])
                 .await?;

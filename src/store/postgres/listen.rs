@@ -1,12 +1,13 @@
 //! The listener: every instance's new events onto this instance's feed, in id order.
 //!
 //! The writer of each instance sends `NOTIFY hookwatch_events` right after its commit. This
-//! task holds one dedicated connection (outside the pool) that `LISTEN`s; on each notification it
-//! probes which ids are settled (`settle`), reads the events after the last one it published
-//! up to that bound, and publishes them: the ones this instance wrote whole, from memory
-//! (`recent`), the others' as summaries. While ids remain unsettled it probes again shortly, notification or
-//! not, and at least once a second anyway. Coalesced or lost notifications cost nothing: the
-//! next probe (or the catch-up after a reconnect) reads from where the last read stopped.
+//! task holds one dedicated connection (outside the pool) that `LISTEN`s; on a notification
+//! (at most one catch-up per `MIN_GAP`) it probes which ids are settled (`settle`), reads the
+//! events after the last one it published up to that bound, and publishes them: the ones this
+//! instance wrote whole, from memory (`recent`), the others' as summaries. While ids remain
+//! unsettled it probes again shortly, notification or not, and at least once a second anyway.
+//! Coalesced or lost notifications cost nothing: the next probe (or the catch-up after a
+//! reconnect) reads from where the last read stopped.
 //!
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
@@ -89,7 +90,7 @@ impl Listener {
         }
     }
 
-    /// One connection's life: LISTEN, catch up, then publish on every notification.
+    /// One connection's life: LISTEN, catch up, then catch up again on notifications.
     async fn session(
         &self,
         last: &mut i64,

@@ -27,9 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
+use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
     AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
-    enrichment_sql,
 };
 
 /// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
@@ -170,12 +170,12 @@ impl PgStore {
         let client = self.client().await?;
         let changed = match write {
             EnrichmentWrite::Claim { now, until } => {
-                let sql = enrichment_sql::numbered(enrichment_sql::CLAIM);
+                let sql = dollar_placeholders(enrichment_sql::CLAIM);
                 let pending = enrichment_sql::PENDING;
                 client.execute(&sql, &[&id, &pending, &now, &until]).await
             }
             EnrichmentWrite::Set(document) => {
-                let sql = enrichment_sql::numbered(enrichment_sql::SET);
+                let sql = dollar_placeholders(enrichment_sql::SET);
                 client.execute(&sql, &[&id, &document]).await
             }
         };
@@ -188,7 +188,7 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<i64>, StoreError> {
         let client = self.client().await?;
-        let sql = enrichment_sql::numbered(enrichment_sql::EXPIRED);
+        let sql = dollar_placeholders(enrichment_sql::EXPIRED);
         let rows = client
             .query(&sql, &[&now, &i64::from(limit)])
             .await

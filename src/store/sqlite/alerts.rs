@@ -4,7 +4,8 @@ use chrono::DateTime;
 use rusqlite::{Connection, Row, params};
 
 use crate::model::{Alert, AlertKind, AlertState, NewAlert};
-use crate::store::{AlertNotice, alert_notice_sql};
+use crate::store::AlertNotice;
+use crate::store::sql::alert_notice as alert_notice_sql;
 
 /// Inserts the alert unless `(rule, source, state, at)` exists; `Some(id)` when inserted.
 /// Runs in autocommit mode on the writer's connection: one statement, one fsync.

@@ -18,9 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
+use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
     AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
-    enrichment_sql,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.

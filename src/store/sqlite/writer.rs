@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
-use crate::store::{AlertNotice, EnrichmentWrite, Inserted, StoreError, enrichment_sql};
+use crate::store::sql::enrichment as enrichment_sql;
+use crate::store::{AlertNotice, EnrichmentWrite, Inserted, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
