@@ -130,6 +130,11 @@ struct Totals {
     p50_ms: f64,
     p99_ms: f64,
     cpu_seconds: f64,
+    /// PostgreSQL's processes' CPU time over the rounds (all of them, whichever target).
+    postgres_cpu_seconds: f64,
+    /// The machine's busy and total clock ticks over the rounds.
+    busy_ticks: f64,
+    all_ticks: f64,
 }
 
 impl Totals {
@@ -152,8 +157,14 @@ async fn interleaved(
     for _round in 0..3 {
         for (target, total) in targets.iter().zip(totals.iter_mut()) {
             let before = target.cpu_seconds();
+            let postgres_before = postgres_cpu_seconds();
+            let (busy_before, all_before) = machine_ticks();
             let r = target.load(duration / 3, template).await;
             total.cpu_seconds += target.cpu_seconds() - before;
+            total.postgres_cpu_seconds += postgres_cpu_seconds() - postgres_before;
+            let (busy_after, all_after) = machine_ticks();
+            total.busy_ticks += busy_after - busy_before;
+            total.all_ticks += all_after - all_before;
             total.ok += r.ok;
             total.errors += r.errors;
             total.seconds += r.seconds;
@@ -165,13 +176,14 @@ async fn interleaved(
     for (target, total) in targets.iter().zip(&totals) {
         let rounds: Vec<String> = total.rounds.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  rounds {}",
+            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  rounds {}  machine busy {:.0}%",
             target.name,
             total.rps(),
             total.p50_ms,
             total.p99_ms,
             total.errors,
-            rounds.join(" / ")
+            rounds.join(" / "),
+            total.busy_ticks / total.all_ticks.max(1.0) * 100.0
         );
     }
     totals
@@ -180,6 +192,11 @@ async fn interleaved(
 /// Server CPU per request, steadier than throughput on a shared machine.
 fn cpu_per_request(total: &Totals) -> f64 {
     total.cpu_seconds / total.ok.max(1) as f64 * 1e6
+}
+
+/// PostgreSQL's CPU per request acknowledged, for the targets that use it.
+fn postgres_cpu_per_request(total: &Totals) -> f64 {
+    total.postgres_cpu_seconds / total.ok.max(1) as f64 * 1e6
 }
 
 /// Checks that every acknowledged request is a stored row.
@@ -249,9 +266,11 @@ async fn headline(duration: Duration, template: &Arc<String>) {
             ratio(4, 0)
         );
         println!(
-            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2 (PostgreSQL's own not counted)",
+            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2; PostgreSQL's: {:.1} µs and {:.1} µs",
             cpu_per_request(&totals[3]),
-            cpu_per_request(&totals[4])
+            cpu_per_request(&totals[4]),
+            postgres_cpu_per_request(&totals[3]),
+            postgres_cpu_per_request(&totals[4])
         );
         check_stored(
             "(d) 1 inst.",
