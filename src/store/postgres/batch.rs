@@ -1,26 +1,33 @@
-//! One group-commit batch as a handful of multi-row statements in one transaction, in two
-//! steps, so the writer can hand its events to the listener (`recent`) before they commit:
+//! One group-commit batch as a handful of statements in one transaction, in two steps, so
+//! the writer can hand its events to the listener (`recent`) before they commit:
 //!
-//! `stage`:
-//! 1. BEGIN, a transaction id (`pg_current_xact_id()`, taken *before* any event id, which
-//!    lets the listener prove ids final: see `settle`), and ids for the whole batch from the
-//!    sequence, pipelined: one round trip.
-//! 2. Every event in one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING RETURNING id`:
-//!    dedup is the partial unique index, enforced by the database for every instance.
-//! 3. Redeliveries that conflicted: one `UPDATE … duplicates + n … RETURNING id`.
+//! `stage`, pipelined in one round trip:
+//! 1. BEGIN and a transaction id (`pg_current_xact_id()`, taken *before* any event id, which
+//!    lets the listener prove ids final: see `settle`), in one simple-protocol message.
+//! 2. One statement for the whole batch (`INSERT_EVENTS`): it draws each candidate's id from
+//!    the sequence, inserts the events `ON CONFLICT DO NOTHING` (dedup is the partial unique
+//!    index, enforced by the database for every instance) and the bodies of those it stored,
+//!    and answers each candidate's id and whether it was stored.
 //!
-//! `commit`: bodies, the minute rollup, the source rollup (in the writer's shard), COMMIT and
-//! then the `NOTIFY`,
-//! pipelined: one round trip (three in all without redeliveries).
+//! Then, only when some candidate was a redelivery of a stored event: one
+//! `UPDATE … duplicates + n … RETURNING id` for them all.
+//!
+//! `commit`: the minute rollup, the source rollup (in the writer's shard), COMMIT and then the
+//! `NOTIFY`, pipelined: one round trip (two in all without redeliveries).
+//!
+//! Measured (`cargo bench --bench ingest`): a round trip fewer than drawing ids and writing
+//! bodies in statements of their own, and the statement joins only its own rows, never a
+//! table, so its cached plan stays right however large the tables grow.
 //!
 //! Instances and writers commit in parallel; no lock orders them. Redeliveries inside one
 //! batch never reach the database twice: the first becomes the candidate, the others are
 //! counted on it (`plan`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use deadpool_postgres::ClientWrapper;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use super::rollup;
@@ -31,8 +38,42 @@ use crate::store::rollup::Rollups;
 /// The channel every instance listens on; the payload is the highest id committed.
 pub(super) const CHANNEL: &str = "hookwatch_events";
 
-const INSERT_BODIES: &str = "INSERT INTO bodies (id, headers, body)
-     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::bytea[])";
+/// Opens the batch's transaction and takes its xid before any event id is drawn (`settle`).
+const BEGIN: &str = "BEGIN; SELECT pg_current_xact_id()";
+/// The whole batch in one statement: draws an id for each candidate (in order), inserts the
+/// events, skipping redeliveries of stored ones (the partial unique index, enforced by the
+/// database for every instance), and the bodies of those it stored. Answers each
+/// candidate's id and whether it was stored, in the candidates' order.
+const INSERT_EVENTS: &str = "
+    WITH batch AS MATERIALIZED (
+        SELECT nextval('events_id_seq') AS id, b.*
+        FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::bool[], $15::text[], $16::bool[], $17::int8[], $18::text[],
+            $19::bytea[])
+            WITH ORDINALITY AS b(source, received_at, method, path, query, remote_addr,
+                content_type, size, provider, event_type, delivery_id, signature,
+                signature_reason, signature_failure, status, is_error, duplicates, headers,
+                body, n)
+    ),
+    stored AS (
+        INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
+            content_type, size, provider, event_type, delivery_id, signature, signature_reason,
+            signature_failure, status, is_error, duplicates)
+        SELECT id, source, received_at, method, path, query, remote_addr, content_type, size,
+            provider, event_type, delivery_id, signature, signature_reason, signature_failure,
+            status, is_error, duplicates
+        FROM batch ORDER BY n
+        ON CONFLICT (source, delivery_id)
+            WHERE status = 'received' AND delivery_id IS NOT NULL DO NOTHING
+        RETURNING id
+    ),
+    bodies AS (
+        INSERT INTO bodies (id, headers, body)
+        SELECT batch.id, batch.headers, batch.body FROM batch JOIN stored USING (id)
+    )
+    SELECT batch.id, stored.id IS NOT NULL FROM batch LEFT JOIN stored USING (id)
+    ORDER BY batch.n";
 const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
 /// What one job did, once the transaction commits.
@@ -88,24 +129,23 @@ pub(super) struct Staged {
     rollups: Rollups,
 }
 
-/// Opens the transaction and writes the events (steps 1–3). On an error the caller rolls
-/// back; a transient one (`WriteError::is_transient`) may be tried again.
+/// Opens the transaction and writes the events and their bodies (steps 1–2, then the
+/// redeliveries). On an error the caller rolls back; a transient one (`WriteError::is_transient`)
+/// may be tried again.
 pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Staged, WriteError> {
     let plan = Plan::of(events);
     let candidates: Vec<usize> = (0..events.len())
         .filter(|&i| plan.repeats[i].is_none())
         .collect();
-    let xid = tx.prepare_cached("SELECT pg_current_xact_id()").await?;
-    let (_, _, ids) = tokio::try_join!(
-        async { tx.batch_execute("BEGIN").await.map_err(WriteError::from) },
-        async { tx.execute(&xid, &[]).await.map_err(WriteError::from) },
-        allocate_ids(tx, candidates.len()),
+    let insert = tx.prepare_cached(INSERT_EVENTS).await?;
+    let (_, drawn) = tokio::try_join!(
+        async { tx.batch_execute(BEGIN).await.map_err(WriteError::from) },
+        insert_events(tx, &insert, events, &plan, &candidates),
     )?;
-    let stored = insert_events(tx, events, &plan, &candidates, &ids).await?;
     let mut applied: Vec<Option<Applied>> = vec![None; events.len()];
     let mut originals: Vec<usize> = Vec::new();
-    for (&i, &id) in candidates.iter().zip(&ids) {
-        match stored.contains(&id) {
+    for (&i, &(id, stored)) in candidates.iter().zip(&drawn) {
+        match stored {
             true => applied[i] = Some(Applied::Stored(id)),
             false => originals.push(i),
         }
@@ -136,7 +176,7 @@ pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<St
     })
 }
 
-/// Writes the stored events' bodies and the rollups and commits, then sends the `NOTIFY`, all
+/// Writes the rollups and commits, then sends the `NOTIFY`, all
 /// pipelined in one round trip. Pipelined statements run in the order sent, and every
 /// statement of the group is prepared before it is sent, so COMMIT comes after the writes.
 /// If any write fails the transaction is aborted and its COMMIT only rolls back; the error is
@@ -153,10 +193,8 @@ pub(super) async fn commit(
     shard: i16,
 ) -> Result<(), WriteError> {
     prepare_last_group(tx).await?;
-    let bodies = insert_bodies(tx, stored);
     let commit = tx.batch_execute("COMMIT");
-    let written =
-        async { tokio::try_join!(bodies, rollup::write(&staged.rollups, shard, tx), commit) };
+    let written = async { tokio::try_join!(rollup::write(&staged.rollups, shard, tx), commit) };
     let notify = notify(tx, stored.iter().map(|e| e.id).max());
     let (written, notified) = tokio::join!(written, notify);
     written?;
@@ -170,7 +208,6 @@ pub(super) async fn commit(
 /// sent on its first poll, in order, before COMMIT.
 async fn prepare_last_group(tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
     for sql in [
-        INSERT_BODIES,
         NOTIFY,
         super::rollup::UPSERT_MINUTES,
         super::rollup::UPSERT_SOURCES,
@@ -180,49 +217,21 @@ async fn prepare_last_group(tx: &ClientWrapper) -> Result<(), tokio_postgres::Er
     Ok(())
 }
 
-async fn allocate_ids(tx: &ClientWrapper, n: usize) -> Result<Vec<i64>, WriteError> {
-    let stmt = tx
-        .prepare_cached("SELECT nextval('events_id_seq') FROM generate_series(1, $1::int8)")
-        .await?;
-    let mut ids: Vec<i64> = tx
-        .query(&stmt, &[&(n as i64)])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// Inserts every candidate; returns the ids that were stored (the rest were redeliveries of
-/// an event already in the database, possibly written by another instance).
+/// Inserts every candidate, body and all, with ids drawn by the statement itself; returns
+/// each candidate's id and whether it was stored (the rest were redeliveries of an event
+/// already in the database, possibly written by another instance).
 async fn insert_events(
     tx: &ClientWrapper,
+    insert: &Statement,
     events: &[&NewEvent],
     plan: &Plan,
     candidates: &[usize],
-    ids: &[i64],
-) -> Result<HashSet<i64>, WriteError> {
+) -> Result<Vec<(i64, bool)>, WriteError> {
     let rows: Vec<&NewEvent> = candidates.iter().map(|&i| events[i]).collect();
     let duplicates: Vec<i64> = candidates.iter().map(|&i| plan.followers[i]).collect();
     let columns = Columns::of(&rows);
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
-               content_type, size, provider, event_type, delivery_id, signature,
-               signature_reason, signature_failure, status, is_error, duplicates)
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[],
-               $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[],
-               $12::text[], $13::text[], $14::text[], $15::bool[], $16::text[], $17::bool[],
-               $18::int8[])
-             ON CONFLICT (source, delivery_id)
-               WHERE status = 'received' AND delivery_id IS NOT NULL DO NOTHING
-             RETURNING id",
-        )
-        .await?;
     let c = &columns;
-    let params: [&(dyn ToSql + Sync); 18] = [
-        &ids,
+    let params: [&(dyn ToSql + Sync); 19] = [
         &c.sources,
         &c.received,
         &c.methods,
@@ -240,9 +249,11 @@ async fn insert_events(
         &c.statuses,
         &c.errors,
         &duplicates,
+        &c.headers,
+        &c.bodies,
     ];
-    let rows = tx.query(&stmt, &params).await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    let rows = tx.query(insert, &params).await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// The candidates' fields as one array per column, for `UNNEST`.
@@ -263,6 +274,8 @@ struct Columns<'a> {
     failures: Vec<bool>,
     statuses: Vec<&'static str>,
     errors: Vec<bool>,
+    headers: Vec<String>,
+    bodies: Vec<&'a [u8]>,
 }
 
 impl<'a> Columns<'a> {
@@ -287,6 +300,10 @@ impl<'a> Columns<'a> {
             failures: col(rows, |e| e.signature_failure),
             statuses: col(rows, |e| e.status.as_str()),
             errors: col(rows, |e| e.is_error),
+            headers: col(rows, |e| {
+                serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into())
+            }),
+            bodies: col(rows, |e| e.body.as_slice()),
         }
     }
 }
@@ -330,24 +347,6 @@ async fn count_redeliveries(
         }
     }
     Ok(found)
-}
-
-async fn insert_bodies(
-    tx: &ClientWrapper,
-    stored: &[Arc<Event>],
-) -> Result<(), tokio_postgres::Error> {
-    if stored.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = stored.iter().map(|e| e.id).collect();
-    let headers: Vec<String> = stored
-        .iter()
-        .map(|e| serde_json::to_string(&e.new.headers).unwrap_or_else(|_| "[]".into()))
-        .collect();
-    let bodies: Vec<&[u8]> = stored.iter().map(|e| e.new.body.as_slice()).collect();
-    let stmt = tx.prepare_cached(INSERT_BODIES).await?;
-    tx.execute(&stmt, &[&ids, &headers, &bodies]).await?;
-    Ok(())
 }
 
 /// Tells every instance's listener that ids up to `max_id` exist.
