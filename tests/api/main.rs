@@ -14,6 +14,7 @@ mod load;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
+mod postgres_growth;
 mod postgres_stream;
 mod postgres_tls;
 mod process;

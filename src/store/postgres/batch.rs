@@ -1,5 +1,5 @@
 //! One group-commit batch as a handful of statements in one transaction, in two steps, so
-//! the writer can hand its events to the listener (`recent`) before they commit:
+//! the writer can tell its listener (`ledger`) what it stored before it commits:
 //!
 //! `stage`, pipelined in one round trip:
 //! 1. BEGIN and a transaction id (`pg_current_xact_id()`, taken *before* any event id, which
@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Statement;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::rollup;
 use super::writer::WriteError;
@@ -126,6 +126,8 @@ fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
 pub(super) struct Staged {
     /// What each job did, once `commit` succeeds.
     pub applied: Vec<Applied>,
+    /// Ids drawn for candidates that were redeliveries, so never stored.
+    pub absent: Vec<i64>,
     rollups: Rollups,
 }
 
@@ -144,10 +146,14 @@ pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<St
     )?;
     let mut applied: Vec<Option<Applied>> = vec![None; events.len()];
     let mut originals: Vec<usize> = Vec::new();
+    let mut absent = Vec::new();
     for (&i, &(id, stored)) in candidates.iter().zip(&drawn) {
         match stored {
             true => applied[i] = Some(Applied::Stored(id)),
-            false => originals.push(i),
+            false => {
+                originals.push(i);
+                absent.push(id);
+            }
         }
     }
     let mut rollups = Rollups::default();
@@ -172,6 +178,7 @@ pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<St
     }
     Ok(Staged {
         applied: applied.into_iter().flatten().collect(),
+        absent,
         rollups,
     })
 }
@@ -326,16 +333,23 @@ async fn count_redeliveries(
     let sources: Vec<&str> = keys.iter().map(|k| k.0).collect();
     let deliveries: Vec<&str> = keys.iter().map(|k| k.1).collect();
     let counts: Vec<i64> = originals.iter().map(|&i| 1 + plan.followers[i]).collect();
-    let stmt = tx
-        .prepare_cached(
+    // Planned afresh each time (an unnamed statement), never from a cached plan: this one
+    // joins the table, and a plan cached while the table was small (a full index scan per
+    // redelivery) stays cached however large the table grows when nothing ANALYZEs it.
+    let rows = tx
+        .query_typed(
             "UPDATE events e SET duplicates = e.duplicates + d.n
              FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS d(source, delivery_id, n)
              WHERE e.source = d.source AND e.delivery_id = d.delivery_id
-               AND e.status = 'received'
+               AND e.status = 'received' AND e.delivery_id IS NOT NULL
              RETURNING e.id, e.source, e.delivery_id, e.event_type",
+            &[
+                (&sources, Type::TEXT_ARRAY),
+                (&deliveries, Type::TEXT_ARRAY),
+                (&counts, Type::INT8_ARRAY),
+            ],
         )
         .await?;
-    let rows = tx.query(&stmt, &[&sources, &deliveries, &counts]).await?;
     let mut by_key: HashMap<(String, String), (i64, Option<String>)> = HashMap::new();
     for row in rows {
         by_key.insert((row.get(1), row.get(2)), (row.get(0), row.get(3)));

@@ -2,12 +2,14 @@
 //!
 //! The writer of each instance sends `NOTIFY hookwatch_events` right after its commit. This
 //! task holds one dedicated connection (outside the pool) that `LISTEN`s; on a notification
-//! (at most one catch-up per `MIN_GAP`) it probes which ids are settled (`settle`), reads the
-//! events after the last one it published up to that bound, and publishes them: the ones this
-//! instance wrote whole, from memory (`recent`), the others' as summaries. While ids remain
-//! unsettled it probes again shortly, notification or not, and at least once a second anyway.
-//! Coalesced or lost notifications cost nothing: the next probe (or the catch-up after a
-//! reconnect) reads from where the last read stopped.
+//! (at most one catch-up per `MIN_GAP`) it probes which ids are settled (`settle`) and
+//! publishes every id after the last one it published up to that bound: the ones this
+//! instance stored whole, from its writer's `ledger`, without a query; all others (other
+//! instances' events, as summaries) read from the database, one query per run of ids the
+//! ledger does not know, pipelined. While ids remain unsettled it probes again shortly,
+//! notification or not, and at least once a second anyway. Coalesced or lost notifications
+//! cost nothing: the next probe (or the catch-up after a reconnect) reads from where the last
+//! read stopped.
 //!
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
@@ -22,15 +24,16 @@ use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::CHANNEL;
+use super::ledger::{Ledger, Taken};
 use super::read;
-use super::recent::Recent;
 use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
 
-/// Events per step while catching up; those read from the database carry their bodies, so
-/// keep pages modest.
+/// Events per query while catching up.
 const PAGE: i64 = 256;
+/// Runs of unknown ids read at once (one pipelined round trip).
+const RUNS_AT_ONCE: usize = 16;
 /// First and longest wait before probing again while ids are unsettled.
 const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
 /// The shortest time between two catch-ups: bounds the listener's work (probes, queries)
@@ -64,8 +67,9 @@ pub(super) struct Listener {
     /// The pool's TLS connector: this connection follows the URL's `sslmode` too.
     pub tls: Connector,
     pub feed: Feed,
-    /// This instance's just-committed events, published without reading them back.
-    pub recent: Arc<Recent>,
+    /// The ids this instance's writer drew and what became of them: its events are
+    /// published without reading them back.
+    pub ledger: Arc<Ledger>,
 }
 
 impl Listener {
@@ -109,34 +113,41 @@ impl Listener {
         }));
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         let mut settler = Settler::from(*last);
-        self.catch_up(last, &mut settler).await?;
+        self.catch_up(last, &mut settler, true).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
         let mut retry = RETRY_PROBE.0;
         let mut waiting_since = None;
         let mut caught_up = tokio::time::Instant::now();
+        let mut writer_behind = false;
         loop {
-            tokio::select! {
+            let probe = tokio::select! {
                 () = shutdown.cancelled() => break,
                 message = woken.recv() => {
                     if message.is_none() {
                         return Err(ListenError::Lost);
                     }
-                    while woken.try_recv().is_ok() {}
+                    true
                 }
+                // Settled ids of this instance wait for their writer to see its COMMIT
+                // answered; no need to ask the database again.
+                () = self.ledger.resolved(), if writer_behind => false,
                 () = tokio::time::sleep(retry), if settler.is_waiting() => {
                     retry = (retry * 2).min(RETRY_PROBE.1);
+                    true
                 }
-                () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => {}
+                () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => true,
+            };
+            if probe {
+                // Under load every instance's commits notify every millisecond or so: one
+                // catch-up per `MIN_GAP` serves them all, with fewer probes and fuller pages.
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
+                }
+                while woken.try_recv().is_ok() {}
             }
-            // Under load every instance's commits notify every millisecond or so: one
-            // catch-up per `MIN_GAP` serves them all, with fewer probes and fuller pages.
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
-            }
-            while woken.try_recv().is_ok() {}
-            self.catch_up(last, &mut settler).await?;
+            writer_behind = self.catch_up(last, &mut settler, probe).await?;
             caught_up = tokio::time::Instant::now();
             if !settler.is_waiting() {
                 retry = RETRY_PROBE.0;
@@ -155,28 +166,61 @@ impl Listener {
         Ok(())
     }
 
-    /// Publishes every event after `last` up to the settled bound, oldest first, one query
-    /// per page: this instance's own events whole, from memory; the others' as summaries
-    /// (without headers and body, which nothing on the feed needs for them: see `feed`).
-    async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
+    /// Publishes every event after `last` up to the settled bound (probed first when
+    /// `probe`), oldest first: this instance's own events whole, from the ledger; the others'
+    /// read from the database as summaries (without headers and body, which nothing on the
+    /// feed needs for them: see `feed`). Returns whether it stopped early at an id whose
+    /// writer has not seen its COMMIT answered yet.
+    async fn catch_up(
+        &self,
+        last: &mut i64,
+        settler: &mut Settler,
+        probe: bool,
+    ) -> Result<bool, ListenError> {
         let client = self.pool.get().await?;
-        let bound = settler.observe(settle::probe(&client).await?);
-        while *last < bound {
-            let rows = read::summaries_between(&client, *last, bound, PAGE).await?;
-            let full = rows.len() as i64 == PAGE;
-            for row in rows {
-                *last = row.id;
-                let event = self.recent.take(row.id).unwrap_or_else(|| Arc::new(row));
-                self.feed.publish(FeedItem::Event(event));
-            }
-            if !full {
-                // Ids up to the bound that no row has will never exist.
-                *last = bound;
+        let settled = match probe {
+            true => settler.observe(settle::probe(&client).await?),
+            false => settler.settled(),
+        };
+        if settled <= *last {
+            return Ok(false);
+        }
+        let Taken {
+            through,
+            events,
+            unknown,
+        } = self.ledger.take(*last, settled);
+        let mut own = events.into_iter().peekable();
+        for runs in unknown.chunks(RUNS_AT_ONCE) {
+            let pages = runs
+                .iter()
+                .map(|&(after, through)| read::summaries_between(&client, after, through, PAGE));
+            let pages = futures_util::future::try_join_all(pages).await?;
+            for (&(after, through), mut page) in runs.iter().zip(pages) {
+                while let Some(event) = own.next_if(|e| e.id <= after) {
+                    self.feed.publish(FeedItem::Event(event));
+                }
+                loop {
+                    let full = page.len() as i64 == PAGE;
+                    let mut read_to = after;
+                    for row in page {
+                        read_to = row.id;
+                        self.feed.publish(FeedItem::Event(Arc::new(row)));
+                    }
+                    if !full {
+                        break;
+                    }
+                    page = read::summaries_between(&client, read_to, through, PAGE).await?;
+                }
             }
         }
+        for event in own {
+            self.feed.publish(FeedItem::Event(event));
+        }
+        // Ids up to `through` that were neither published nor found will never exist.
+        *last = through.max(*last);
         self.feed.advance(*last);
-        self.recent.forget_through(*last);
-        Ok(())
+        Ok(through < settled)
     }
 }
 

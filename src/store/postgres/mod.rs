@@ -8,9 +8,9 @@
 
 mod alerts;
 mod batch;
+mod ledger;
 mod listen;
 mod read;
-mod recent;
 mod rollup;
 mod schema;
 mod settle;
@@ -67,8 +67,8 @@ struct Inner {
     /// The settled bound when the store opened (`settle`): the listener publishes what
     /// follows, even events stored before it got to run.
     feed_from: i64,
-    /// What this instance's writer just committed, for its listener.
-    recent: Arc<recent::Recent>,
+    /// The ids this instance's writer drew and what became of them, for its listener.
+    ledger: Arc<ledger::Ledger>,
 }
 
 impl PgStore {
@@ -112,8 +112,8 @@ impl PgStore {
             .map_err(|e| StoreError::Open(e.to_string()))?;
         drop(client);
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let recent = Arc::new(recent::Recent::default());
-        tokio::spawn(writer::run(pool.clone(), receiver, recent.clone()));
+        let ledger = Arc::new(ledger::Ledger::default());
+        tokio::spawn(writer::run(pool.clone(), receiver, ledger.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -121,7 +121,7 @@ impl PgStore {
                 pg_config,
                 tls,
                 feed_from,
-                recent,
+                ledger,
             }),
         })
     }
@@ -236,7 +236,7 @@ impl PgStore {
             pg_config: self.inner.pg_config.clone(),
             tls: self.inner.tls.clone(),
             feed,
-            recent: self.inner.recent.clone(),
+            ledger: self.inner.ledger.clone(),
         };
         tokio::spawn(listener.run(self.inner.feed_from, shutdown));
     }

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
 use super::batch::{self, Applied};
-use super::recent::Recent;
+use super::ledger::Ledger;
 use super::rollup;
 use crate::model::{Event, NewEvent};
 use crate::store::{Inserted, StoreError};
@@ -60,7 +60,7 @@ impl WriteError {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<Recent>) {
+pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, ledger: Arc<Ledger>) {
     let shard = rollup::pick_shard();
     while let Some(first) = jobs.recv().await {
         let mut bytes = first.event.body.len();
@@ -74,15 +74,15 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, recent: Arc<R
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, batch, &recent, shard).await;
+        commit_batch(&pool, batch, &ledger, shard).await;
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent, shard: i16) {
+async fn commit_batch(pool: &Pool, batch: Vec<Job>, ledger: &Ledger, shard: i16) {
     let (events, replies): (Vec<NewEvent>, Vec<_>) =
         batch.into_iter().map(|job| (job.event, job.reply)).unzip();
     let jobs = events.len();
-    match write(pool, events, recent, shard).await {
+    match write(pool, events, ledger, shard).await {
         Ok(answers) => {
             for (reply, inserted) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(inserted));
@@ -102,24 +102,24 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>, recent: &Recent, shard: i16)
 async fn write(
     pool: &Pool,
     events: Vec<NewEvent>,
-    recent: &Recent,
+    ledger: &Ledger,
     shard: i16,
 ) -> Result<Vec<Inserted>, WriteError> {
     let client = pool.get().await?;
-    let result = write_on(&client, events, recent, shard).await;
+    let result = write_on(&client, events, ledger, shard).await;
     if result.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
     result
 }
 
-/// Stages the batch (again, after a transient conflict), hands the stored events to the
-/// listener, then commits. The listener only uses what it finds committed, so handing them
-/// over first is safe, and it saves reading them back when the `NOTIFY` beats this task.
+/// Stages the batch (again, after a transient conflict), tells the listener what it stored,
+/// then commits and tells it the outcome (`ledger`): the listener publishes these events
+/// without reading them back.
 async fn write_on(
     client: &ClientWrapper,
     events: Vec<NewEvent>,
-    recent: &Recent,
+    ledger: &Ledger,
     shard: i16,
 ) -> Result<Vec<Inserted>, WriteError> {
     let staged = {
@@ -148,11 +148,16 @@ async fn write_on(
             Inserted::Duplicate { .. } => None,
         })
         .collect();
-    recent.add(stored.iter().cloned());
+    ledger.staged(&stored, &staged.absent);
     if let Err(error) = batch::commit(client, &stored, &staged, shard).await {
-        recent.forget(stored.iter().map(|e| e.id));
+        let drawn = stored
+            .iter()
+            .map(|e| e.id)
+            .chain(staged.absent.iter().copied());
+        ledger.forget(drawn);
         return Err(error);
     }
+    ledger.committed(&stored);
     Ok(answers)
 }
 

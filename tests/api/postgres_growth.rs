@@ -1,0 +1,141 @@
+//! PostgreSQL as the tables grow: work that was planned while they were small must not stay
+//! planned that way. PostgreSQL keeps a prepared statement's generic plan until something
+//! invalidates it (an ANALYZE, which never comes when autovacuum is off, as on this machine).
+//!
+//! Needs PostgreSQL: skipped loudly without it, failed under `CI`.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::NoTls;
+
+use crate::load::post_keyed;
+use crate::pg::fresh_db;
+use crate::support::*;
+
+/// Events added behind the server's back, so a full scan would be unmistakable.
+const GROWTH: i64 = 200_000;
+
+/// Counters PostgreSQL's statistics show for the events table.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    updated: i64,
+    inserted: i64,
+    /// Rows read by sequential scans plus entries read from the dedup index: what finding a
+    /// redelivery's original may read (the live feed meanwhile reads the new rows by id).
+    tuples_read: i64,
+}
+
+async fn counters(db: &tokio_postgres::Client) -> Counters {
+    let row = db
+        .query_one(
+            "SELECT t.n_tup_upd, t.n_tup_ins,
+               t.seq_tup_read + (SELECT i.idx_tup_read FROM pg_stat_user_indexes i
+                                 WHERE i.relid = t.relid AND i.indexrelname = 'events_dedup')
+             FROM pg_stat_user_tables t WHERE t.relname = 'events'",
+            &[],
+        )
+        .await
+        .expect("statistics");
+    // Each statement sees a fresh statistics snapshot only outside a transaction.
+    db.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .expect("clear snapshot");
+    Counters {
+        updated: row.get(0),
+        inserted: row.get(1),
+        tuples_read: row.get(2),
+    }
+}
+
+/// Posts a new event every 100 ms (each a transaction, after which a backend flushes its
+/// statistics once a second has passed) until the counters satisfy `done`.
+async fn trickle_until(
+    app: &TestApp,
+    db: &tokio_postgres::Client,
+    what: &str,
+    done: impl Fn(Counters) -> bool,
+) -> Counters {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for n in 0.. {
+        let now = counters(db).await;
+        if done(now) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {now:?}"
+        );
+        post_keyed(&client, &app.url(""), &format!("trickle-{what}-{n}"))
+            .await
+            .expect("post");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    unreachable!()
+}
+
+#[tokio::test]
+async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
+    let Some(db) = fresh_db().await else { return };
+    // Two connections, so each sees the redelivery statement often enough for PostgreSQL to
+    // settle on a generic plan for it while the table is tiny.
+    let app = spawn_at(
+        tempfile::tempdir().expect("dir"),
+        "pool_size = 2\n",
+        None,
+        &db.url,
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let (_, first, _) = post_keyed(&client, &app.url(""), "original")
+        .await
+        .expect("post");
+    for _ in 0..30 {
+        let (_, again, _) = post_keyed(&client, &app.url(""), "original")
+            .await
+            .expect("post");
+        assert_eq!(again["status"], "duplicate", "{again}");
+    }
+    let (stats, connection) = tokio_postgres::connect(&db.url, NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    trickle_until(&app, &stats, "early redeliveries", |c| c.updated >= 30).await;
+
+    let (grower, connection) = tokio_postgres::connect(&db.url, NoTls)
+        .await
+        .expect("connect");
+    let growing = tokio::spawn(connection);
+    grower
+        .execute(
+            "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
+               size, provider, event_type, delivery_id, signature, signature_failure, status,
+               is_error)
+             SELECT nextval('events_id_seq'), 'load', 0, 'POST', '/webhook/load', '',
+               '127.0.0.1', 10, 'generic', 'load.tick', 'grown-' || g, 'unverified', false,
+               'received', false
+             FROM generate_series(1, $1::int8) g",
+            &[&GROWTH],
+        )
+        .await
+        .expect("grow the table");
+    drop(grower); // its statistics are flushed as its backend exits
+    let _ = growing.await;
+    let before = trickle_until(&app, &stats, "the growth", |c| c.inserted >= GROWTH).await;
+
+    let (_, again, _) = post_keyed(&client, &app.url(""), "original")
+        .await
+        .expect("post");
+    assert_eq!(again["status"], "duplicate", "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let after = trickle_until(&app, &stats, "the last redelivery", |c| {
+        c.updated > before.updated
+    })
+    .await;
+    let read = after.tuples_read - before.tuples_read;
+    assert!(
+        read < GROWTH / 10,
+        "counting one redelivery (and storing a few events) read {read} rows or index \
+         entries of {GROWTH}: a plan from when the table was small"
+    );
+}
