@@ -95,6 +95,15 @@ impl Ledger {
         self.resolved.notify_one();
     }
 
+    /// Forgets every id still committing, so the listener reads them from the database: for
+    /// when their writer has not answered for too long (it should never happen; the listener
+    /// must not wait on it forever if it does).
+    pub(super) fn forget_committing(&self) {
+        if let Ok(mut fates) = self.fates.lock() {
+            fates.retain(|_, fate| !matches!(fate, Fate::Committing));
+        }
+    }
+
     /// Resolves once the writer has resolved a committing id since the last call.
     pub(super) async fn resolved(&self) {
         self.resolved.notified().await
@@ -189,6 +198,16 @@ mod tests {
         let taken = ledger.take(1, 5);
         assert_eq!((taken.through, ids(&taken.events)), (5, vec![2, 3]));
         assert_eq!(taken.unknown, [(3, 5)]);
+    }
+
+    #[test]
+    fn ids_whose_writer_never_answers_can_be_left_to_the_database() {
+        let ledger = Ledger::default();
+        ledger.staged(&[event(1), event(2)], &[3]);
+        ledger.forget_committing();
+        let taken = ledger.take(0, 3);
+        assert_eq!((taken.through, taken.unknown), (3, vec![(0, 2)]));
+        assert!(taken.events.is_empty(), "absent 3 is still skipped");
     }
 
     #[test]

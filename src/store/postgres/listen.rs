@@ -44,6 +44,9 @@ const MIN_GAP: Duration = Duration::from_millis(5);
 /// How often the listener probes without a notification: a notification lost with its
 /// instance (killed between COMMIT and NOTIFY) delays events by at most this.
 const IDLE_PROBE: Duration = Duration::from_secs(1);
+/// How long the listener waits for its own writer to see a COMMIT answered before it reads
+/// those ids from the database instead (the writer normally takes well under a millisecond).
+const WRITER_PATIENCE: Duration = Duration::from_secs(1);
 /// How long ids may stay unsettled before the wait is logged as a warning.
 const STALL_WARNING: Duration = Duration::from_secs(10);
 /// First and longest wait between reconnection attempts.
@@ -120,6 +123,7 @@ impl Listener {
         let mut waiting_since = None;
         let mut caught_up = tokio::time::Instant::now();
         let mut writer_behind = false;
+        let mut behind_since = None;
         loop {
             let probe = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -149,6 +153,19 @@ impl Listener {
             }
             writer_behind = self.catch_up(last, &mut settler, probe).await?;
             caught_up = tokio::time::Instant::now();
+            match writer_behind {
+                false => behind_since = None,
+                true if behind_since.get_or_insert_with(Instant::now).elapsed()
+                    > WRITER_PATIENCE =>
+                {
+                    tracing::warn!(
+                        "This instance's writer is slow to finish its commits; reading its events back instead."
+                    );
+                    self.ledger.forget_committing();
+                    behind_since = None;
+                }
+                true => {}
+            }
             if !settler.is_waiting() {
                 retry = RETRY_PROBE.0;
                 waiting_since = None;
