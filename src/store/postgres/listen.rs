@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{ClientWrapper, Pool};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
@@ -29,6 +29,7 @@ use super::read;
 use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
+use crate::model::Event;
 
 /// Events per query while catching up.
 const PAGE: i64 = 256;
@@ -213,22 +214,11 @@ impl Listener {
                 .iter()
                 .map(|&(after, through)| read::summaries_between(&client, after, through, PAGE));
             let pages = futures_util::future::try_join_all(pages).await?;
-            for (&(after, through), mut page) in runs.iter().zip(pages) {
-                while let Some(event) = own.next_if(|e| e.id <= after) {
+            for (&run, page) in runs.iter().zip(pages) {
+                while let Some(event) = own.next_if(|e| e.id <= run.0) {
                     self.feed.publish(FeedItem::Event(event));
                 }
-                loop {
-                    let full = page.len() as i64 == PAGE;
-                    let mut read_to = after;
-                    for row in page {
-                        read_to = row.id;
-                        self.feed.publish(FeedItem::Event(Arc::new(row)));
-                    }
-                    if !full {
-                        break;
-                    }
-                    page = read::summaries_between(&client, read_to, through, PAGE).await?;
-                }
+                self.publish_run(&client, run, page).await?;
             }
         }
         for event in own {
@@ -238,6 +228,28 @@ impl Listener {
         *last = through.max(*last);
         self.feed.advance(*last);
         Ok(through < settled)
+    }
+
+    /// Publishes the events of one run of ids `(after, through]` read from the database,
+    /// starting with its first page (already read) and reading on while pages come back full.
+    async fn publish_run(
+        &self,
+        client: &ClientWrapper,
+        (after, through): (i64, i64),
+        mut page: Vec<Event>,
+    ) -> Result<(), ListenError> {
+        let mut read_to = after;
+        loop {
+            let full = page.len() as i64 == PAGE;
+            for row in page {
+                read_to = row.id;
+                self.feed.publish(FeedItem::Event(Arc::new(row)));
+            }
+            if !full {
+                return Ok(());
+            }
+            page = read::summaries_between(client, read_to, through, PAGE).await?;
+        }
     }
 }
 
