@@ -1,87 +1,100 @@
-//! One group-commit batch as a handful of statements in one transaction, in two steps, so
-//! the writer can tell its listener (`ledger`) what it stored before it commits:
+//! One group-commit batch: its new events in one statement that commits by itself, and its
+//! redeliveries, when it has any, in a small transaction after it.
 //!
-//! `stage`, pipelined in one round trip:
-//! 1. BEGIN and a transaction id (`pg_current_xact_id()`, taken *before* any event id, which
-//!    lets the listener prove ids final: see `settle`), in one simple-protocol message.
-//! 2. One statement for the whole batch (`INSERT_EVENTS`): it draws each candidate's id from
-//!    the sequence, inserts the events `ON CONFLICT DO NOTHING` (dedup is the partial unique
-//!    index, enforced by the database for every instance) and the bodies of those it stored,
-//!    and answers each candidate's id and whether it was stored.
+//! `insert`: one statement (`INSERT_EVENTS`), sent with the `NOTIFY` pipelined behind it.
+//! It takes a transaction id (xid) *before* it draws any event id (which lets the listener
+//! prove ids final: see `settle`), draws each candidate's id from the sequence, inserts the
+//! events `ON CONFLICT DO NOTHING` (dedup is the partial unique index, enforced by the
+//! database for every instance) and the bodies of those it stored, adds them to both
+//! rollups, and answers each candidate's id and whether it was stored. It runs in an
+//! implicit transaction, so its answer arrives after its COMMIT: one message and one round
+//! trip per batch, where BEGIN, the statement, the rollups and COMMIT took two round trips
+//! and six messages each way.
 //!
-//! Then, only when some candidate was a redelivery of a stored event: one
-//! `UPDATE … duplicates + n … RETURNING id` for them all.
+//! `count_duplicates`, only for a batch with redeliveries (of events already stored, or of a
+//! job earlier in the same batch, `plan`): one transaction that adds them to their
+//! originals' `duplicates` and to the minute rollup. A redelivery is answered only once it
+//! is counted; when that transaction fails, only the redeliveries are answered 503.
 //!
-//! `commit`: the minute rollup, the source rollup (in the writer's shard), COMMIT and then the
-//! `NOTIFY`, pipelined: one round trip (two in all without redeliveries).
-//!
-//! Measured (`cargo bench --bench ingest`): a round trip fewer than drawing ids and writing
-//! bodies in statements of their own, and the statement joins only its own rows, never a
-//! table, so its cached plan stays right however large the tables grow.
-//!
-//! Instances and writers commit in parallel; no lock orders them. Redeliveries inside one
-//! batch never reach the database twice: the first becomes the candidate, the others are
-//! counted on it (`plan`).
+//! The statement joins only its own rows, never a table, so its cached plan stays right
+//! however large the tables grow. Instances and writers commit in parallel; no lock orders
+//! them.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use deadpool_postgres::ClientWrapper;
-use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::rollup;
 use super::writer::WriteError;
-use crate::model::{Event, NewEvent, Status};
+use crate::model::{NewEvent, Status};
 use crate::store::rollup::Rollups;
 
-/// The channel every instance listens on; the payload is the highest id committed.
+/// The channel every instance listens on; a notification only says "probe" (no payload).
 pub(super) const CHANNEL: &str = "hookwatch_events";
 
-/// Opens the batch's transaction and takes its xid before any event id is drawn (`settle`).
-const BEGIN: &str = "BEGIN; SELECT pg_current_xact_id()";
-/// The whole batch in one statement: draws an id for each candidate (in order), inserts the
-/// events, skipping redeliveries of stored ones (the partial unique index, enforced by the
-/// database for every instance), and the bodies of those it stored. Answers each
-/// candidate's id and whether it was stored, in the candidates' order.
+/// The whole batch in one statement. `xact` takes the xid first: the filter on `batch` is an
+/// init plan, run before the first id is drawn. Then an id for each candidate (in order),
+/// the events, skipping redeliveries of stored ones, the bodies of those stored, and both
+/// rollups (in the writer's shard `$19`, rows in key order so writers sharing a shard lock
+/// them in the same order). Answers each candidate's id and whether it was stored, in the
+/// candidates' order. `received_at` is microseconds since 1970, so `/` is the floor.
 const INSERT_EVENTS: &str = "
-    WITH batch AS MATERIALIZED (
+    WITH xact AS MATERIALIZED (SELECT pg_current_xact_id() AS xid),
+    batch AS MATERIALIZED (
         SELECT nextval('events_id_seq') AS id, b.*
         FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::bool[], $15::text[], $16::bool[], $17::int8[], $18::text[],
-            $19::bytea[])
+            $13::text[], $14::bool[], $15::text[], $16::bool[], $17::text[], $18::bytea[])
             WITH ORDINALITY AS b(source, received_at, method, path, query, remote_addr,
                 content_type, size, provider, event_type, delivery_id, signature,
-                signature_reason, signature_failure, status, is_error, duplicates, headers,
-                body, n)
+                signature_reason, signature_failure, status, is_error, headers, body, n)
+        WHERE (SELECT xid FROM xact) IS NOT NULL
     ),
     stored AS (
         INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
             content_type, size, provider, event_type, delivery_id, signature, signature_reason,
-            signature_failure, status, is_error, duplicates)
+            signature_failure, status, is_error)
         SELECT id, source, received_at, method, path, query, remote_addr, content_type, size,
             provider, event_type, delivery_id, signature, signature_reason, signature_failure,
-            status, is_error, duplicates
+            status, is_error
         FROM batch ORDER BY n
         ON CONFLICT (source, delivery_id)
             WHERE status = 'received' AND delivery_id IS NOT NULL DO NOTHING
-        RETURNING id
+        RETURNING id, source, received_at, event_type, provider, status, is_error,
+            signature_failure
     ),
     bodies AS (
         INSERT INTO bodies (id, headers, body)
         SELECT batch.id, batch.headers, batch.body FROM batch JOIN stored USING (id)
+    ),
+    minutes AS (
+        INSERT INTO minute_counts AS m (shard, minute, source, event_type, total, errors,
+            rejected, signature_failures, duplicates)
+        SELECT $19::int2, received_at / 60000000, source, COALESCE(event_type, ''), count(*),
+            count(*) FILTER (WHERE is_error), count(*) FILTER (WHERE status = 'rejected'),
+            count(*) FILTER (WHERE signature_failure), 0
+        FROM stored GROUP BY 2, 3, 4 ORDER BY 2, 3, 4
+        ON CONFLICT (minute, source, event_type, shard) DO UPDATE SET
+            total = m.total + excluded.total, errors = m.errors + excluded.errors,
+            rejected = m.rejected + excluded.rejected,
+            signature_failures = m.signature_failures + excluded.signature_failures
+    ),
+    sources AS (
+        INSERT INTO sources AS s (shard, source, provider, count, errors, last_received)
+        SELECT $19::int2, source, (array_agg(provider ORDER BY id DESC))[1], count(*),
+            count(*) FILTER (WHERE is_error), max(received_at)
+        FROM stored GROUP BY source ORDER BY source
+        ON CONFLICT (source, shard) DO UPDATE SET provider = excluded.provider,
+            count = s.count + excluded.count, errors = s.errors + excluded.errors,
+            last_received = GREATEST(s.last_received, excluded.last_received)
     )
     SELECT batch.id, stored.id IS NOT NULL FROM batch LEFT JOIN stored USING (id)
     ORDER BY batch.n";
-const NOTIFY: &str = "SELECT pg_notify($1, $2)";
-
-/// What one job did, once the transaction commits.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Applied {
-    Stored(i64),
-    Duplicate(i64),
-}
+/// Tells every listener to probe; runs after the batch's own commit (pipelined behind it), in
+/// a transaction of its own: inside the batch's it would hold PostgreSQL's cluster-wide
+/// notification lock through the WAL flush, and every instance's commits would queue on it.
+const NOTIFY: &str = "SELECT pg_notify($1, '')";
 
 /// Which jobs of a batch go to the database, and which repeat an earlier job of the batch.
 #[derive(Debug, PartialEq)]
@@ -111,6 +124,13 @@ impl Plan {
         }
         Plan { repeats, followers }
     }
+
+    /// The jobs that go to the database, in order.
+    pub(super) fn candidates(&self) -> Vec<usize> {
+        (0..self.repeats.len())
+            .filter(|&i| self.repeats[i].is_none())
+            .collect()
+    }
 }
 
 /// The (source, delivery id) that makes a later delivery a duplicate; rejected deliveries
@@ -122,121 +142,19 @@ fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
     }
 }
 
-/// A batch inserted but not committed yet.
-pub(super) struct Staged {
-    /// What each job did, once `commit` succeeds.
-    pub applied: Vec<Applied>,
-    /// Ids drawn for candidates that were redeliveries, so never stored.
-    pub absent: Vec<i64>,
-    rollups: Rollups,
-}
-
-/// Opens the transaction and writes the events and their bodies (steps 1–2, then the
-/// redeliveries). On an error the caller rolls back; a transient one (`WriteError::is_transient`)
-/// may be tried again.
-pub(super) async fn stage(tx: &ClientWrapper, events: &[&NewEvent]) -> Result<Staged, WriteError> {
-    let plan = Plan::of(events);
-    let candidates: Vec<usize> = (0..events.len())
-        .filter(|&i| plan.repeats[i].is_none())
-        .collect();
-    let insert = tx.prepare_cached(INSERT_EVENTS).await?;
-    let (_, drawn) = tokio::try_join!(
-        async { tx.batch_execute(BEGIN).await.map_err(WriteError::from) },
-        insert_events(tx, &insert, events, &plan, &candidates),
-    )?;
-    let mut applied: Vec<Option<Applied>> = vec![None; events.len()];
-    let mut originals: Vec<usize> = Vec::new();
-    let mut absent = Vec::new();
-    for (&i, &(id, stored)) in candidates.iter().zip(&drawn) {
-        match stored {
-            true => applied[i] = Some(Applied::Stored(id)),
-            false => {
-                originals.push(i);
-                absent.push(id);
-            }
-        }
-    }
-    let mut rollups = Rollups::default();
-    let found = count_redeliveries(tx, events, &plan, &originals).await?;
-    for (i, e) in events.iter().enumerate() {
-        let leader = plan.repeats[i].unwrap_or(i);
-        match (applied[leader], found.get(&leader)) {
-            (Some(Applied::Stored(id)), _) if leader == i => {
-                rollups.add_stored(e);
-                applied[i] = Some(Applied::Stored(id));
-            }
-            (Some(Applied::Stored(id)), _) => {
-                rollups.add_duplicate(e, events[leader].event_type.as_deref());
-                applied[i] = Some(Applied::Duplicate(id));
-            }
-            (_, Some((id, event_type))) => {
-                rollups.add_duplicate(e, event_type.as_deref());
-                applied[i] = Some(Applied::Duplicate(*id));
-            }
-            _ => return Err(WriteError::Vanished),
-        }
-    }
-    Ok(Staged {
-        applied: applied.into_iter().flatten().collect(),
-        absent,
-        rollups,
-    })
-}
-
-/// Writes the rollups and commits, then sends the `NOTIFY`, all
-/// pipelined in one round trip. Pipelined statements run in the order sent, and every
-/// statement of the group is prepared before it is sent, so COMMIT comes after the writes.
-/// If any write fails the transaction is aborted and its COMMIT only rolls back; the error is
-/// returned either way, so nothing is acknowledged.
-///
-/// The `NOTIFY` runs after COMMIT, in a transaction of its own: inside the batch's
-/// transaction it would hold PostgreSQL's cluster-wide notification lock through the WAL
-/// flush, and every instance's commits would queue on it. Its failure only delays the
-/// listeners (they also probe on a timer), so it never fails the batch.
-pub(super) async fn commit(
-    tx: &ClientWrapper,
-    stored: &[Arc<Event>],
-    staged: &Staged,
+/// Inserts and commits the candidates with their rollups, then notifies every listener, in
+/// one round trip. Returns, per candidate, its id and whether it was stored (the others were
+/// redeliveries of an event already in the database, possibly written by another instance).
+/// The `NOTIFY`'s failure only delays the listeners (they also probe on a timer), so it
+/// never fails the batch.
+pub(super) async fn insert(
+    client: &ClientWrapper,
+    candidates: &[&NewEvent],
     shard: i16,
-) -> Result<(), WriteError> {
-    prepare_last_group(tx).await?;
-    let commit = tx.batch_execute("COMMIT");
-    let written = async { tokio::try_join!(rollup::write(&staged.rollups, shard, tx), commit) };
-    let notify = notify(tx, stored.iter().map(|e| e.id).max());
-    let (written, notified) = tokio::join!(written, notify);
-    written?;
-    if let Err(error) = notified {
-        tracing::debug!(error = %error, "NOTIFY after a commit failed; listeners catch up later.");
-    }
-    Ok(())
-}
-
-/// Prepares (once per connection) every statement of the last pipelined group, so each is
-/// sent on its first poll, in order, before COMMIT.
-async fn prepare_last_group(tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
-    for sql in [
-        NOTIFY,
-        super::rollup::UPSERT_MINUTES,
-        super::rollup::UPSERT_SOURCES,
-    ] {
-        tx.prepare_cached(sql).await?;
-    }
-    Ok(())
-}
-
-/// Inserts every candidate, body and all, with ids drawn by the statement itself; returns
-/// each candidate's id and whether it was stored (the rest were redeliveries of an event
-/// already in the database, possibly written by another instance).
-async fn insert_events(
-    tx: &ClientWrapper,
-    insert: &Statement,
-    events: &[&NewEvent],
-    plan: &Plan,
-    candidates: &[usize],
 ) -> Result<Vec<(i64, bool)>, WriteError> {
-    let rows: Vec<&NewEvent> = candidates.iter().map(|&i| events[i]).collect();
-    let duplicates: Vec<i64> = candidates.iter().map(|&i| plan.followers[i]).collect();
-    let columns = Columns::of(&rows);
+    let insert = client.prepare_cached(INSERT_EVENTS).await?;
+    let notify = client.prepare_cached(NOTIFY).await?;
+    let columns = Columns::of(candidates);
     let c = &columns;
     let params: [&(dyn ToSql + Sync); 19] = [
         &c.sources,
@@ -255,12 +173,18 @@ async fn insert_events(
         &c.failures,
         &c.statuses,
         &c.errors,
-        &duplicates,
         &c.headers,
         &c.bodies,
+        &shard,
     ];
-    let rows = tx.query(insert, &params).await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let (rows, notified) = tokio::join!(
+        client.query(&insert, &params),
+        client.execute(&notify, &[&CHANNEL]),
+    );
+    if let Err(error) = notified {
+        tracing::debug!(error = %error, "NOTIFY after a batch failed; listeners catch up later.");
+    }
+    Ok(rows?.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// The candidates' fields as one array per column, for `UNNEST`.
@@ -315,59 +239,83 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// Counts the redeliveries whose original is already in the database (one statement for the
-/// whole batch); returns, per candidate, the original's id and event type.
-async fn count_redeliveries(
+/// How many times each original of a batch's redeliveries was delivered again, by the job
+/// index of its candidate: a candidate that was not stored (its original is in the database)
+/// counts itself and its followers; a stored one counts its followers.
+pub(super) fn redeliveries(
+    plan: &Plan,
+    candidates: &[usize],
+    drawn: &[(i64, bool)],
+) -> Vec<(usize, i64)> {
+    candidates
+        .iter()
+        .zip(drawn)
+        .filter_map(|(&i, &(_, stored))| {
+            let count = plan.followers[i] + i64::from(!stored);
+            (count > 0).then_some((i, count))
+        })
+        .collect()
+}
+
+/// Counts a batch's redeliveries (`redeliveries`) in one transaction: adds them to their
+/// originals' `duplicates`, and each to the minute it arrived in, under its original's event
+/// type. Returns the original's id by candidate; a candidate missing from it had its original
+/// deleted since (it is stored as new when sent again). On an error the caller rolls back.
+pub(super) async fn count_duplicates(
     tx: &ClientWrapper,
     events: &[&NewEvent],
     plan: &Plan,
-    originals: &[usize],
-) -> Result<BTreeMap<usize, (i64, Option<String>)>, WriteError> {
-    if originals.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let keys: Vec<(&str, &str)> = originals
+    counts: &[(usize, i64)],
+    shard: i16,
+) -> Result<HashMap<usize, i64>, WriteError> {
+    let keys: Vec<(&str, &str)> = counts
         .iter()
-        .filter_map(|&i| dedup_key(events[i]))
+        .filter_map(|&(i, _)| dedup_key(events[i]))
         .collect();
     let sources: Vec<&str> = keys.iter().map(|k| k.0).collect();
     let deliveries: Vec<&str> = keys.iter().map(|k| k.1).collect();
-    let counts: Vec<i64> = originals.iter().map(|&i| 1 + plan.followers[i]).collect();
+    let n: Vec<i64> = counts.iter().map(|&(_, n)| n).collect();
     // Planned afresh each time (an unnamed statement), never from a cached plan: this one
     // joins the table, and a plan cached while the table was small (a full index scan per
     // redelivery) stays cached however large the table grows when nothing ANALYZEs it.
-    let rows = tx
-        .query_typed(
-            "UPDATE events e SET duplicates = e.duplicates + d.n
-             FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS d(source, delivery_id, n)
-             WHERE e.source = d.source AND e.delivery_id = d.delivery_id
-               AND e.status = 'received' AND e.delivery_id IS NOT NULL
-             RETURNING e.id, e.source, e.delivery_id, e.event_type",
-            &[
-                (&sources, Type::TEXT_ARRAY),
-                (&deliveries, Type::TEXT_ARRAY),
-                (&counts, Type::INT8_ARRAY),
-            ],
-        )
-        .await?;
+    let params = [
+        (&sources as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
+        (&deliveries, Type::TEXT_ARRAY),
+        (&n, Type::INT8_ARRAY),
+    ];
+    let update = tx.query_typed(
+        "UPDATE events e SET duplicates = e.duplicates + d.n
+         FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS d(source, delivery_id, n)
+         WHERE e.source = d.source AND e.delivery_id = d.delivery_id
+           AND e.status = 'received' AND e.delivery_id IS NOT NULL
+         RETURNING e.id, e.source, e.delivery_id, e.event_type",
+        &params,
+    );
+    let (_, rows) = tokio::try_join!(tx.batch_execute("BEGIN"), update)?;
     let mut by_key: HashMap<(String, String), (i64, Option<String>)> = HashMap::new();
     for row in rows {
         by_key.insert((row.get(1), row.get(2)), (row.get(0), row.get(3)));
     }
-    let mut found = BTreeMap::new();
-    for (&i, (source, delivery)) in originals.iter().zip(keys) {
-        if let Some(hit) = by_key.get(&(source.to_string(), delivery.to_string())) {
-            found.insert(i, hit.clone());
+    let mut found: HashMap<usize, (i64, Option<String>)> = HashMap::new();
+    for (&(i, _), (source, delivery)) in counts.iter().zip(keys) {
+        if let Some(hit) = by_key.remove(&(source.to_string(), delivery.to_string())) {
+            found.insert(i, hit);
         }
     }
-    Ok(found)
-}
-
-/// Tells every instance's listener that ids up to `max_id` exist.
-async fn notify(tx: &ClientWrapper, max_id: Option<i64>) -> Result<(), tokio_postgres::Error> {
-    if let Some(id) = max_id {
-        let stmt = tx.prepare_cached(NOTIFY).await?;
-        tx.execute(&stmt, &[&CHANNEL, &id.to_string()]).await?;
+    let count_of: HashMap<usize, i64> = counts.iter().copied().collect();
+    let mut rollups = Rollups::default();
+    for (j, e) in events.iter().enumerate() {
+        let leader = plan.repeats[j].unwrap_or(j);
+        let unstored = |&n: &i64| n > plan.followers[j];
+        let duplicate = leader != j || count_of.get(&j).is_some_and(unstored);
+        if let (true, Some((_, event_type))) = (duplicate, found.get(&leader)) {
+            rollups.add_duplicate(e, event_type.as_deref());
+        }
     }
-    Ok(())
+    rollup::prepare(tx).await?;
+    tokio::try_join!(
+        rollup::write(&rollups, shard, tx),
+        tx.batch_execute("COMMIT")
+    )?;
+    Ok(found.into_iter().map(|(i, (id, _))| (i, id)).collect())
 }

@@ -2,22 +2,24 @@
 //! them without reading them back from PostgreSQL: under load that read was a query, a heap
 //! fetch and a row over the socket for every event, on every instance.
 //!
-//! The writer records a batch's ids once its statement answers (`staged`): stored events as
-//! *committing*, candidates that turned out to be redeliveries as *absent*. After COMMIT it
-//! marks the stored ones *committed* (`committed`), or forgets the whole batch when the
-//! outcome is in doubt (`forget`). The listener, for settled ids (`settle`), publishes
-//! committed ones from here, skips absent ones, and reads every other id from the database:
-//! other instances' events, ids of statements that failed, and anything forgotten. An id
-//! still *committing* here is settled in the database (its transaction ended) but its writer
-//! has not seen the answer yet: the listener stops before it and waits for `resolved`.
+//! Each batch is one statement that commits by itself (`batch`), so the writer learns its ids
+//! only once they are committed. It numbers its batches: `begin` before the statement is
+//! sent, `finish` when it has answered, with the stored events and the ids that redeliveries
+//! used up (*absent*), or with nothing when the outcome is unknown. The listener notes the
+//! last batch begun before it probes (`settle`), and once the probe has settled new ids it
+//! waits for that batch to finish (`ended`): every id of this instance up to the settled
+//! bound is then known here. It publishes stored events from here, skips absent ids, and
+//! reads every other id from the database: other instances' events, and ids of batches whose
+//! outcome was unknown (or that began after it looked).
 //!
 //! Being wrong here would be worse than being slow, so this only ever holds what the writer
 //! knows for certain; everything else is read from the database, the source of truth.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use crate::model::Event;
 
@@ -27,28 +29,35 @@ const CAPACITY: usize = 65_536;
 /// What became of one id this instance drew.
 #[derive(Debug, Clone)]
 enum Fate {
-    /// Stored in a transaction whose COMMIT this writer has not seen answered yet.
-    Committing,
     /// Stored and committed.
-    Committed(Arc<Event>),
+    Stored(Arc<Event>),
     /// Never stored: the candidate was a redelivery of a stored event.
     Absent,
 }
 
-/// This instance's own ids, by id.
-#[derive(Default)]
+/// This instance's own ids, by id, and how far its writer has got.
 pub(super) struct Ledger {
     fates: Mutex<BTreeMap<i64, Fate>>,
-    /// Woken whenever a committing id is resolved.
-    resolved: Notify,
+    /// The number of the last batch begun.
+    begun: AtomicU64,
+    /// The number of the last batch finished; batches finish in the order they begin.
+    finished: watch::Sender<u64>,
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger {
+            fates: Mutex::default(),
+            begun: AtomicU64::new(0),
+            finished: watch::Sender::new(0),
+        }
+    }
 }
 
 /// What the listener takes from the ledger for a settled range of ids.
 #[derive(Debug, Default)]
 pub(super) struct Taken {
-    /// The range ends here: the settled bound, or just before the first id still committing.
-    pub through: i64,
-    /// This instance's committed events in the range, in id order.
+    /// This instance's stored events in the range, in id order.
     pub events: Vec<Arc<Event>>,
     /// The ids in the range this ledger knows nothing of, as runs `(after, through]`, in
     /// order: to be read from the database.
@@ -56,66 +65,45 @@ pub(super) struct Taken {
 }
 
 impl Ledger {
-    /// Records a staged batch: its stored events (committing) and the ids its redeliveries
-    /// used up (absent).
-    pub(super) fn staged(&self, stored: &[Arc<Event>], absent: &[i64]) {
-        let Ok(mut fates) = self.fates.lock() else {
-            return;
-        };
-        for event in stored {
-            fates.insert(event.id, Fate::Committing);
-        }
-        for &id in absent {
-            fates.insert(id, Fate::Absent);
-        }
-        while fates.len() > CAPACITY {
-            fates.pop_first();
-        }
+    /// A batch is about to draw ids; returns its number, for `finish`.
+    pub(super) fn begin(&self) -> u64 {
+        self.begun.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// The batch holding these events committed.
-    pub(super) fn committed(&self, stored: &[Arc<Event>]) {
+    /// The number of the last batch begun: the listener waits for it (`ended`) before it
+    /// takes ids that a probe made after this call has settled.
+    pub(super) fn begun(&self) -> u64 {
+        self.begun.load(Ordering::SeqCst)
+    }
+
+    /// Batch `number` has answered: its stored (and committed) events and the ids its
+    /// redeliveries used up; both empty when its outcome is unknown.
+    pub(super) fn finish(&self, number: u64, stored: &[Arc<Event>], absent: &[i64]) {
         if let Ok(mut fates) = self.fates.lock() {
             for event in stored {
-                if let Some(fate) = fates.get_mut(&event.id) {
-                    *fate = Fate::Committed(event.clone());
-                }
+                fates.insert(event.id, Fate::Stored(event.clone()));
+            }
+            for &id in absent {
+                fates.insert(id, Fate::Absent);
+            }
+            while fates.len() > CAPACITY {
+                fates.pop_first();
             }
         }
-        self.resolved.notify_one();
+        self.finished.send_replace(number);
     }
 
-    /// The batch's outcome is unknown (its COMMIT failed): the listener reads these ids.
-    pub(super) fn forget(&self, ids: impl IntoIterator<Item = i64>) {
-        if let Ok(mut fates) = self.fates.lock() {
-            for id in ids {
-                fates.remove(&id);
-            }
-        }
-        self.resolved.notify_one();
+    /// Resolves once batch `number` (and so every batch before it) has finished.
+    pub(super) async fn ended(&self, number: u64) {
+        let mut finished = self.finished.subscribe();
+        // The sender lives as long as `self`, so this only ends when the batch has.
+        let _ = finished.wait_for(|&done| done >= number).await;
     }
 
-    /// Forgets every id still committing, so the listener reads them from the database: for
-    /// when their writer has not answered for too long (it should never happen; the listener
-    /// must not wait on it forever if it does).
-    pub(super) fn forget_committing(&self) {
-        if let Ok(mut fates) = self.fates.lock() {
-            fates.retain(|_, fate| !matches!(fate, Fate::Committing));
-        }
-    }
-
-    /// Resolves once the writer has resolved a committing id since the last call.
-    pub(super) async fn resolved(&self) {
-        self.resolved.notified().await
-    }
-
-    /// Takes what this ledger knows of the ids in `(after, settled]`, up to the first id still
-    /// committing. Everything up to `through` leaves the ledger.
+    /// Takes what this ledger knows of the ids in `(after, settled]`. Everything up to
+    /// `settled` leaves the ledger.
     pub(super) fn take(&self, after: i64, settled: i64) -> Taken {
-        let mut taken = Taken {
-            through: settled.max(after),
-            ..Taken::default()
-        };
+        let mut taken = Taken::default();
         if settled <= after {
             return taken;
         }
@@ -125,28 +113,26 @@ impl Ledger {
         };
         let mut cursor = after;
         for (&id, fate) in fates.range(after + 1..=settled) {
-            if let Fate::Committing = fate {
-                taken.through = id - 1;
-                break;
-            }
             if id > cursor + 1 {
                 taken.unknown.push((cursor, id - 1));
             }
-            if let Fate::Committed(event) = fate {
+            if let Fate::Stored(event) = fate {
                 taken.events.push(event.clone());
             }
             cursor = id;
         }
-        if taken.through > cursor {
-            taken.unknown.push((cursor, taken.through));
+        if settled > cursor {
+            taken.unknown.push((cursor, settled));
         }
-        *fates = fates.split_off(&(taken.through + 1));
+        *fates = fates.split_off(&(settled + 1));
         taken
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::model::NewEvent;
 
@@ -165,13 +151,11 @@ mod tests {
     }
 
     #[test]
-    fn committed_events_are_taken_once_and_gaps_are_left_to_the_database() {
+    fn stored_events_are_taken_once_and_gaps_are_left_to_the_database() {
         let ledger = Ledger::default();
-        let batch = [event(3), event(4), event(7)];
-        ledger.staged(&batch, &[5]);
-        ledger.committed(&batch);
+        let batch = ledger.begin();
+        ledger.finish(batch, &[event(3), event(4), event(7)], &[5]);
         let taken = ledger.take(1, 9);
-        assert_eq!(taken.through, 9);
         assert_eq!(ids(&taken.events), [3, 4, 7]);
         assert_eq!(
             taken.unknown,
@@ -183,50 +167,56 @@ mod tests {
     }
 
     #[test]
-    fn an_id_still_committing_ends_the_range_until_it_is_resolved() {
+    fn a_batch_whose_outcome_is_unknown_is_read_from_the_database() {
         let ledger = Ledger::default();
-        let first = [event(1)];
-        let second = [event(2), event(3)];
-        ledger.staged(&first, &[]);
-        ledger.committed(&first);
-        ledger.staged(&second, &[]);
-        let taken = ledger.take(0, 5);
-        assert_eq!(taken.through, 1);
-        assert_eq!(ids(&taken.events), [1]);
-        assert!(taken.unknown.is_empty());
-        ledger.committed(&second);
-        let taken = ledger.take(1, 5);
-        assert_eq!((taken.through, ids(&taken.events)), (5, vec![2, 3]));
-        assert_eq!(taken.unknown, [(3, 5)]);
-    }
-
-    #[test]
-    fn ids_whose_writer_never_answers_can_be_left_to_the_database() {
-        let ledger = Ledger::default();
-        ledger.staged(&[event(1), event(2)], &[3]);
-        ledger.forget_committing();
-        let taken = ledger.take(0, 3);
-        assert_eq!((taken.through, taken.unknown), (3, vec![(0, 2)]));
-        assert!(taken.events.is_empty(), "absent 3 is still skipped");
-    }
-
-    #[test]
-    fn a_forgotten_batch_is_read_from_the_database() {
-        let ledger = Ledger::default();
-        let batch = [event(1), event(2)];
-        ledger.staged(&batch, &[3]);
-        ledger.forget([1, 2, 3]);
+        let batch = ledger.begin();
+        ledger.finish(batch, &[], &[]);
         let taken = ledger.take(0, 3);
         assert!(taken.events.is_empty());
-        assert_eq!((taken.through, taken.unknown), (3, vec![(0, 3)]));
+        assert_eq!(taken.unknown, [(0, 3)]);
+    }
+
+    #[test]
+    fn ids_known_only_after_they_were_read_are_never_taken_again() {
+        let ledger = Ledger::default();
+        let late = ledger.begin();
+        assert_eq!(ledger.take(0, 2).unknown, [(0, 2)]);
+        ledger.finish(late, &[event(1), event(2), event(4)], &[]);
+        let taken = ledger.take(2, 4);
+        assert_eq!(ids(&taken.events), [4], "1 and 2 were published already");
+        assert_eq!(taken.unknown, [(2, 3)]);
+    }
+
+    #[tokio::test]
+    async fn the_listener_can_wait_for_the_batch_begun_before_it_probed() {
+        let ledger = Arc::new(Ledger::default());
+        assert_eq!(ledger.begun(), 0);
+        tokio::time::timeout(Duration::from_secs(5), ledger.ended(0))
+            .await
+            .expect("nothing begun: nothing to wait for");
+        let first = ledger.begin();
+        let second = ledger.begin();
+        assert_eq!(ledger.begun(), second);
+        let waiting = tokio::spawn({
+            let ledger = ledger.clone();
+            async move { ledger.ended(second).await }
+        });
+        ledger.finish(first, &[event(1)], &[]);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the second batch has not finished");
+        ledger.finish(second, &[event(2)], &[]);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("woken once the second batch finished")
+            .unwrap();
     }
 
     #[test]
     fn memory_is_bounded() {
         let ledger = Ledger::default();
         let batch: Vec<_> = (1..=CAPACITY as i64 + 10).map(event).collect();
-        ledger.staged(&batch, &[]);
-        ledger.committed(&batch);
+        let number = ledger.begin();
+        ledger.finish(number, &batch, &[]);
         let taken = ledger.take(0, CAPACITY as i64 + 10);
         assert_eq!(taken.events.len(), CAPACITY, "the oldest were dropped");
         assert_eq!(taken.unknown, [(0, 10)], "and are read from the database");

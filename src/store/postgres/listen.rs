@@ -45,8 +45,8 @@ const MIN_GAP: Duration = Duration::from_millis(5);
 /// How often the listener probes without a notification: a notification lost with its
 /// instance (killed between COMMIT and NOTIFY) delays events by at most this.
 const IDLE_PROBE: Duration = Duration::from_secs(1);
-/// How long the listener waits for its own writer to see a COMMIT answered before it reads
-/// those ids from the database instead (the writer normally takes well under a millisecond).
+/// How long the listener waits for its own writer's batch to answer before it reads that
+/// batch's ids from the database instead (a batch normally takes a few milliseconds).
 const WRITER_PATIENCE: Duration = Duration::from_secs(1);
 /// How long ids may stay unsettled before the wait is logged as a warning.
 const STALL_WARNING: Duration = Duration::from_secs(10);
@@ -117,56 +117,34 @@ impl Listener {
         }));
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         let mut settler = Settler::from(*last);
-        self.catch_up(last, &mut settler, true).await?;
+        self.catch_up(last, &mut settler).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
         let mut retry = RETRY_PROBE.0;
         let mut waiting_since = None;
         let mut caught_up = tokio::time::Instant::now();
-        let mut writer_behind = false;
-        let mut behind_since = None;
         loop {
-            let probe = tokio::select! {
+            tokio::select! {
                 () = shutdown.cancelled() => break,
                 message = woken.recv() => {
                     if message.is_none() {
                         return Err(ListenError::Lost);
                     }
-                    true
                 }
-                // Settled ids of this instance wait for their writer to see its COMMIT
-                // answered; no need to ask the database again.
-                () = self.ledger.resolved(), if writer_behind => false,
                 () = tokio::time::sleep(retry), if settler.is_waiting() => {
                     retry = (retry * 2).min(RETRY_PROBE.1);
-                    true
                 }
-                () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => true,
-            };
-            if probe {
-                // Under load every instance's commits notify every millisecond or so: one
-                // catch-up per `MIN_GAP` serves them all, with fewer probes and fuller pages.
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
-                }
-                while woken.try_recv().is_ok() {}
+                () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => {}
             }
-            writer_behind = self.catch_up(last, &mut settler, probe).await?;
+            // Under load every instance's commits notify every millisecond or so: one
+            // catch-up per `MIN_GAP` serves them all, with fewer probes and fuller pages.
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
+            }
+            while woken.try_recv().is_ok() {}
+            self.catch_up(last, &mut settler).await?;
             caught_up = tokio::time::Instant::now();
-            match writer_behind {
-                false => behind_since = None,
-                true if behind_since.get_or_insert_with(Instant::now).elapsed()
-                    > WRITER_PATIENCE =>
-                {
-                    tracing::warn!(
-                        "This instance's writer is slow to finish its commits; reading its events back instead."
-                    );
-                    self.ledger.forget_committing();
-                    behind_since = None;
-                }
-                true => {}
-            }
             if !settler.is_waiting() {
                 retry = RETRY_PROBE.0;
                 waiting_since = None;
@@ -184,30 +162,27 @@ impl Listener {
         Ok(())
     }
 
-    /// Publishes every event after `last` up to the settled bound (probed first when
-    /// `probe`), oldest first: this instance's own events whole, from the ledger; the others'
-    /// read from the database as summaries (without headers and body, which nothing on the
-    /// feed needs for them: see `feed`). Returns whether it stopped early at an id whose
-    /// writer has not seen its COMMIT answered yet.
-    async fn catch_up(
-        &self,
-        last: &mut i64,
-        settler: &mut Settler,
-        probe: bool,
-    ) -> Result<bool, ListenError> {
+    /// Publishes every event after `last` up to the settled bound, probed first, oldest
+    /// first: this instance's own events whole, from the ledger (once the batch its writer
+    /// had begun before the probe has finished); the others' read from the database as
+    /// summaries (without headers and body, which nothing on the feed needs for them: see
+    /// `feed`).
+    async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
         let client = self.pool.get().await?;
-        let settled = match probe {
-            true => settler.observe(settle::probe(&client).await?),
-            false => settler.settled(),
-        };
+        let begun = self.ledger.begun();
+        let settled = settler.observe(settle::probe(&client).await?);
         if settled <= *last {
-            return Ok(false);
+            return Ok(());
         }
-        let Taken {
-            through,
-            events,
-            unknown,
-        } = self.ledger.take(*last, settled);
+        if tokio::time::timeout(WRITER_PATIENCE, self.ledger.ended(begun))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "This instance's writer is slow to finish its batch; reading its events back instead."
+            );
+        }
+        let Taken { events, unknown } = self.ledger.take(*last, settled);
         let mut own = events.into_iter().peekable();
         for runs in unknown.chunks(RUNS_AT_ONCE) {
             let pages = runs
@@ -224,10 +199,10 @@ impl Listener {
         for event in own {
             self.feed.publish(FeedItem::Event(event));
         }
-        // Ids up to `through` that were neither published nor found will never exist.
-        *last = through.max(*last);
+        // Ids up to `settled` that were neither published nor found will never exist.
+        *last = settled;
         self.feed.advance(*last);
-        Ok(through < settled)
+        Ok(())
     }
 
     /// Publishes the events of one run of ids `(after, through]` read from the database,

@@ -15,7 +15,7 @@ use crate::store::rollup::{Counts, Rollups};
 pub(super) const SHARDS: i16 = 64;
 
 /// Adds a batch's per-minute counts.
-pub(super) const UPSERT_MINUTES: &str =
+const UPSERT_MINUTES: &str =
     "INSERT INTO minute_counts AS m (shard, minute, source, event_type, total, errors,
                    rejected, signature_failures, duplicates)
                  SELECT $9::int2, * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[],
@@ -26,7 +26,7 @@ pub(super) const UPSERT_MINUTES: &str =
                    signature_failures = m.signature_failures + excluded.signature_failures,
                    duplicates = m.duplicates + excluded.duplicates";
 /// Adds a batch's per-source counts.
-pub(super) const UPSERT_SOURCES: &str =
+const UPSERT_SOURCES: &str =
     "INSERT INTO sources AS s (shard, source, provider, count, errors, last_received)
                  SELECT $6::int2, * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[],
                    $5::int8[])
@@ -38,6 +38,14 @@ pub(super) const UPSERT_SOURCES: &str =
 pub(super) fn pick_shard() -> i16 {
     let random = RandomState::new().hash_one(std::process::id());
     (random % SHARDS as u64) as i16
+}
+
+/// Prepares (once per connection) both upserts, so `write` sends each on its first poll:
+/// pipelined with a COMMIT polled after it, both run before the COMMIT.
+pub(super) async fn prepare(tx: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+    tx.prepare_cached(UPSERT_MINUTES).await?;
+    tx.prepare_cached(UPSERT_SOURCES).await?;
+    Ok(())
 }
 
 /// Upserts both rollups into `shard`; rows in key order, so writers sharing a shard lock in

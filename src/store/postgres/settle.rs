@@ -74,11 +74,6 @@ impl Settler {
         self.settled
     }
 
-    /// The settled bound so far.
-    pub(super) fn settled(&self) -> i64 {
-        self.settled
-    }
-
     /// Whether some ids handed out are not settled yet (so it is worth probing again soon,
     /// even without a notification).
     pub(super) fn is_waiting(&self) -> bool {

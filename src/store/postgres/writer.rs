@@ -1,19 +1,21 @@
 //! The writer of one instance: group commit.
 //!
 //! One task takes every job waiting in its queue (up to `MAX_BATCH`, or `MAX_BATCH_BYTES` of
-//! bodies), writes them with a handful of multi-row statements in one transaction (`batch`),
-//! commits once, and only then answers each waiting request. A failed transaction answers
-//! every job in it with `Unavailable` (503), so nothing is acknowledged that is not committed.
-//! Transient conflicts (deadlock, serialization failure, an original deleted under a
-//! redelivery) are retried a bounded number of times before giving up.
+//! bodies), writes their new events with one statement that commits by itself and counts
+//! their redeliveries in one small transaction after it (`batch`), and only then answers each
+//! waiting request. A job whose write failed is answered `Unavailable` (503), so nothing is
+//! acknowledged that is not committed. Transient conflicts (deadlock, serialization failure)
+//! are retried a bounded number of times before giving up; a redelivery whose original was
+//! deleted while it was counted is answered 503 too, and stored as new when sent again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::{ClientWrapper, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
-use super::batch::{self, Applied};
+use super::batch::{self, Plan};
 use super::ledger::Ledger;
 use super::rollup;
 use crate::model::{Event, NewEvent};
@@ -32,7 +34,7 @@ pub(super) struct Job {
     pub reply: oneshot::Sender<Result<Inserted, StoreError>>,
 }
 
-/// Why a batch was not committed.
+/// Why a job was not committed.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum WriteError {
     #[error("no connection: {0}")]
@@ -49,7 +51,7 @@ impl WriteError {
     /// 503) is answered `duplicate` when it did commit.
     fn is_transient(&self) -> bool {
         match self {
-            WriteError::Vanished => true,
+            WriteError::Vanished => false,
             WriteError::Db(e) => matches!(
                 e.code(),
                 Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
@@ -82,94 +84,128 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>, ledger: &Ledger, shard: i16)
     let (events, replies): (Vec<NewEvent>, Vec<_>) =
         batch.into_iter().map(|job| (job.event, job.reply)).unzip();
     let jobs = events.len();
-    match write(pool, events, ledger, shard).await {
-        Ok(answers) => {
-            for (reply, inserted) in replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(inserted));
-            }
-        }
+    let answers = match pool.get().await {
+        Ok(client) => write(&client, events, ledger, shard).await,
+        Err(error) => failed_all(WriteError::from(error), jobs),
+    };
+    let failed = answers.iter().filter(|a| a.is_err()).count();
+    if let Some(Err(error)) = answers.iter().find(|a| a.is_err()) {
+        tracing::error!(error = %error, jobs, failed, "Commit failed; those jobs are not acknowledged.");
+    }
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let answer = answer.map_err(|error| StoreError::Unavailable(error.to_string()));
+        let _ = reply.send(answer);
+    }
+}
+
+/// Writes one batch on one connection: its new events (tried again after a transient
+/// conflict), then its redeliveries; tells the listener what it stored (`ledger`), which
+/// then publishes these events without reading them back. Answers each job.
+async fn write(
+    client: &ClientWrapper,
+    events: Vec<NewEvent>,
+    ledger: &Ledger,
+    shard: i16,
+) -> Vec<Result<Inserted, Arc<WriteError>>> {
+    let refs: Vec<&NewEvent> = events.iter().collect();
+    let plan = Plan::of(&refs);
+    let candidates = plan.candidates();
+    let rows: Vec<&NewEvent> = candidates.iter().map(|&i| refs[i]).collect();
+    let number = ledger.begin();
+    let drawn = match insert(client, &rows, shard).await {
+        Ok(drawn) => drawn,
         Err(error) => {
-            tracing::error!(error = %error, jobs, "Commit failed; nothing acknowledged.");
-            for reply in replies {
-                let _ = reply.send(Err(StoreError::Unavailable(error.to_string())));
+            ledger.finish(number, &[], &[]);
+            return failed_all(error, events.len());
+        }
+    };
+    let counts = batch::redeliveries(&plan, &candidates, &drawn);
+    let originals = match counts.is_empty() {
+        true => Ok(HashMap::new()),
+        false => count_duplicates(client, &refs, &plan, &counts, shard)
+            .await
+            .map_err(Arc::new),
+    };
+    let mut stored_as: Vec<Option<i64>> = vec![None; events.len()];
+    let mut absent = Vec::new();
+    for (&i, &(id, stored)) in candidates.iter().zip(&drawn) {
+        match stored {
+            true => stored_as[i] = Some(id),
+            false => absent.push(id),
+        }
+    }
+    let answers: Vec<Result<Inserted, Arc<WriteError>>> = events
+        .into_iter()
+        .enumerate()
+        .map(|(j, event)| {
+            let leader = plan.repeats[j].unwrap_or(j);
+            match (stored_as[j], &originals) {
+                (Some(id), _) => Ok(stored(event, id)),
+                (_, Err(error)) => Err(error.clone()),
+                (_, Ok(found)) => match found.get(&leader) {
+                    Some(&id) => Ok(Inserted::Duplicate { id }),
+                    None => Err(Arc::new(WriteError::Vanished)),
+                },
             }
+        })
+        .collect();
+    let stored: Vec<Arc<Event>> = answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Ok(Inserted::Stored(event)) => Some(event.clone()),
+            _ => None,
+        })
+        .collect();
+    ledger.finish(number, &stored, &absent);
+    answers
+}
+
+/// Inserts the candidates, trying again a bounded number of times on a transient conflict
+/// (nothing of a failed statement was committed).
+async fn insert(
+    client: &ClientWrapper,
+    rows: &[&NewEvent],
+    shard: i16,
+) -> Result<Vec<(i64, bool)>, WriteError> {
+    let mut attempt = 1;
+    loop {
+        match batch::insert(client, rows, shard).await {
+            Err(error) if error.is_transient() && attempt < ATTEMPTS => {
+                tracing::debug!(error = %error, attempt, "Batch conflicted; retrying.");
+                attempt += 1;
+            }
+            result => return result,
         }
     }
 }
 
-/// One transaction on one connection; never hands the connection back to the pool inside a
-/// transaction (when COMMIT already ended it, the ROLLBACK is a harmless no-op).
-async fn write(
-    pool: &Pool,
-    events: Vec<NewEvent>,
-    ledger: &Ledger,
+/// Counts the redeliveries in their own transaction; rolls it back on an error.
+async fn count_duplicates(
+    client: &ClientWrapper,
+    events: &[&NewEvent],
+    plan: &Plan,
+    counts: &[(usize, i64)],
     shard: i16,
-) -> Result<Vec<Inserted>, WriteError> {
-    let client = pool.get().await?;
-    let result = write_on(&client, events, ledger, shard).await;
+) -> Result<HashMap<usize, i64>, WriteError> {
+    let result = batch::count_duplicates(client, events, plan, counts, shard).await;
     if result.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
     result
 }
 
-/// Stages the batch (again, after a transient conflict), tells the listener what it stored,
-/// then commits and tells it the outcome (`ledger`): the listener publishes these events
-/// without reading them back.
-async fn write_on(
-    client: &ClientWrapper,
-    events: Vec<NewEvent>,
-    ledger: &Ledger,
-    shard: i16,
-) -> Result<Vec<Inserted>, WriteError> {
-    let staged = {
-        let events: Vec<&NewEvent> = events.iter().collect();
-        let mut attempt = 1;
-        loop {
-            match batch::stage(client, &events).await {
-                Err(error) if error.is_transient() && attempt < ATTEMPTS => {
-                    tracing::debug!(error = %error, attempt, "Batch conflicted; retrying.");
-                    client.batch_execute("ROLLBACK").await?;
-                    attempt += 1;
-                }
-                result => break result?,
-            }
-        }
-    };
-    let answers: Vec<Inserted> = events
-        .into_iter()
-        .zip(&staged.applied)
-        .map(|(event, &applied)| inserted(event, applied))
-        .collect();
-    let stored: Vec<Arc<Event>> = answers
-        .iter()
-        .filter_map(|answer| match answer {
-            Inserted::Stored(event) => Some(event.clone()),
-            Inserted::Duplicate { .. } => None,
-        })
-        .collect();
-    ledger.staged(&stored, &staged.absent);
-    if let Err(error) = batch::commit(client, &stored, &staged, shard).await {
-        let drawn = stored
-            .iter()
-            .map(|e| e.id)
-            .chain(staged.absent.iter().copied());
-        ledger.forget(drawn);
-        return Err(error);
-    }
-    ledger.committed(&stored);
-    Ok(answers)
+/// The same error for every job of a batch.
+fn failed_all(error: WriteError, jobs: usize) -> Vec<Result<Inserted, Arc<WriteError>>> {
+    let error = Arc::new(error);
+    (0..jobs).map(|_| Err(error.clone())).collect()
 }
 
-fn inserted(event: NewEvent, applied: Applied) -> Inserted {
-    match applied {
-        Applied::Stored(id) => Inserted::Stored(Arc::new(Event {
-            id,
-            size: event.body.len() as i64,
-            new: event,
-            duplicates: 0,
-            enrichment: None,
-        })),
-        Applied::Duplicate(id) => Inserted::Duplicate { id },
-    }
+fn stored(event: NewEvent, id: i64) -> Inserted {
+    Inserted::Stored(Arc::new(Event {
+        id,
+        size: event.body.len() as i64,
+        new: event,
+        duplicates: 0,
+        enrichment: None,
+    }))
 }
