@@ -60,6 +60,8 @@ enum ListenError {
     Db(#[from] tokio_postgres::Error),
     #[error("no connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    #[error("{0}")]
+    Probe(#[from] settle::ProbeError),
     #[error("the listening connection closed")]
     Lost,
 }

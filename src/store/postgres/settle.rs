@@ -11,9 +11,9 @@
 //! 2. A probe reads, in this order, in one round trip: the sequence's last value `L`; then a
 //!    fresh xid `X` (which is newer than every xid assigned before it, so newer than every
 //!    transaction holding an id up to `L`); then the oldest running xid `xmin` of a new
-//!    snapshot.
-//! 3. Once some later probe's `xmin` reaches `X`, every transaction older than `X` has ended,
-//!    so every id up to `L` is visible or will never exist: `L` is settled.
+//!    snapshot, which counts `X` itself as running (so `xmin` is at most `X`).
+//! 3. Once this or a later probe's `xmin` reaches `X`, every transaction older than `X` has
+//!    ended, so every id up to `L` is visible or will never exist: `L` is settled.
 //!
 //! In a quiet database a probe settles its own `L` at once; under load, the next commit's
 //! probe does. A transaction that stays open elsewhere on the same PostgreSQL server holds
@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::ClientWrapper;
+use tokio_postgres::SimpleQueryMessage;
 
 /// Unsettled probes kept; beyond it the newest replaces the last (it settles no earlier), so
 /// memory stays bounded while something holds `xmin` back.
@@ -81,29 +82,42 @@ impl Settler {
     }
 }
 
-/// Probes the database: three statements pipelined in one round trip, run in this order.
-/// Each runs in its own implicit transaction, so the xid of the second has ended before the
-/// third takes its snapshot.
-pub(super) async fn probe(client: &ClientWrapper) -> Result<Probe, tokio_postgres::Error> {
-    let last = client
-        .prepare_cached("SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0)")
-        .await?;
-    let xid = client
-        .prepare_cached("SELECT pg_current_xact_id()::text::int8")
-        .await?;
-    let xmin = client
-        .prepare_cached("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8")
-        .await?;
-    let (last, xid, xmin) = tokio::try_join!(
-        client.query_one(&last, &[]),
-        client.query_one(&xid, &[]),
-        client.query_one(&xmin, &[]),
-    )?;
-    Ok(Probe {
-        last_id: last.try_get(0)?,
-        xid: xid.try_get(0)?,
-        xmin: xmin.try_get(0)?,
-    })
+/// The probe's three statements, in order, in one simple-protocol message: one round trip
+/// and one answer. They run in one implicit transaction, and each takes its own snapshot, so
+/// the third sees the xid of the second as running: its `xmin` reaches that xid exactly when
+/// every older transaction has ended.
+const PROBE: &str = "SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0); \
+    SELECT pg_current_xact_id(); \
+    SELECT pg_snapshot_xmin(pg_current_snapshot())";
+
+/// Why a probe failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProbeError {
+    #[error("{0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("the probe's answer was not three numbers: {0:?}")]
+    Malformed(Vec<Option<String>>),
+}
+
+/// Probes the database (see the module docs).
+pub(super) async fn probe(client: &ClientWrapper) -> Result<Probe, ProbeError> {
+    let values: Vec<Option<String>> = client
+        .simple_query(PROBE)
+        .await?
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+            _ => None,
+        })
+        .collect();
+    let numbers: Vec<i64> = values
+        .iter()
+        .filter_map(|value| value.as_deref()?.parse().ok())
+        .collect();
+    match numbers[..] {
+        [last_id, xid, xmin] => Ok(Probe { last_id, xid, xmin }),
+        _ => Err(ProbeError::Malformed(values)),
+    }
 }
 
 /// The settled bound as of now, where a new listener starts: probes until the first probe's
@@ -113,7 +127,7 @@ pub(super) async fn probe(client: &ClientWrapper) -> Result<Probe, tokio_postgre
 pub(super) async fn settled_now(
     client: &ClientWrapper,
     patience: Duration,
-) -> Result<i64, tokio_postgres::Error> {
+) -> Result<i64, ProbeError> {
     let deadline = Instant::now() + patience;
     let mut settler = Settler::from(0);
     let first = probe(client).await?;
