@@ -26,6 +26,7 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::rollup;
+use super::settle::Probe;
 use super::writer::WriteError;
 use crate::model::{NewEvent, Status};
 use crate::store::rollup::Rollups;
@@ -33,14 +34,21 @@ use crate::store::rollup::Rollups;
 /// The channel every instance listens on; a notification only says "probe" (no payload).
 pub(super) const CHANNEL: &str = "hookwatch_events";
 
-/// The whole batch in one statement. `xact` takes the xid first: the filter on `batch` is an
-/// init plan, run before the first id is drawn. Then an id for each candidate (in order),
+/// The whole batch in one statement. `xact` runs first (the filter on `batch` is an init
+/// plan, run before the first id is drawn): it reads the sequence's last value and the
+/// statement snapshot's `xmin`, then takes the xid, which makes the statement a probe for
+/// the listener as well (`settle`). Then an id for each candidate (in order),
 /// the events, skipping redeliveries of stored ones, the bodies of those stored, and both
 /// rollups (in the writer's shard `$19`, rows in key order so writers sharing a shard lock
 /// them in the same order). Answers each candidate's id and whether it was stored, in the
-/// candidates' order. `received_at` is microseconds since 1970, so `/` is the floor.
+/// candidates' order, each row with the probe. `received_at` is microseconds since 1970, so
+/// `/` is the floor.
 const INSERT_EVENTS: &str = "
-    WITH xact AS MATERIALIZED (SELECT pg_current_xact_id() AS xid),
+    WITH seq AS MATERIALIZED (
+        SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0) AS last_id,
+            pg_snapshot_xmin(pg_current_snapshot())::text::int8 AS xmin
+    ),
+    xact AS MATERIALIZED (SELECT seq.*, pg_current_xact_id()::text::int8 AS xid FROM seq),
     batch AS MATERIALIZED (
         SELECT nextval('events_id_seq') AS id, b.*
         FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
@@ -89,7 +97,8 @@ const INSERT_EVENTS: &str = "
             count = s.count + excluded.count, errors = s.errors + excluded.errors,
             last_received = GREATEST(s.last_received, excluded.last_received)
     )
-    SELECT batch.id, stored.id IS NOT NULL FROM batch LEFT JOIN stored USING (id)
+    SELECT batch.id, stored.id IS NOT NULL, xact.last_id, xact.xid, xact.xmin
+    FROM batch LEFT JOIN stored USING (id) CROSS JOIN xact
     ORDER BY batch.n";
 /// Tells every listener to probe; runs after the batch's own commit (pipelined behind it), in
 /// a transaction of its own: inside the batch's it would hold PostgreSQL's cluster-wide
@@ -142,18 +151,25 @@ fn dedup_key(e: &NewEvent) -> Option<(&str, &str)> {
     }
 }
 
-/// Inserts and commits the candidates with their rollups, then notifies every listener, in
-/// one round trip. Returns, per candidate, its id and whether it was stored (the others were
-/// redeliveries of an event already in the database, possibly written by another instance).
-/// The `NOTIFY`'s failure only delays the listeners (they also probe on a timer), so it
-/// never fails the batch.
+/// What the database answered for a batch's candidates.
+pub(super) struct Written {
+    /// Per candidate: its id and whether it was stored (the others were redeliveries of an
+    /// event already in the database, possibly written by another instance).
+    pub drawn: Vec<(i64, bool)>,
+    /// The statement as a probe (`settle`): lets the listener publish without asking.
+    pub probe: Probe,
+}
+
+/// Inserts and commits the candidates with their rollups, in one round trip, with the
+/// `NOTIFY` pipelined behind them when `notify`. The `NOTIFY`'s failure only delays other
+/// instances' listeners (they also probe on a timer), so it never fails the batch.
 pub(super) async fn insert(
     client: &ClientWrapper,
     candidates: &[&NewEvent],
     shard: i16,
-) -> Result<Vec<(i64, bool)>, WriteError> {
+    notify: bool,
+) -> Result<Written, WriteError> {
     let insert = client.prepare_cached(INSERT_EVENTS).await?;
-    let notify = client.prepare_cached(NOTIFY).await?;
     let columns = Columns::of(candidates);
     let c = &columns;
     let params: [&(dyn ToSql + Sync); 19] = [
@@ -177,14 +193,32 @@ pub(super) async fn insert(
         &c.bodies,
         &shard,
     ];
-    let (rows, notified) = tokio::join!(
-        client.query(&insert, &params),
-        client.execute(&notify, &[&CHANNEL]),
-    );
+    let (rows, notified) = tokio::join!(client.query(&insert, &params), async {
+        match notify {
+            true => send_notify(client).await,
+            false => Ok(()),
+        }
+    });
     if let Err(error) = notified {
         tracing::debug!(error = %error, "NOTIFY after a batch failed; listeners catch up later.");
     }
-    Ok(rows?.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let rows = rows?;
+    let probe = rows.first().map(|row| Probe {
+        last_id: row.get(2),
+        xid: row.get(3),
+        xmin: row.get(4),
+    });
+    Ok(Written {
+        drawn: rows.iter().map(|row| (row.get(0), row.get(1))).collect(),
+        probe: probe.ok_or(WriteError::NoAnswer)?,
+    })
+}
+
+/// Tells every instance's listener to probe.
+pub(super) async fn send_notify(client: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
+    let notify = client.prepare_cached(NOTIFY).await?;
+    client.execute(&notify, &[&CHANNEL]).await?;
+    Ok(())
 }
 
 /// The candidates' fields as one array per column, for `UNNEST`.

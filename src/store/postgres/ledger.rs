@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use super::settle::Probe;
 use crate::model::Event;
 
 /// Most ids kept; beyond it the oldest are dropped (the listener then reads them).
@@ -38,6 +39,8 @@ enum Fate {
 /// This instance's own ids, by id, and how far its writer has got.
 pub(super) struct Ledger {
     fates: Mutex<BTreeMap<i64, Fate>>,
+    /// The newest batch statement's probe (`settle`) the listener has not taken yet.
+    probe: Mutex<Option<Probe>>,
     /// The number of the last batch begun.
     begun: AtomicU64,
     /// The number of the last batch finished; batches finish in the order they begin.
@@ -48,6 +51,7 @@ impl Default for Ledger {
     fn default() -> Ledger {
         Ledger {
             fates: Mutex::default(),
+            probe: Mutex::default(),
             begun: AtomicU64::new(0),
             finished: watch::Sender::new(0),
         }
@@ -76,9 +80,15 @@ impl Ledger {
         self.begun.load(Ordering::SeqCst)
     }
 
-    /// Batch `number` has answered: its stored (and committed) events and the ids its
-    /// redeliveries used up; both empty when its outcome is unknown.
-    pub(super) fn finish(&self, number: u64, stored: &[Arc<Event>], absent: &[i64]) {
+    /// Batch `number` has answered: its stored (and committed) events, the ids its
+    /// redeliveries used up and its statement's probe; all empty when its outcome is unknown.
+    pub(super) fn finish(
+        &self,
+        number: u64,
+        stored: &[Arc<Event>],
+        absent: &[i64],
+        probe: Option<Probe>,
+    ) {
         if let Ok(mut fates) = self.fates.lock() {
             for event in stored {
                 fates.insert(event.id, Fate::Stored(event.clone()));
@@ -90,7 +100,21 @@ impl Ledger {
                 fates.pop_first();
             }
         }
+        if let (Some(probe), Ok(mut newest)) = (probe, self.probe.lock()) {
+            *newest = Some(probe);
+        }
         self.finished.send_replace(number);
+    }
+
+    /// Changes whenever a batch finishes: wakes the listener.
+    pub(super) fn watch(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
+    }
+
+    /// The newest batch's probe, once: every id of this instance it settles is known here
+    /// already (the writer finishes its batches in order), so no need to wait for `ended`.
+    pub(super) fn take_probe(&self) -> Option<Probe> {
+        self.probe.lock().ok()?.take()
     }
 
     /// Resolves once batch `number` (and so every batch before it) has finished.
@@ -154,7 +178,7 @@ mod tests {
     fn stored_events_are_taken_once_and_gaps_are_left_to_the_database() {
         let ledger = Ledger::default();
         let batch = ledger.begin();
-        ledger.finish(batch, &[event(3), event(4), event(7)], &[5]);
+        ledger.finish(batch, &[event(3), event(4), event(7)], &[5], None);
         let taken = ledger.take(1, 9);
         assert_eq!(ids(&taken.events), [3, 4, 7]);
         assert_eq!(
@@ -170,7 +194,7 @@ mod tests {
     fn a_batch_whose_outcome_is_unknown_is_read_from_the_database() {
         let ledger = Ledger::default();
         let batch = ledger.begin();
-        ledger.finish(batch, &[], &[]);
+        ledger.finish(batch, &[], &[], None);
         let taken = ledger.take(0, 3);
         assert!(taken.events.is_empty());
         assert_eq!(taken.unknown, [(0, 3)]);
@@ -181,7 +205,7 @@ mod tests {
         let ledger = Ledger::default();
         let late = ledger.begin();
         assert_eq!(ledger.take(0, 2).unknown, [(0, 2)]);
-        ledger.finish(late, &[event(1), event(2), event(4)], &[]);
+        ledger.finish(late, &[event(1), event(2), event(4)], &[], None);
         let taken = ledger.take(2, 4);
         assert_eq!(ids(&taken.events), [4], "1 and 2 were published already");
         assert_eq!(taken.unknown, [(2, 3)]);
@@ -201,10 +225,10 @@ mod tests {
             let ledger = ledger.clone();
             async move { ledger.ended(second).await }
         });
-        ledger.finish(first, &[event(1)], &[]);
+        ledger.finish(first, &[event(1)], &[], None);
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "the second batch has not finished");
-        ledger.finish(second, &[event(2)], &[]);
+        ledger.finish(second, &[event(2)], &[], None);
         tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("woken once the second batch finished")
@@ -216,7 +240,7 @@ mod tests {
         let ledger = Ledger::default();
         let batch: Vec<_> = (1..=CAPACITY as i64 + 10).map(event).collect();
         let number = ledger.begin();
-        ledger.finish(number, &batch, &[]);
+        ledger.finish(number, &batch, &[], None);
         let taken = ledger.take(0, CAPACITY as i64 + 10);
         assert_eq!(taken.events.len(), CAPACITY, "the oldest were dropped");
         assert_eq!(taken.unknown, [(0, 10)], "and are read from the database");

@@ -119,6 +119,7 @@ impl Listener {
         }));
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         let mut settler = Settler::from(*last);
+        let mut batches = self.ledger.watch();
         self.catch_up(last, &mut settler).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
@@ -133,6 +134,8 @@ impl Listener {
                         return Err(ListenError::Lost);
                     }
                 }
+                // The writer lives as long as the store, so this never ends.
+                Ok(()) = batches.changed() => {}
                 () = tokio::time::sleep(retry), if settler.is_waiting() => {
                     retry = (retry * 2).min(RETRY_PROBE.1);
                 }
@@ -170,32 +173,25 @@ impl Listener {
     /// summaries (without headers and body, which nothing on the feed needs for them: see
     /// `feed`).
     async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
-        let client = self.pool.get().await?;
-        let begun = self.ledger.begun();
-        let settled = settler.observe(settle::probe(&client).await?);
+        let settled = self.settle(settler, *last).await?;
         if settled <= *last {
             return Ok(());
         }
-        if tokio::time::timeout(WRITER_PATIENCE, self.ledger.ended(begun))
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "This instance's writer is slow to finish its batch; reading its events back instead."
-            );
-        }
         let Taken { events, unknown } = self.ledger.take(*last, settled);
         let mut own = events.into_iter().peekable();
-        for runs in unknown.chunks(RUNS_AT_ONCE) {
-            let pages = runs
-                .iter()
-                .map(|&(after, through)| read::summaries_between(&client, after, through, PAGE));
-            let pages = futures_util::future::try_join_all(pages).await?;
-            for (&run, page) in runs.iter().zip(pages) {
-                while let Some(event) = own.next_if(|e| e.id <= run.0) {
-                    self.feed.publish(FeedItem::Event(event));
+        if !unknown.is_empty() {
+            let client = self.pool.get().await?;
+            for runs in unknown.chunks(RUNS_AT_ONCE) {
+                let pages = runs.iter().map(|&(after, through)| {
+                    read::summaries_between(&client, after, through, PAGE)
+                });
+                let pages = futures_util::future::try_join_all(pages).await?;
+                for (&run, page) in runs.iter().zip(pages) {
+                    while let Some(event) = own.next_if(|e| e.id <= run.0) {
+                        self.feed.publish(FeedItem::Event(event));
+                    }
+                    self.publish_run(&client, run, page).await?;
                 }
-                self.publish_run(&client, run, page).await?;
             }
         }
         for event in own {
@@ -205,6 +201,29 @@ impl Listener {
         *last = settled;
         self.feed.advance(*last);
         Ok(())
+    }
+
+    /// The settled bound after observing the newest batch of this instance's writer, or when
+    /// there is none, a probe of the database; in that case, once the batch the writer had
+    /// begun before the probe has finished, so that its ids are in the ledger. Holds no
+    /// connection while it waits: the writer may need one to finish.
+    async fn settle(&self, settler: &mut Settler, last: i64) -> Result<i64, ListenError> {
+        if let Some(probe) = self.ledger.take_probe() {
+            return Ok(settler.observe(probe));
+        }
+        let begun = self.ledger.begun();
+        let probe = settle::probe(&*self.pool.get().await?).await?;
+        let settled = settler.observe(probe);
+        if settled > last
+            && tokio::time::timeout(WRITER_PATIENCE, self.ledger.ended(begun))
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "This instance's writer is slow to finish its batch; reading its events back instead."
+            );
+        }
+        Ok(settled)
     }
 
     /// Publishes the events of one run of ids `(after, through]` read from the database,

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Pool};
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +28,12 @@ const MAX_BATCH: usize = 1024;
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 /// Tries of one batch when PostgreSQL reports a transient conflict.
 const ATTEMPTS: usize = 3;
+/// The shortest time between two `NOTIFY`s of one writer. Only other instances need them
+/// (this instance's listener hears from the writer itself, `ledger`), and a busy instance's
+/// listener learns of everyone's events from its own writer's batches: so one per batch
+/// under load would only cost every listener a wake-up. An idle instance still shows a busy
+/// one's events within this (plus a probe).
+const NOTIFY_GAP: Duration = Duration::from_millis(10);
 
 /// One delivery waiting for its commit.
 pub(super) struct Job {
@@ -43,6 +50,8 @@ pub(super) enum WriteError {
     Db(#[from] tokio_postgres::Error),
     #[error("the original of a redelivery disappeared while it was counted")]
     Vanished,
+    #[error("the batch statement answered no rows")]
+    NoAnswer,
 }
 
 impl WriteError {
@@ -51,7 +60,7 @@ impl WriteError {
     /// 503) is answered `duplicate` when it did commit.
     fn is_transient(&self) -> bool {
         match self {
-            WriteError::Vanished => false,
+            WriteError::Vanished | WriteError::NoAnswer => false,
             WriteError::Db(e) => matches!(
                 e.code(),
                 Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
@@ -63,8 +72,25 @@ impl WriteError {
 
 /// Runs the writer until every sender is dropped.
 pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, ledger: Arc<Ledger>) {
-    let shard = rollup::pick_shard();
-    while let Some(first) = jobs.recv().await {
+    let mut writer = Writer {
+        pool,
+        ledger,
+        shard: rollup::pick_shard(),
+        notified: None,
+        owed: false,
+    };
+    loop {
+        let first = match writer.notify_owed_at() {
+            Some(at) => tokio::select! {
+                job = jobs.recv() => job,
+                () = tokio::time::sleep_until(at) => {
+                    writer.notify_alone().await;
+                    continue;
+                }
+            },
+            None => jobs.recv().await,
+        };
+        let Some(first) = first else { return };
         let mut bytes = first.event.body.len();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
@@ -76,88 +102,139 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, ledger: Arc<L
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, batch, &ledger, shard).await;
+        writer.commit_batch(batch).await;
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<Job>, ledger: &Ledger, shard: i16) {
-    let (events, replies): (Vec<NewEvent>, Vec<_>) =
-        batch.into_iter().map(|job| (job.event, job.reply)).unzip();
-    let jobs = events.len();
-    let answers = match pool.get().await {
-        Ok(client) => write(&client, events, ledger, shard).await,
-        Err(error) => failed_all(WriteError::from(error), jobs),
-    };
-    let failed = answers.iter().filter(|a| a.is_err()).count();
-    if let Some(Err(error)) = answers.iter().find(|a| a.is_err()) {
-        tracing::error!(error = %error, jobs, failed, "Commit failed; those jobs are not acknowledged.");
-    }
-    for (reply, answer) in replies.into_iter().zip(answers) {
-        let answer = answer.map_err(|error| StoreError::Unavailable(error.to_string()));
-        let _ = reply.send(answer);
-    }
-}
-
-/// Writes one batch on one connection: its new events (tried again after a transient
-/// conflict), then its redeliveries; tells the listener what it stored (`ledger`), which
-/// then publishes these events without reading them back. Answers each job.
-async fn write(
-    client: &ClientWrapper,
-    events: Vec<NewEvent>,
-    ledger: &Ledger,
+/// One instance's writer and what it remembers between batches.
+struct Writer {
+    pool: Pool,
+    ledger: Arc<Ledger>,
+    /// This writer's shard of every rollup row (`rollup`).
     shard: i16,
-) -> Vec<Result<Inserted, Arc<WriteError>>> {
-    let refs: Vec<&NewEvent> = events.iter().collect();
-    let plan = Plan::of(&refs);
-    let candidates = plan.candidates();
-    let rows: Vec<&NewEvent> = candidates.iter().map(|&i| refs[i]).collect();
-    let number = ledger.begin();
-    let drawn = match insert(client, &rows, shard).await {
-        Ok(drawn) => drawn,
-        Err(error) => {
-            ledger.finish(number, &[], &[]);
-            return failed_all(error, events.len());
+    /// When this writer last sent a `NOTIFY`.
+    notified: Option<Instant>,
+    /// Whether a batch stored events that no `NOTIFY` has announced yet.
+    owed: bool,
+}
+
+impl Writer {
+    async fn commit_batch(&mut self, batch: Vec<Job>) {
+        let (events, replies): (Vec<NewEvent>, Vec<_>) =
+            batch.into_iter().map(|job| (job.event, job.reply)).unzip();
+        let jobs = events.len();
+        let answers = match self.pool.get().await {
+            Ok(client) => self.write(&client, events).await,
+            Err(error) => failed_all(WriteError::from(error), jobs),
+        };
+        let failed = answers.iter().filter(|a| a.is_err()).count();
+        if let Some(Err(error)) = answers.iter().find(|a| a.is_err()) {
+            tracing::error!(error = %error, jobs, failed, "Commit failed; those jobs are not acknowledged.");
         }
-    };
-    let counts = batch::redeliveries(&plan, &candidates, &drawn);
-    let originals = match counts.is_empty() {
-        true => Ok(HashMap::new()),
-        false => count_duplicates(client, &refs, &plan, &counts, shard)
-            .await
-            .map_err(Arc::new),
-    };
-    let mut stored_as: Vec<Option<i64>> = vec![None; events.len()];
-    let mut absent = Vec::new();
-    for (&i, &(id, stored)) in candidates.iter().zip(&drawn) {
-        match stored {
-            true => stored_as[i] = Some(id),
-            false => absent.push(id),
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let answer = answer.map_err(|error| StoreError::Unavailable(error.to_string()));
+            let _ = reply.send(answer);
         }
     }
-    let answers: Vec<Result<Inserted, Arc<WriteError>>> = events
-        .into_iter()
-        .enumerate()
-        .map(|(j, event)| {
-            let leader = plan.repeats[j].unwrap_or(j);
-            match (stored_as[j], &originals) {
-                (Some(id), _) => Ok(stored(event, id)),
-                (_, Err(error)) => Err(error.clone()),
-                (_, Ok(found)) => match found.get(&leader) {
-                    Some(&id) => Ok(Inserted::Duplicate { id }),
-                    None => Err(Arc::new(WriteError::Vanished)),
-                },
+
+    /// Writes one batch on one connection: its new events (tried again after a transient
+    /// conflict), then its redeliveries; tells the listener what it stored (`ledger`), which
+    /// then publishes these events without reading them back. Answers each job.
+    async fn write(
+        &mut self,
+        client: &ClientWrapper,
+        events: Vec<NewEvent>,
+    ) -> Vec<Result<Inserted, Arc<WriteError>>> {
+        let refs: Vec<&NewEvent> = events.iter().collect();
+        let plan = Plan::of(&refs);
+        let candidates = plan.candidates();
+        let rows: Vec<&NewEvent> = candidates.iter().map(|&i| refs[i]).collect();
+        let number = self.ledger.begin();
+        let notify = self.notify_due();
+        let written = match insert(client, &rows, self.shard, notify).await {
+            Ok(written) => written,
+            Err(error) => {
+                self.ledger.finish(number, &[], &[], None);
+                return failed_all(error, events.len());
             }
-        })
-        .collect();
-    let stored: Vec<Arc<Event>> = answers
-        .iter()
-        .filter_map(|answer| match answer {
-            Ok(Inserted::Stored(event)) => Some(event.clone()),
-            _ => None,
-        })
-        .collect();
-    ledger.finish(number, &stored, &absent);
-    answers
+        };
+        self.notified_now(notify, &written.drawn);
+        let drawn = &written.drawn;
+        let counts = batch::redeliveries(&plan, &candidates, drawn);
+        let originals = match counts.is_empty() {
+            true => Ok(HashMap::new()),
+            false => count_duplicates(client, &refs, &plan, &counts, self.shard)
+                .await
+                .map_err(Arc::new),
+        };
+        let mut stored_as: Vec<Option<i64>> = vec![None; events.len()];
+        let mut absent = Vec::new();
+        for (&i, &(id, stored)) in candidates.iter().zip(drawn) {
+            match stored {
+                true => stored_as[i] = Some(id),
+                false => absent.push(id),
+            }
+        }
+        let answers: Vec<Result<Inserted, Arc<WriteError>>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(j, event)| {
+                let leader = plan.repeats[j].unwrap_or(j);
+                match (stored_as[j], &originals) {
+                    (Some(id), _) => Ok(stored(event, id)),
+                    (_, Err(error)) => Err(error.clone()),
+                    (_, Ok(found)) => match found.get(&leader) {
+                        Some(&id) => Ok(Inserted::Duplicate { id }),
+                        None => Err(Arc::new(WriteError::Vanished)),
+                    },
+                }
+            })
+            .collect();
+        let stored: Vec<Arc<Event>> = answers
+            .iter()
+            .filter_map(|answer| match answer {
+                Ok(Inserted::Stored(event)) => Some(event.clone()),
+                _ => None,
+            })
+            .collect();
+        self.ledger
+            .finish(number, &stored, &absent, Some(written.probe));
+        answers
+    }
+
+    /// Whether this batch carries a `NOTIFY`: at most one per `NOTIFY_GAP`.
+    fn notify_due(&self) -> bool {
+        self.notified.is_none_or(|at| at.elapsed() >= NOTIFY_GAP)
+    }
+
+    /// Remembers whether the batch's events were announced.
+    fn notified_now(&mut self, sent: bool, drawn: &[(i64, bool)]) {
+        if sent {
+            self.notified = Some(Instant::now());
+            self.owed = false;
+        }
+        self.owed |= !sent && drawn.iter().any(|&(_, stored)| stored);
+    }
+
+    /// When to announce stored events on their own, if no batch does it first.
+    fn notify_owed_at(&self) -> Option<tokio::time::Instant> {
+        let at = self.notified? + NOTIFY_GAP;
+        self.owed.then(|| at.into())
+    }
+
+    /// Sends the owed `NOTIFY` by itself; on failure the listeners find the events on their
+    /// next timed probe.
+    async fn notify_alone(&mut self) {
+        self.notified = Some(Instant::now());
+        self.owed = false;
+        let sent = match self.pool.get().await {
+            Ok(client) => batch::send_notify(&client).await.map_err(WriteError::from),
+            Err(error) => Err(WriteError::from(error)),
+        };
+        if let Err(error) = sent {
+            tracing::debug!(error = %error, "NOTIFY failed; listeners catch up later.");
+        }
+    }
 }
 
 /// Inserts the candidates, trying again a bounded number of times on a transient conflict
@@ -166,10 +243,11 @@ async fn insert(
     client: &ClientWrapper,
     rows: &[&NewEvent],
     shard: i16,
-) -> Result<Vec<(i64, bool)>, WriteError> {
+    notify: bool,
+) -> Result<batch::Written, WriteError> {
     let mut attempt = 1;
     loop {
-        match batch::insert(client, rows, shard).await {
+        match batch::insert(client, rows, shard, notify).await {
             Err(error) if error.is_transient() && attempt < ATTEMPTS => {
                 tracing::debug!(error = %error, attempt, "Batch conflicted; retrying.");
                 attempt += 1;
