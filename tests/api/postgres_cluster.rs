@@ -286,3 +286,31 @@ async fn instances_starting_at_once_migrate_the_database_once() {
         .get(0);
     assert_eq!(again, versions.len() as i64);
 }
+
+/// A busy instance sends at most one NOTIFY every few milliseconds; the last events of a
+/// burst must still reach an idle instance's stream at once, not on its next timed probe
+/// (a second later).
+#[tokio::test]
+async fn the_end_of_a_burst_on_one_instance_reaches_an_idle_one_at_once() {
+    let Some(db) = fresh_db().await else { return };
+    let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let client = reqwest::Client::new();
+    let mut stream_b = SseReader::open(&client, &b.url("/api/stream"), None).await;
+    for round in 0..3 {
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            let (_, answer, _) = post_keyed(&client, &a.url(""), &format!("burst-{round}-{n}"))
+                .await
+                .expect("post");
+            ids.push(answer["id"].as_i64().expect("id"));
+        }
+        let answered = Instant::now();
+        assert_eq!(
+            stream_b.next_ids(4, Duration::from_millis(500)).await,
+            ids,
+            "round {round}: {:?} after the last answer",
+            answered.elapsed()
+        );
+    }
+}
