@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{ClientWrapper, Pool};
+use deadpool_postgres::ClientWrapper;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
@@ -68,7 +68,6 @@ enum ListenError {
 
 /// What the listener task needs.
 pub(super) struct Listener {
-    pub pool: Pool,
     pub pg_config: tokio_postgres::Config,
     /// The pool's TLS connector: this connection follows the URL's `sslmode` too.
     pub tls: Connector,
@@ -109,18 +108,22 @@ impl Listener {
     ) -> Result<(), ListenError> {
         let (client, mut connection) = self.pg_config.connect(self.tls.clone()).await?;
         let (wake, mut woken) = mpsc::unbounded_channel::<()>();
-        let driver = AbortOnDrop(tokio::spawn(async move {
+        let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
             while let Some(Ok(message)) = messages.next().await {
                 if let AsyncMessage::Notification(_) = message {
                     let _ = wake.send(());
                 }
             }
-        }));
+        });
+        // Probes and reads use this connection too: one backend, its caches warm, serves
+        // the listener. The wrapper caches prepared statements and, when the session ends
+        // whichever way, stops the task driving the connection.
+        let client = ClientWrapper::new(client, driver);
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         let mut settler = Settler::from(*last);
         let mut batches = self.ledger.watch();
-        self.catch_up(last, &mut settler).await?;
+        self.catch_up(&client, last, &mut settler).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
         let mut retry = RETRY_PROBE.0;
@@ -148,7 +151,7 @@ impl Listener {
                 () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
             }
             while woken.try_recv().is_ok() {}
-            self.catch_up(last, &mut settler).await?;
+            self.catch_up(&client, last, &mut settler).await?;
             caught_up = tokio::time::Instant::now();
             if !settler.is_waiting() {
                 retry = RETRY_PROBE.0;
@@ -163,7 +166,6 @@ impl Listener {
                 waiting_since = Some(Instant::now());
             }
         }
-        drop(driver);
         Ok(())
     }
 
@@ -172,26 +174,28 @@ impl Listener {
     /// had begun before the probe has finished); the others' read from the database as
     /// summaries (without headers and body, which nothing on the feed needs for them: see
     /// `feed`).
-    async fn catch_up(&self, last: &mut i64, settler: &mut Settler) -> Result<(), ListenError> {
-        let settled = self.settle(settler, *last).await?;
+    async fn catch_up(
+        &self,
+        client: &ClientWrapper,
+        last: &mut i64,
+        settler: &mut Settler,
+    ) -> Result<(), ListenError> {
+        let settled = self.settle(client, settler, *last).await?;
         if settled <= *last {
             return Ok(());
         }
         let Taken { events, unknown } = self.ledger.take(*last, settled);
         let mut own = events.into_iter().peekable();
-        if !unknown.is_empty() {
-            let client = self.pool.get().await?;
-            for runs in unknown.chunks(RUNS_AT_ONCE) {
-                let pages = runs.iter().map(|&(after, through)| {
-                    read::summaries_between(&client, after, through, PAGE)
-                });
-                let pages = futures_util::future::try_join_all(pages).await?;
-                for (&run, page) in runs.iter().zip(pages) {
-                    while let Some(event) = own.next_if(|e| e.id <= run.0) {
-                        self.feed.publish(FeedItem::Event(event));
-                    }
-                    self.publish_run(&client, run, page).await?;
+        for runs in unknown.chunks(RUNS_AT_ONCE) {
+            let pages = runs
+                .iter()
+                .map(|&(after, through)| read::summaries_between(client, after, through, PAGE));
+            let pages = futures_util::future::try_join_all(pages).await?;
+            for (&run, page) in runs.iter().zip(pages) {
+                while let Some(event) = own.next_if(|e| e.id <= run.0) {
+                    self.feed.publish(FeedItem::Event(event));
                 }
+                self.publish_run(client, run, page).await?;
             }
         }
         for event in own {
@@ -206,13 +210,18 @@ impl Listener {
     /// The settled bound after observing the newest batch of this instance's writer, or when
     /// there is none, a probe of the database; in that case, once the batch the writer had
     /// begun before the probe has finished, so that its ids are in the ledger. Holds no
-    /// connection while it waits: the writer may need one to finish.
-    async fn settle(&self, settler: &mut Settler, last: i64) -> Result<i64, ListenError> {
+    /// pool connection while it waits: the writer may need one to finish.
+    async fn settle(
+        &self,
+        client: &ClientWrapper,
+        settler: &mut Settler,
+        last: i64,
+    ) -> Result<i64, ListenError> {
         if let Some(probe) = self.ledger.take_probe() {
             return Ok(settler.observe(probe));
         }
         let begun = self.ledger.begun();
-        let probe = settle::probe(&*self.pool.get().await?).await?;
+        let probe = settle::probe(client).await?;
         let settled = settler.observe(probe);
         if settled > last
             && tokio::time::timeout(WRITER_PATIENCE, self.ledger.ended(begun))
@@ -246,14 +255,5 @@ impl Listener {
             }
             page = read::summaries_between(client, read_to, through, PAGE).await?;
         }
-    }
-}
-
-/// Stops the connection-driving task when its session ends, whichever way it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -232,7 +232,6 @@ impl PgStore {
     /// until `shutdown`; the only publisher of PostgreSQL events, so each reaches the feed once.
     pub(super) fn start_feed(&self, feed: Feed, shutdown: CancellationToken) {
         let listener = listen::Listener {
-            pool: self.inner.pool.clone(),
             pg_config: self.inner.pg_config.clone(),
             tls: self.inner.tls.clone(),
             feed,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{ClientWrapper, Pool};
+use deadpool_postgres::{ClientWrapper, Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
@@ -76,6 +76,7 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, ledger: Arc<L
         pool,
         ledger,
         shard: rollup::pick_shard(),
+        connection: None,
         notified: None,
         owed: false,
     };
@@ -112,6 +113,9 @@ struct Writer {
     ledger: Arc<Ledger>,
     /// This writer's shard of every rollup row (`rollup`).
     shard: i16,
+    /// The connection of the last batch, kept for the next: one PostgreSQL backend, with its
+    /// caches warm, does all of this writer's work.
+    connection: Option<Object>,
     /// When this writer last sent a `NOTIFY`.
     notified: Option<Instant>,
     /// Whether a batch stored events that no `NOTIFY` has announced yet.
@@ -123,8 +127,18 @@ impl Writer {
         let (events, replies): (Vec<NewEvent>, Vec<_>) =
             batch.into_iter().map(|job| (job.event, job.reply)).unzip();
         let jobs = events.len();
-        let answers = match self.pool.get().await {
-            Ok(client) => self.write(&client, events).await,
+        let client = match self.connection.take() {
+            Some(client) => Ok(client),
+            None => self.pool.get().await,
+        };
+        let answers = match client {
+            Ok(client) => {
+                let answers = self.write(&client, events).await;
+                if !client.is_closed() {
+                    self.connection = Some(client);
+                }
+                answers
+            }
             Err(error) => failed_all(WriteError::from(error), jobs),
         };
         let failed = answers.iter().filter(|a| a.is_err()).count();
