@@ -1,8 +1,10 @@
 //! The listener: every instance's new events onto this instance's feed, in id order.
 //!
-//! The writer of each instance sends `NOTIFY hookwatch_events` right after its commit. This
-//! task holds one dedicated connection (outside the pool) that `LISTEN`s; on a notification
-//! (at most one catch-up per `MIN_GAP`) it probes which ids are settled (`settle`) and
+//! This task holds one dedicated connection (outside the pool) that `LISTEN`s for the
+//! `NOTIFY hookwatch_events` every instance's writer sends after its commits (at most one per
+//! 10 ms), and on which it probes and reads. Woken by its own writer's batches (in-process),
+//! by a notification or by a timer (at most one catch-up per `MIN_GAP`), it finds which ids
+//! are settled (`settle`), from the writer's newest batch or else from a probe of its own, and
 //! publishes every id after the last one it published up to that bound: the ones this
 //! instance stored whole, from its writer's `ledger`, without a query; all others (other
 //! instances' events, as summaries) read from the database, one query per run of ids the

@@ -1,4 +1,6 @@
-//! Writing a batch's rollups (`store::rollup`) to PostgreSQL: one multi-row upsert each.
+//! Writing a batch's redeliveries to the rollups (`store::rollup`) in PostgreSQL: one
+//! multi-row upsert each. A batch's new events are added to them by the batch statement
+//! itself (`batch`), in SQL, with the same shard.
 //!
 //! Every rollup row is split into `SHARDS` shards and each writer adds to its own (chosen at
 //! random when it starts), so writers of different instances do not queue on the same rows'

@@ -15,8 +15,10 @@
 //! 3. Once this or a later probe's `xmin` reaches `X`, every transaction older than `X` has
 //!    ended, so every id up to `L` is visible or will never exist: `L` is settled.
 //!
-//! In a quiet database a probe settles its own `L` at once; under load, the next commit's
-//! probe does. A transaction that stays open elsewhere on the same PostgreSQL server holds
+//! Every batch statement is a probe as well (`batch`): it reads `L` and its snapshot's `xmin`
+//! before it takes its xid. An `xmin` taken before `X` can only reach `X` when nothing was
+//! running when it was taken and `X` was the next xid handed out, which proves the same. So
+//! in a quiet database a probe settles its own `L` at once; under load, the next batch does. A transaction that stays open elsewhere on the same PostgreSQL server holds
 //! `xmin` back and delays publishing (never ingest) until it ends; the listener logs it.
 
 use std::collections::VecDeque;
