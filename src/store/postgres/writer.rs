@@ -55,9 +55,9 @@ pub(super) enum WriteError {
 }
 
 impl WriteError {
-    /// Whether trying the same batch again may succeed at once. A connection lost during
-    /// COMMIT is not retried: the outcome is unknown, and the sender's own retry (after the
-    /// 503) is answered `duplicate` when it did commit.
+    /// Whether trying the same batch again may succeed at once. A connection lost while the
+    /// batch statement ran is not retried: the outcome is unknown, and the sender's own retry
+    /// (after the 503) is answered `duplicate` when it did commit.
     fn is_transient(&self) -> bool {
         match self {
             WriteError::Vanished | WriteError::NoAnswer => false,
@@ -127,14 +127,11 @@ impl Writer {
         let (events, replies): (Vec<NewEvent>, Vec<_>) =
             batch.into_iter().map(|job| (job.event, job.reply)).unzip();
         let jobs = events.len();
-        let client = match self.connection.take() {
-            Some(client) => Ok(client),
-            None => self.pool.get().await,
-        };
-        let answers = match client {
+        let answers = match self.connection().await {
             Ok(client) => {
                 let answers = self.write(&client, events).await;
-                if !client.is_closed() {
+                // After any error the connection may be broken in a way not yet noticed.
+                if !client.is_closed() && answers.iter().all(Result::is_ok) {
                     self.connection = Some(client);
                 }
                 answers
@@ -189,21 +186,7 @@ impl Writer {
                 false => absent.push(id),
             }
         }
-        let answers: Vec<Result<Inserted, Arc<WriteError>>> = events
-            .into_iter()
-            .enumerate()
-            .map(|(j, event)| {
-                let leader = plan.repeats[j].unwrap_or(j);
-                match (stored_as[j], &originals) {
-                    (Some(id), _) => Ok(stored(event, id)),
-                    (_, Err(error)) => Err(error.clone()),
-                    (_, Ok(found)) => match found.get(&leader) {
-                        Some(&id) => Ok(Inserted::Duplicate { id }),
-                        None => Err(Arc::new(WriteError::Vanished)),
-                    },
-                }
-            })
-            .collect();
+        let answers = answer(events, &plan, &stored_as, &originals);
         let stored: Vec<Arc<Event>> = answers
             .iter()
             .filter_map(|answer| match answer {
@@ -241,12 +224,26 @@ impl Writer {
     async fn notify_alone(&mut self) {
         self.notified = Some(Instant::now());
         self.owed = false;
-        let sent = match self.pool.get().await {
-            Ok(client) => batch::send_notify(&client).await.map_err(WriteError::from),
-            Err(error) => Err(WriteError::from(error)),
+        let client = match self.connection().await {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::debug!(error = %error, "NOTIFY failed; listeners catch up later.");
+                return;
+            }
         };
-        if let Err(error) = sent {
-            tracing::debug!(error = %error, "NOTIFY failed; listeners catch up later.");
+        match batch::send_notify(&client).await {
+            Ok(()) => self.connection = Some(client),
+            Err(error) => {
+                tracing::debug!(error = %error, "NOTIFY failed; listeners catch up later.")
+            }
+        }
+    }
+
+    /// The connection kept from the last batch, or a new one from the pool.
+    async fn connection(&mut self) -> Result<Object, deadpool_postgres::PoolError> {
+        match self.connection.take() {
+            Some(client) if !client.is_closed() => Ok(client),
+            _ => self.pool.get().await,
         }
     }
 }
@@ -284,6 +281,31 @@ async fn count_duplicates(
         let _ = client.batch_execute("ROLLBACK").await;
     }
     result
+}
+
+/// Each job's answer: stored with its id, a duplicate of its original, or the error that
+/// kept its redelivery from being counted (`originals` are by candidate job).
+fn answer(
+    events: Vec<NewEvent>,
+    plan: &Plan,
+    stored_as: &[Option<i64>],
+    originals: &Result<HashMap<usize, i64>, Arc<WriteError>>,
+) -> Vec<Result<Inserted, Arc<WriteError>>> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(j, event)| {
+            let leader = plan.repeats[j].unwrap_or(j);
+            match (stored_as[j], originals) {
+                (Some(id), _) => Ok(stored(event, id)),
+                (_, Err(error)) => Err(error.clone()),
+                (_, Ok(found)) => match found.get(&leader) {
+                    Some(&id) => Ok(Inserted::Duplicate { id }),
+                    None => Err(Arc::new(WriteError::Vanished)),
+                },
+            }
+        })
+        .collect()
 }
 
 /// The same error for every job of a batch.
