@@ -146,8 +146,8 @@ impl Listener {
                 }
                 () = tokio::time::sleep(IDLE_PROBE), if !settler.is_waiting() => {}
             }
-            // Under load every instance's commits notify every millisecond or so: one
-            // catch-up per `MIN_GAP` serves them all, with fewer probes and fuller pages.
+            // Under load the writer finishes a batch every few milliseconds and other
+            // instances notify: one catch-up per `MIN_GAP` serves them all, with fuller pages.
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
@@ -211,8 +211,7 @@ impl Listener {
 
     /// The settled bound after observing the newest batch of this instance's writer, or when
     /// there is none, a probe of the database; in that case, once the batch the writer had
-    /// begun before the probe has finished, so that its ids are in the ledger. Holds no
-    /// pool connection while it waits: the writer may need one to finish.
+    /// begun before the probe has finished, so that its ids are in the ledger.
     async fn settle(
         &self,
         client: &ClientWrapper,

@@ -130,16 +130,17 @@ impl Writer {
         let answers = match self.connection().await {
             Ok(client) => {
                 let answers = self.write(&client, events).await;
-                // After any error the connection may be broken in a way not yet noticed.
-                if !client.is_closed() && answers.iter().all(Result::is_ok) {
+                // After any error the connection may be broken in a way not yet noticed
+                // (`connection` notices one closed since).
+                if answers.iter().all(Result::is_ok) {
                     self.connection = Some(client);
                 }
                 answers
             }
             Err(error) => failed_all(WriteError::from(error), jobs),
         };
-        let failed = answers.iter().filter(|a| a.is_err()).count();
         if let Some(Err(error)) = answers.iter().find(|a| a.is_err()) {
+            let failed = answers.iter().filter(|a| a.is_err()).count();
             tracing::error!(error = %error, jobs, failed, "Commit failed; those jobs are not acknowledged.");
         }
         for (reply, answer) in replies.into_iter().zip(answers) {
