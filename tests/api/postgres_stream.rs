@@ -20,11 +20,14 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-/// Opens a transaction that holds the next event id, as a writer does: a transaction id
-/// first, then the id from the sequence.
+/// Opens a transaction that holds the next event id, as a writer does: a lock on `events`
+/// (a writer's statement takes it before it runs), a transaction id, then the id from the
+/// sequence.
 async fn hold_an_id(client: &Client) -> i64 {
     client
-        .batch_execute("BEGIN; SELECT pg_current_xact_id();")
+        .batch_execute(
+            "BEGIN; LOCK TABLE events IN ROW EXCLUSIVE MODE; SELECT pg_current_xact_id();",
+        )
         .await
         .expect("begin");
     client
@@ -78,8 +81,10 @@ async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_sk
     assert!(posted > held);
     let listed = app.get_json("/api/events?source=load").await;
     assert_eq!(listed["events"][0]["id"].as_i64(), Some(posted));
+    // Longer than the listener waits before it looks at who holds `events` (`FENCE_AFTER`):
+    // the holder does, so the stream still waits.
     assert_eq!(
-        stream.next_id(Duration::from_millis(300)).await,
+        stream.next_id(Duration::from_millis(1500)).await,
         None,
         "streaming {posted} now would skip {held} for good"
     );
@@ -102,6 +107,30 @@ async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_sk
         resumed.next_ids(3, Duration::from_secs(2)).await,
         [held, posted, next]
     );
+}
+
+#[tokio::test]
+async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_back() {
+    let Some(db) = fresh_db().await else { return };
+    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let client = reqwest::Client::new();
+    let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
+    // Someone else's long write on the same server (a migration, a batch job), in a table
+    // of its own: it holds a transaction id, and with it every snapshot's `xmin`.
+    let other = connect(&db.url).await;
+    other
+        .batch_execute("CREATE TABLE reports (n int); BEGIN; INSERT INTO reports VALUES (1);")
+        .await
+        .expect("a long transaction");
+    for n in 0..3 {
+        let posted = post_one(&client, &app, &format!("beside-a-long-write-{n}")).await;
+        assert_eq!(
+            stream.next_id(Duration::from_secs(3)).await,
+            Some(posted),
+            "the stream waited for a transaction that cannot hold an event id"
+        );
+    }
+    other.batch_execute("COMMIT").await.expect("commit");
 }
 
 #[tokio::test]

@@ -125,11 +125,11 @@ impl Listener {
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         let mut settler = Settler::from(*last);
         let mut batches = self.ledger.watch();
-        self.catch_up(&client, last, &mut settler).await?;
+        self.catch_up(&client, last, &mut settler, false).await?;
         *backoff = BACKOFF.0;
         tracing::debug!(last = *last, "Listening for events from every instance.");
         let mut retry = RETRY_PROBE.0;
-        let mut waiting_since = None;
+        let mut stuck = Stuck::default();
         let mut caught_up = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -153,20 +153,15 @@ impl Listener {
                 () = tokio::time::sleep_until(caught_up + MIN_GAP) => {}
             }
             while woken.try_recv().is_ok() {}
-            self.catch_up(&client, last, &mut settler).await?;
+            let before = *last;
+            let fenced = stuck.fence_due(Instant::now());
+            self.catch_up(&client, last, &mut settler, fenced).await?;
             caught_up = tokio::time::Instant::now();
             if !settler.is_waiting() {
                 retry = RETRY_PROBE.0;
-                waiting_since = None;
-            } else if waiting_since.get_or_insert_with(Instant::now).elapsed() > STALL_WARNING {
-                tracing::warn!(
-                    published_through = *last,
-                    "New events wait to be published: a transaction that has run for a long \
-                     time on this PostgreSQL server holds back proof that no earlier event \
-                     is still committing. Ingest is not affected."
-                );
-                waiting_since = Some(Instant::now());
             }
+            let (waiting, moved) = (settler.is_waiting(), *last > before);
+            stuck.after_catch_up(Instant::now(), waiting, moved, fenced, *last);
         }
         Ok(())
     }
@@ -181,8 +176,9 @@ impl Listener {
         client: &ClientWrapper,
         last: &mut i64,
         settler: &mut Settler,
+        fenced: bool,
     ) -> Result<(), ListenError> {
-        let settled = self.settle(client, settler, *last).await?;
+        let settled = self.settle(client, settler, *last, fenced).await?;
         if settled <= *last {
             return Ok(());
         }
@@ -210,19 +206,24 @@ impl Listener {
     }
 
     /// The settled bound after observing the newest batch of this instance's writer, or when
-    /// there is none, a probe of the database; in that case, once the batch the writer had
-    /// begun before the probe has finished, so that its ids are in the ledger.
+    /// there is none (or the bound is stuck: `fenced`), a probe of the database; in that
+    /// case, once the batch the writer had begun before the probe has finished, so that its
+    /// ids are in the ledger.
     async fn settle(
         &self,
         client: &ClientWrapper,
         settler: &mut Settler,
         last: i64,
+        fenced: bool,
     ) -> Result<i64, ListenError> {
-        if let Some(probe) = self.ledger.take_probe() {
+        if let Some(probe) = self.ledger.take_probe().filter(|_| !fenced) {
             return Ok(settler.observe(probe));
         }
         let begun = self.ledger.begun();
-        let probe = settle::probe(client).await?;
+        let probe = match fenced {
+            true => settle::fenced_probe(client).await?,
+            false => settle::probe(client).await?,
+        };
         let settled = settler.observe(probe);
         if settled > last
             && tokio::time::timeout(WRITER_PATIENCE, self.ledger.ended(begun))
@@ -256,5 +257,106 @@ impl Listener {
             }
             page = read::summaries_between(client, read_to, through, PAGE).await?;
         }
+    }
+}
+
+/// How long the settled bound has not moved while ids wait, and whether fenced probes move
+/// it when plain ones do not: decides when to ask a fenced probe (`settle`) and when to say
+/// so in the log. Takes the time from its caller, so tests set the clock.
+#[derive(Debug, Default)]
+struct Stuck {
+    /// Since when, if it is stuck now.
+    since: Option<Instant>,
+    /// The last fenced probe.
+    fenced: Option<Instant>,
+    /// Whether a fenced probe has moved the bound and no plain probe has since: something
+    /// holds `xmin` back, so every catch-up fences (at most one per `FENCE_GAP`) without
+    /// waiting to be stuck again.
+    fencing: bool,
+    /// The last warning.
+    warned: Option<Instant>,
+}
+
+impl Stuck {
+    /// Whether the next catch-up should use a fenced probe: stuck for `FENCE_AFTER` or
+    /// fencing, and no fenced probe in the last `FENCE_GAP`.
+    fn fence_due(&self, now: Instant) -> bool {
+        let stuck_long = self.since.is_some_and(|at| now - at >= settle::FENCE_AFTER);
+        (stuck_long || self.fencing) && self.fenced.is_none_or(|at| now - at >= settle::FENCE_GAP)
+    }
+
+    /// Notes how a catch-up went: whether ids still wait, whether the bound moved and whether
+    /// the probe was fenced. Warns when the bound has been stuck for `STALL_WARNING` (then at
+    /// most once per `STALL_WARNING`).
+    fn after_catch_up(
+        &mut self,
+        now: Instant,
+        waiting: bool,
+        moved: bool,
+        fenced: bool,
+        through: i64,
+    ) {
+        match (fenced, moved) {
+            (true, _) => {
+                self.fenced = Some(now);
+                self.fencing |= moved;
+            }
+            (false, true) => self.fencing = false,
+            (false, false) => {}
+        }
+        if !waiting || moved {
+            self.since = None;
+            return;
+        }
+        let since = *self.since.get_or_insert(now);
+        let quiet = self.warned.is_none_or(|at| now - at >= STALL_WARNING);
+        if now - since >= STALL_WARNING && quiet {
+            tracing::warn!(
+                published_through = through,
+                "New events wait to be published: a transaction on this PostgreSQL server \
+                 that holds a lock on the events table has run for a long time, and an \
+                 earlier event may still commit in it. Ingest is not affected."
+            );
+            self.warned = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn plain_probes_serve_while_the_bound_moves() {
+        let (mut stuck, t) = (Stuck::default(), Instant::now());
+        for n in 0..100 {
+            // Under load ids always wait, but each catch-up publishes some.
+            stuck.after_catch_up(t + n * 5 * MS, true, true, false, n.into());
+            assert!(!stuck.fence_due(t + n * 5 * MS + 5 * MS));
+        }
+    }
+
+    #[test]
+    fn a_bound_stuck_for_a_while_is_fenced_then_every_gap_while_that_helps() {
+        let (mut stuck, t) = (Stuck::default(), Instant::now());
+        stuck.after_catch_up(t, true, false, false, 0);
+        assert!(!stuck.fence_due(t + settle::FENCE_AFTER - MS));
+        let first = t + settle::FENCE_AFTER;
+        assert!(stuck.fence_due(first));
+        stuck.after_catch_up(first, true, true, true, 10);
+        // Plain probes still cannot move it: fence again after the gap, not after being
+        // stuck for `FENCE_AFTER` again.
+        stuck.after_catch_up(first + MS, true, false, false, 10);
+        assert!(!stuck.fence_due(first + settle::FENCE_GAP - MS));
+        assert!(stuck.fence_due(first + settle::FENCE_GAP));
+        // A fenced probe with nothing new to settle keeps fencing on.
+        let second = first + settle::FENCE_GAP;
+        stuck.after_catch_up(second, false, false, true, 10);
+        assert!(stuck.fence_due(second + settle::FENCE_GAP));
+        // Once a plain probe moves the bound again, xmin is free: back to plain probes.
+        stuck.after_catch_up(second + MS, true, true, false, 20);
+        assert!(!stuck.fence_due(second + 10 * settle::FENCE_GAP));
     }
 }

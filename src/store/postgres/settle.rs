@@ -18,14 +18,36 @@
 //! Every batch statement is a probe as well (`batch`): it reads `L` and its snapshot's `xmin`
 //! before it takes its xid. An `xmin` taken before `X` can only reach `X` when nothing was
 //! running when it was taken and `X` was the next xid handed out, which proves the same. So
-//! in a quiet database a probe settles its own `L` at once; under load, the next batch does. A transaction that stays open elsewhere on the same PostgreSQL server holds
-//! `xmin` back and delays publishing (never ingest) until it ends; the listener logs it.
+//! in a quiet database a probe settles its own `L` at once; under load, the next batch does.
+//!
+//! A transaction that stays open elsewhere on the same PostgreSQL server (a migration, a
+//! batch job, a session left idle in a transaction) holds `xmin` back for as long as it
+//! runs, though it cannot hold an event id. So when the bound has not moved for a while, the
+//! listener asks a *fenced probe* instead (`fenced_probe`), which looks only at the
+//! transactions that can:
+//!
+//! 4. Whatever draws event ids locks `events` before it takes its xid, and keeps the lock
+//!    until it ends: a writer's statement locks every table it writes when it starts, and
+//!    `events.id` is drawn only by inserting into `events`.
+//! 5. So after taking `X`, the oldest transaction that holds a lock on `events` (read from
+//!    `pg_locks`; `X` when there is none) stands in for `xmin`: every transaction older than
+//!    it that may hold an id up to `L` holds such a lock, so it has ended.
+//!
+//! `pg_locks` stops every backend's locking for a moment, so the listener asks it only while
+//! the bound is stuck, and at most every `FENCE_GAP`. What is left unpublished then is what
+//! a transaction holding `events` still holds: the listener logs when that lasts.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::SimpleQueryMessage;
+
+/// How long the settled bound may stay stuck before the listener asks a fenced probe: far
+/// longer than a batch takes, so under load only something else holds it.
+pub(super) const FENCE_AFTER: Duration = Duration::from_millis(500);
+/// The shortest time between two fenced probes of one listener (each reads `pg_locks`).
+pub(super) const FENCE_GAP: Duration = Duration::from_millis(100);
 
 /// Unsettled probes kept; beyond it the newest replaces the last (it settles no earlier), so
 /// memory stays bounded while something holds `xmin` back.
@@ -92,6 +114,20 @@ const PROBE: &str = "SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0)
     SELECT pg_current_xact_id(); \
     SELECT pg_snapshot_xmin(pg_current_snapshot())";
 
+/// A probe whose third statement reads the oldest transaction holding a lock on `events`
+/// instead of the snapshot's `xmin` (see the module docs, 4 and 5). `age` counts back from
+/// this transaction's own xid, `X`, so the answer is `X` less the oldest holder's age (never
+/// more than `X`); a holder's subtransactions are newer than its top xid, and waiting on
+/// `events` counts as holding it, both of which only make the answer smaller (safer).
+const FENCED_PROBE: &str = "SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0); \
+    SELECT pg_current_xact_id(); \
+    SELECT pg_current_xact_id()::text::int8 - GREATEST(max(age(held.transactionid)), 0) \
+    FROM pg_locks AS events_lock JOIN pg_locks AS held USING (virtualtransaction) \
+    WHERE events_lock.locktype = 'relation' AND events_lock.relation = 'events'::regclass \
+        AND events_lock.database = (SELECT oid FROM pg_database \
+            WHERE datname = current_database()) \
+        AND held.locktype = 'transactionid' AND held.mode = 'ExclusiveLock'";
+
 /// Why a probe failed.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ProbeError {
@@ -103,8 +139,18 @@ pub(super) enum ProbeError {
 
 /// Probes the database (see the module docs).
 pub(super) async fn probe(client: &ClientWrapper) -> Result<Probe, ProbeError> {
+    run_probe(client, PROBE).await
+}
+
+/// Probes the database, looking past transactions that cannot hold an event id (see the
+/// module docs): for when something holds `xmin` back.
+pub(super) async fn fenced_probe(client: &ClientWrapper) -> Result<Probe, ProbeError> {
+    run_probe(client, FENCED_PROBE).await
+}
+
+async fn run_probe(client: &ClientWrapper, sql: &str) -> Result<Probe, ProbeError> {
     let values: Vec<Option<String>> = client
-        .simple_query(PROBE)
+        .simple_query(sql)
         .await?
         .iter()
         .filter_map(|message| match message {
@@ -123,27 +169,37 @@ pub(super) async fn probe(client: &ClientWrapper) -> Result<Probe, ProbeError> {
 }
 
 /// The settled bound as of now, where a new listener starts: probes until the first probe's
-/// ids are settled. If something holds `xmin` back for longer than `patience`, it starts from
-/// the last id handed out instead (logged): starting matters more than the few events that
-/// may then be missing from this instance's live stream.
+/// ids are settled, fenced once plain probes have not settled them for `FENCE_AFTER`. If a
+/// transaction holding `events` keeps them unsettled for longer than `patience`, it starts
+/// from the last id handed out instead (logged): starting matters more than the few events
+/// that may then be missing from this instance's live stream.
 pub(super) async fn settled_now(
     client: &ClientWrapper,
     patience: Duration,
 ) -> Result<i64, ProbeError> {
-    let deadline = Instant::now() + patience;
+    let started = Instant::now();
     let mut settler = Settler::from(0);
     let first = probe(client).await?;
     let mut bound = settler.observe(first);
     while bound < first.last_id {
-        if Instant::now() > deadline {
+        if started.elapsed() > patience {
             tracing::warn!(
                 "A long-running transaction on this PostgreSQL server delays the \
                 live feed; starting it without waiting."
             );
             return Ok(first.last_id);
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        bound = settler.observe(probe(client).await?);
+        let next = match started.elapsed() >= FENCE_AFTER {
+            true => {
+                tokio::time::sleep(FENCE_GAP).await;
+                fenced_probe(client).await?
+            }
+            false => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                probe(client).await?
+            }
+        };
+        bound = settler.observe(next);
     }
     Ok(bound)
 }
