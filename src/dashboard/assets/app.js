@@ -30,6 +30,7 @@ async function start() {
 async function apply(wanted) {
   current = wanted;
   filters.toUrl(current, $("window").value);
+  $("list").setAttribute("aria-busy", "true");
   list.replace([]);
   await feed.connect(filters.streamQuery(current), {
     webhook: (events) => {
@@ -42,8 +43,11 @@ async function apply(wanted) {
   await loadPage(null);
 }
 
+/** Loads a page of older events beneath the list; the list is `aria-busy` meanwhile (and from
+ *  the moment a view is applied), so assistive technology and tests know when it is whole. */
 async function loadPage(before) {
   const error = $("list-error");
+  $("list").setAttribute("aria-busy", "true");
   try {
     const page = await api(`/api/events?${filters.listQuery(current, before)}`);
     error.hidden = true;
@@ -54,6 +58,8 @@ async function loadPage(before) {
   } catch (e) {
     error.textContent = e.detail || e.message;
     error.hidden = false;
+  } finally {
+    $("list").removeAttribute("aria-busy");
   }
 }
 

@@ -208,6 +208,12 @@ async fn pause_holds_new_events_back_and_the_alert_panel_hides_without_alerts() 
         "document.querySelector('#alerts').hidden",
     )
     .await;
+    // The first page must be in before the post, or it could bring the event itself.
+    tab.until(
+        "the first page",
+        "!document.querySelector('#list').hasAttribute('aria-busy')",
+    )
+    .await;
     tab.eval::<bool>("document.querySelector('#pause').click(), true")
         .await;
     post_json(&app, "held", json!({"type": "while.paused"})).await;
