@@ -130,6 +130,18 @@ async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_bac
             "the stream waited for a transaction that cannot hold an event id"
         );
     }
+    // An instance starting now finds where its feed begins without waiting for it either
+    // (it used to give up after 5 s), and streams what the first one stores.
+    let started = std::time::Instant::now();
+    let second = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "started in {took:?}");
+    let mut second_stream = SseReader::open(&client, &second.url("/api/stream"), None).await;
+    let posted = post_one(&client, &app, "beside-a-long-write-to-the-first").await;
+    assert_eq!(
+        second_stream.next_id(Duration::from_secs(3)).await,
+        Some(posted)
+    );
     other.batch_execute("COMMIT").await.expect("commit");
 }
 
