@@ -132,6 +132,9 @@ struct Totals {
     cpu_seconds: f64,
     /// PostgreSQL's processes' CPU time over the rounds (all of them, whichever target).
     postgres_cpu_seconds: f64,
+    /// This benchmark's own CPU time over the rounds: the load generator, which shares the
+    /// machine with the servers.
+    generator_cpu_seconds: f64,
     /// The machine's busy and total clock ticks over the rounds.
     busy_ticks: f64,
     all_ticks: f64,
@@ -158,10 +161,12 @@ async fn interleaved(
         for (target, total) in targets.iter().zip(totals.iter_mut()) {
             let before = target.cpu_seconds();
             let postgres_before = postgres_cpu_seconds();
+            let generator_before = cpu_seconds(std::process::id());
             let (busy_before, all_before) = machine_ticks();
             let r = target.load(duration / 3, template).await;
             total.cpu_seconds += target.cpu_seconds() - before;
             total.postgres_cpu_seconds += postgres_cpu_seconds() - postgres_before;
+            total.generator_cpu_seconds += cpu_seconds(std::process::id()) - generator_before;
             let (busy_after, all_after) = machine_ticks();
             total.busy_ticks += busy_after - busy_before;
             total.all_ticks += all_after - all_before;
@@ -197,6 +202,11 @@ fn cpu_per_request(total: &Totals) -> f64 {
 /// PostgreSQL's CPU per request acknowledged, for the targets that use it.
 fn postgres_cpu_per_request(total: &Totals) -> f64 {
     total.postgres_cpu_seconds / total.ok.max(1) as f64 * 1e6
+}
+
+/// The load generator's CPU per request acknowledged: what the servers could not use.
+fn generator_cpu_per_request(total: &Totals) -> f64 {
+    total.generator_cpu_seconds / total.ok.max(1) as f64 * 1e6
 }
 
 /// Checks that every acknowledged request is a stored row.
@@ -266,11 +276,13 @@ async fn headline(duration: Duration, template: &Arc<String>) {
             ratio(4, 0)
         );
         println!(
-            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2; PostgreSQL's: {:.1} µs and {:.1} µs",
+            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2; PostgreSQL's: {:.1} µs and {:.1} µs; the load generator's: {:.1} µs and {:.1} µs",
             cpu_per_request(&totals[3]),
             cpu_per_request(&totals[4]),
             postgres_cpu_per_request(&totals[3]),
-            postgres_cpu_per_request(&totals[4])
+            postgres_cpu_per_request(&totals[4]),
+            generator_cpu_per_request(&totals[3]),
+            generator_cpu_per_request(&totals[4])
         );
         check_stored(
             "(d) 1 inst.",
