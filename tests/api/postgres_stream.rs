@@ -115,11 +115,15 @@ async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_bac
     let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
-    // Someone else's long write on the same server (a migration, a batch job), in a table
-    // of its own: it holds a transaction id, and with it every snapshot's `xmin`.
+    // Someone else's long write on the same server (a report built from the events, a
+    // batch job): it holds a transaction id, and with it every snapshot's `xmin`, and a
+    // lock on `events` for reading.
     let other = connect(&db.url).await;
     other
-        .batch_execute("CREATE TABLE reports (n int); BEGIN; INSERT INTO reports VALUES (1);")
+        .batch_execute(
+            "CREATE TABLE reports (n bigint); \
+             BEGIN; INSERT INTO reports SELECT count(*) FROM events;",
+        )
         .await
         .expect("a long transaction");
     for n in 0..3 {

@@ -26,12 +26,14 @@
 //! listener asks a *fenced probe* instead (`fenced_probe`), which looks only at the
 //! transactions that can:
 //!
-//! 4. Whatever draws event ids locks `events` before it takes its xid, and keeps the lock
-//!    until it ends: a writer's statement locks every table it writes when it starts, and
-//!    `events.id` is drawn only by inserting into `events`.
-//! 5. So after taking `X`, the oldest transaction that holds a lock on `events` (read from
-//!    `pg_locks`; `X` when there is none) stands in for `xmin`: every transaction older than
-//!    it that may hold an id up to `L` holds such a lock, so it has ended.
+//! 4. Whatever draws event ids locks `events` for writing (`RowExclusiveLock`) before it
+//!    takes its xid, and keeps the lock until it ends: a writer's statement locks every
+//!    table it writes when it starts, and `events.id` is drawn only by inserting into
+//!    `events`.
+//! 5. So after taking `X`, the oldest transaction that holds a lock on `events` other than
+//!    for reading (read from `pg_locks`; `X` when there is none) stands in for `xmin`: every
+//!    transaction older than it that may hold an id up to `L` holds such a lock, so it has
+//!    ended.
 //!
 //! `pg_locks` stops every backend's locking for a moment, so the listener asks it only while
 //! the bound is stuck, and at most every `FENCE_GAP`. What is left unpublished then is what
@@ -115,7 +117,9 @@ const PROBE: &str = "SELECT COALESCE(pg_sequence_last_value('events_id_seq'), 0)
     SELECT pg_snapshot_xmin(pg_current_snapshot())";
 
 /// A probe whose third statement reads the oldest transaction holding a lock on `events`
-/// instead of the snapshot's `xmin` (see the module docs, 4 and 5). `age` counts back from
+/// instead of the snapshot's `xmin` (see the module docs, 4 and 5); locks that only read
+/// (`SELECT`, `SELECT … FOR UPDATE`) do not count, as inserting takes `RowExclusiveLock`
+/// whatever else a transaction holds. `age` counts back from
 /// this transaction's own xid, `X`, so the answer is `X` less the oldest holder's age (never
 /// more than `X`); a holder's subtransactions are newer than its top xid, and waiting on
 /// `events` counts as holding it, both of which only make the answer smaller (safer).
@@ -124,6 +128,7 @@ const FENCED_PROBE: &str = "SELECT COALESCE(pg_sequence_last_value('events_id_se
     SELECT pg_current_xact_id()::text::int8 - GREATEST(max(age(held.transactionid)), 0) \
     FROM pg_locks AS events_lock JOIN pg_locks AS held USING (virtualtransaction) \
     WHERE events_lock.locktype = 'relation' AND events_lock.relation = 'events'::regclass \
+        AND events_lock.mode NOT IN ('AccessShareLock', 'RowShareLock') \
         AND events_lock.database = (SELECT oid FROM pg_database \
             WHERE datname = current_database()) \
         AND held.locktype = 'transactionid' AND held.mode = 'ExclusiveLock'";
