@@ -314,7 +314,7 @@ impl Stuck {
             tracing::warn!(
                 published_through = through,
                 "New events wait to be published: a transaction on this PostgreSQL server \
-                 that holds a lock on the events table has run for a long time, and an \
+                 that writes to the events table has run for a long time, and an \
                  earlier event may still commit in it. Ingest is not affected."
             );
             self.warned = Some(now);
