@@ -37,7 +37,7 @@
 //!
 //! `pg_locks` stops every backend's locking for a moment, so the listener asks it only while
 //! the bound is stuck, and at most every `FENCE_GAP`. What is left unpublished then is what
-//! a transaction holding `events` still holds: the listener logs when that lasts.
+//! a transaction writing to `events` still holds: the listener logs when that lasts.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -175,7 +175,7 @@ async fn run_probe(client: &ClientWrapper, sql: &str) -> Result<Probe, ProbeErro
 
 /// The settled bound as of now, where a new listener starts: probes until the first probe's
 /// ids are settled, fenced once plain probes have not settled them for `FENCE_AFTER`. If a
-/// transaction holding `events` keeps them unsettled for longer than `patience`, it starts
+/// transaction writing to `events` keeps them unsettled for longer than `patience`, it starts
 /// from the last id handed out instead (logged): starting matters more than the few events
 /// that may then be missing from this instance's live stream.
 pub(super) async fn settled_now(
