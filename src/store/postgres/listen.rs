@@ -4,8 +4,10 @@
 //! `NOTIFY hookwatch_events` every instance's writer sends after its commits (at most one per
 //! 10 ms), and on which it probes and reads. Woken by its own writer's batches (in-process),
 //! by a notification or by a timer (at most one catch-up per `MIN_GAP`), it finds which ids
-//! are settled (`settle`), from the writer's newest batch or else from a probe of its own, and
-//! publishes every id after the last one it published up to that bound: the ones this
+//! are settled (`settle`), from the writer's newest batch or else from a probe of its own
+//! (fenced once the bound has been stuck for a while, so that a long transaction elsewhere on
+//! the server does not hold the feed back), and publishes every id after the last one it
+//! published up to that bound: the ones this
 //! instance stored whole, from its writer's `ledger`, without a query; all others (other
 //! instances' events, as summaries) read from the database, one query per run of ids the
 //! ledger does not know, pipelined. While ids remain unsettled it probes again shortly,
