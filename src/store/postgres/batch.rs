@@ -348,7 +348,7 @@ pub(super) async fn count_duplicates(
     }
     rollup::prepare(tx).await?;
     tokio::try_join!(
-        rollup::write(&rollups, shard, tx),
+        rollup::write_duplicates(&rollups, shard, tx),
         tx.batch_execute("COMMIT")
     )?;
     Ok(found.into_iter().map(|(i, (id, _))| (i, id)).collect())
