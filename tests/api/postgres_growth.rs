@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use crate::load::post_keyed;
 use crate::pg::fresh_db;
+use crate::sse::SseReader;
 use crate::support::*;
 
 /// Events added behind the server's back, so a full scan would be unmistakable.
@@ -76,6 +77,37 @@ async fn trickle_until(
     unreachable!()
 }
 
+/// Adds `GROWTH` events behind the servers' back, in short transactions: a long one would
+/// hold back every PostgreSQL live stream of the test run (their proof that no earlier id is
+/// still committing, see `settle`).
+async fn grow(url: &str) {
+    let (grower, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    let growing = tokio::spawn(connection);
+    for chunk in 0..GROWTH / GROWTH_CHUNK {
+        grower
+            .execute(
+                "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
+                   size, provider, event_type, delivery_id, signature, signature_failure,
+                   status, is_error)
+                 SELECT nextval('events_id_seq'), 'load', 0, 'POST', '/webhook/load', '',
+                   '127.0.0.1', 10, 'generic', 'load.tick', 'grown-' || g, 'unverified',
+                   false, 'received', false
+                 FROM generate_series($1::int8 + 1, $1::int8 + $2::int8) g",
+                &[&(chunk * GROWTH_CHUNK), &GROWTH_CHUNK],
+            )
+            .await
+            .expect("grow the table");
+    }
+    drop(grower); // its statistics are flushed as its backend exits
+    let _ = growing.await;
+}
+
+async fn post_new(client: &reqwest::Client, app: &TestApp, key: &str) -> i64 {
+    let (status, answer, _) = post_keyed(client, &app.url(""), key).await.expect("post");
+    assert_eq!(status, 200, "{answer}");
+    answer["id"].as_i64().expect("id")
+}
+
 #[tokio::test]
 async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
     let Some(db) = fresh_db().await else { return };
@@ -104,29 +136,7 @@ async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
     tokio::spawn(connection);
     trickle_until(&app, &stats, "early redeliveries", |c| c.updated >= 30).await;
 
-    let (grower, connection) = tokio_postgres::connect(&db.url, NoTls)
-        .await
-        .expect("connect");
-    let growing = tokio::spawn(connection);
-    // In short transactions: a long one would hold back every PostgreSQL live stream of the
-    // test run (their proof that no earlier id is still committing, see `settle`).
-    for chunk in 0..GROWTH / GROWTH_CHUNK {
-        grower
-            .execute(
-                "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
-                   size, provider, event_type, delivery_id, signature, signature_failure,
-                   status, is_error)
-                 SELECT nextval('events_id_seq'), 'load', 0, 'POST', '/webhook/load', '',
-                   '127.0.0.1', 10, 'generic', 'load.tick', 'grown-' || g, 'unverified',
-                   false, 'received', false
-                 FROM generate_series($1::int8 + 1, $1::int8 + $2::int8) g",
-                &[&(chunk * GROWTH_CHUNK), &GROWTH_CHUNK],
-            )
-            .await
-            .expect("grow the table");
-    }
-    drop(grower); // its statistics are flushed as its backend exits
-    let _ = growing.await;
+    grow(&db.url).await;
     let before = trickle_until(&app, &stats, "the growth", |c| c.inserted >= GROWTH).await;
 
     let (_, again, _) = post_keyed(&client, &app.url(""), "original")
@@ -143,5 +153,47 @@ async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
         read < GROWTH / 10,
         "counting one redelivery (and storing a few events) read {read} rows or index \
          entries of {GROWTH}: a plan from when the table was small"
+    );
+}
+
+#[tokio::test]
+async fn another_instances_events_stay_index_lookups_after_the_table_grew() {
+    let Some(db) = fresh_db().await else { return };
+    let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let client = reqwest::Client::new();
+    let (stats, connection) = tokio_postgres::connect(&db.url, NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    // B's listener reads each of A's events in a catch-up of its own: often enough for
+    // PostgreSQL to settle on a generic plan for that read while the table is tiny.
+    let mut stream = SseReader::open(&client, &b.url("/api/stream"), None).await;
+    for n in 0..10 {
+        let id = post_new(&client, &a, &format!("early-{n}")).await;
+        assert_eq!(stream.next_id(Duration::from_secs(5)).await, Some(id));
+    }
+    drop(stream);
+    let before = counters(&stats).await;
+
+    grow(&db.url).await;
+    // B streams A's next event only once it has read every grown one before it.
+    let mut stream = SseReader::open(&client, &b.url("/api/stream"), None).await;
+    let last = post_new(&client, &a, "after-growth").await;
+    let mut seen = None;
+    while seen != Some(last) {
+        seen = stream.next_id(Duration::from_secs(60)).await;
+        assert!(seen.is_some(), "B did not stream {last} within a minute");
+    }
+    // Keep both instances busy until their backends have flushed their statistics.
+    let after = trickle_until(&a, &stats, "B's reads to be counted", |c| {
+        c.inserted >= before.inserted + GROWTH + 20
+    })
+    .await;
+    let read = after.tuples_read - before.tuples_read;
+    assert!(
+        read < GROWTH / 10,
+        "reading {GROWTH} events of another instance read {read} rows or index entries by \
+         scanning: a plan from when the table was small"
     );
 }

@@ -9,8 +9,8 @@
 //! the server does not hold the feed back), and publishes every id after the last one it
 //! published up to that bound: the ones this
 //! instance stored whole, from its writer's `ledger`, without a query; all others (other
-//! instances' events, as summaries) read from the database, one query per run of ids the
-//! ledger does not know, pipelined. While ids remain unsettled it probes again shortly,
+//! instances' events, as summaries) read from the database, the ids the ledger does not
+//! know in one query (of up to 256 ids). While ids remain unsettled it probes again shortly,
 //! notification or not, and at least once a second anyway. Coalesced or lost notifications
 //! cost nothing: the next probe (or the catch-up after a reconnect) reads from where the last
 //! read stopped.
@@ -33,12 +33,7 @@ use super::read;
 use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
-use crate::model::Event;
 
-/// Events per query while catching up.
-const PAGE: i64 = 256;
-/// Runs of unknown ids read at once (one pipelined round trip).
-const RUNS_AT_ONCE: usize = 16;
 /// First and longest wait before probing again while ids are unsettled.
 const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
 /// The shortest time between two catch-ups: bounds the listener's work (probes, queries)
@@ -186,16 +181,19 @@ impl Listener {
         }
         let Taken { events, unknown } = self.ledger.take(*last, settled);
         let mut own = events.into_iter().peekable();
-        for runs in unknown.chunks(RUNS_AT_ONCE) {
-            let pages = runs
-                .iter()
-                .map(|&(after, through)| read::summaries_between(client, after, through, PAGE));
-            let pages = futures_util::future::try_join_all(pages).await?;
-            for (&run, page) in runs.iter().zip(pages) {
-                while let Some(event) = own.next_if(|e| e.id <= run.0) {
-                    self.feed.publish(FeedItem::Event(event));
+        let mut ids = unknown
+            .into_iter()
+            .flat_map(|(after, through)| after + 1..=through);
+        loop {
+            let page: Vec<i64> = ids.by_ref().take(read::PAGE_IDS).collect();
+            if page.is_empty() {
+                break;
+            }
+            for event in read::summaries_of(client, &page).await? {
+                while let Some(mine) = own.next_if(|e| e.id < event.id) {
+                    self.feed.publish(FeedItem::Event(mine));
                 }
-                self.publish_run(client, run, page).await?;
+                self.feed.publish(FeedItem::Event(Arc::new(event)));
             }
         }
         for event in own {
@@ -237,28 +235,6 @@ impl Listener {
             );
         }
         Ok(settled)
-    }
-
-    /// Publishes the events of one run of ids `(after, through]` read from the database,
-    /// starting with its first page (already read) and reading on while pages come back full.
-    async fn publish_run(
-        &self,
-        client: &ClientWrapper,
-        (after, through): (i64, i64),
-        mut page: Vec<Event>,
-    ) -> Result<(), ListenError> {
-        let mut read_to = after;
-        loop {
-            let full = page.len() as i64 == PAGE;
-            for row in page {
-                read_to = row.id;
-                self.feed.publish(FeedItem::Event(Arc::new(row)));
-            }
-            if !full {
-                return Ok(());
-            }
-            page = read::summaries_between(client, read_to, through, PAGE).await?;
-        }
     }
 }
 
