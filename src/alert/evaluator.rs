@@ -2,10 +2,11 @@
 //! lags behind the feed it reads the missed events from the store. The emitter claims,
 //! publishes and sends each transition in order.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -28,9 +29,12 @@ const EMIT_QUEUE: usize = 1024;
 /// Events read per store page when catching up after a lag.
 const REFILL_PAGE: u32 = 1000;
 /// How long the process that claimed an alert has to get it to every sink before another
-/// may send it: far longer than a sink's retries take, so only a dead process loses it.
+/// may send it. The process renews it on every sweep while a sink still works on the alert
+/// (one down for hours keeps retrying, or its queue is long), so only a dead process loses
+/// it.
 const NOTIFY_LEASE: TimeDelta = TimeDelta::minutes(10);
-/// How often every process looks for alerts whose sender died.
+/// How often every process renews the leases of the alerts it is still sending and looks for
+/// alerts whose sender died; many times within a lease.
 const NOTIFY_SWEEP: Duration = Duration::from_secs(60);
 
 /// Starts the evaluator and the emitter; the handle ends when both have.
@@ -44,12 +48,14 @@ pub(super) fn start(
     let events = feed.subscribe();
     let (emit, pending) = mpsc::channel(EMIT_QUEUE);
     let sinks = Sinks::start(settings.sinks);
-    tokio::spawn(send_unnotified(
-        store.clone(),
-        sinks.clone(),
-        shutdown.clone(),
-    ));
-    let emitter = tokio::spawn(emit_all(pending, store.clone(), feed, sinks));
+    let sending = Sending::default();
+    let sender = Sender {
+        store: store.clone(),
+        sinks,
+        sending,
+    };
+    tokio::spawn(send_unnotified(sender.clone(), shutdown.clone()));
+    let emitter = tokio::spawn(emit_all(pending, feed, sender));
     let evaluator = Evaluator {
         engine: Engine::new(settings.rules),
         store,
@@ -152,10 +158,91 @@ impl Evaluator {
     }
 }
 
+/// The alerts this process is still sending: claimed or taken over, and not every sink done
+/// with them yet. Their leases are renewed on every sweep.
+#[derive(Clone, Default)]
+struct Sending(Arc<Mutex<BTreeSet<i64>>>);
+
+impl Sending {
+    fn start(&self, id: i64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+    }
+
+    fn done(&self, id: i64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        let ids = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().copied().collect()
+    }
+}
+
+/// What hands alerts to the sinks and keeps their sending leases.
+#[derive(Clone)]
+struct Sender {
+    store: Store,
+    sinks: Sinks,
+    sending: Sending,
+}
+
+impl Sender {
+    /// Sends a stored alert to every sink, holding its lease until every sink is done with it
+    /// (or sends one that could not be stored, `id` 0, without a lease).
+    fn send(&self, alert: Arc<Alert>) {
+        let id = alert.id;
+        if id == 0 {
+            self.sinks.send(&alert, None);
+            return;
+        }
+        self.sending.start(id);
+        let (store, sending) = (self.store.clone(), self.sending.clone());
+        let done: OnDone = Box::new(move || {
+            sending.done(id);
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.alert_notified(id).await {
+                    tracing::warn!(error = %error, alert = id, "Cannot record that an alert was sent.");
+                }
+            });
+        });
+        self.sinks.send(&alert, Some(done));
+    }
+
+    /// One sweep at `now`: renews the leases of the alerts this process is still sending,
+    /// then sends those whose sender died (their lease ran out). A sink that had already
+    /// received one of those receives it again: at least once, never lost.
+    async fn sweep(&self, now: DateTime<Utc>) {
+        for id in self.sending.ids() {
+            if let Err(error) = self.store.renew_alert_lease(id, now + NOTIFY_LEASE).await {
+                tracing::warn!(error = %error, alert = id, "Cannot renew an alert's sending lease.");
+            }
+        }
+        let taken = self
+            .store
+            .take_unnotified_alerts(now, now + NOTIFY_LEASE, 100)
+            .await;
+        match taken {
+            Ok(alerts) => {
+                for alert in alerts {
+                    tracing::info!(alert = alert.id, rule = %alert.new.rule,
+                        "Sending an alert whose sender stopped before it was done.");
+                    self.send(Arc::new(alert));
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "Cannot look for unsent alerts."),
+        }
+    }
+}
+
 /// Claims, publishes and sends each transition, in the order decided.
-async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, store: Store, feed: Feed, sinks: Sinks) {
+async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, feed: Feed, sender: Sender) {
     while let Some(new) = pending.recv().await {
-        let id = match store.claim_alert(&new, Utc::now() + NOTIFY_LEASE).await {
+        let claimed = sender
+            .store
+            .claim_alert(&new, Utc::now() + NOTIFY_LEASE)
+            .await;
+        let id = match claimed {
             Ok(Some(id)) => id,
             Ok(None) => {
                 tracing::debug!(rule = %new.rule, source = %new.source, "Alert already claimed elsewhere.");
@@ -169,50 +256,79 @@ async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, store: Store, feed: Fee
         };
         let alert = Arc::new(Alert { id, new });
         feed.publish(FeedItem::Alert(alert.clone()));
-        sinks.send(&alert, notified(&store, id));
+        sender.send(alert);
     }
 }
 
-/// Ends the alert's sending lease once every sink is done with it (none for an alert that
-/// could not be stored).
-fn notified(store: &Store, id: i64) -> Option<OnDone> {
-    if id == 0 {
-        return None;
-    }
-    let store = store.clone();
-    Some(Box::new(move || {
-        let store = store.clone();
-        tokio::spawn(async move {
-            if let Err(error) = store.alert_notified(id).await {
-                tracing::warn!(error = %error, alert = id, "Cannot record that an alert was sent.");
-            }
-        });
-    }))
-}
-
-/// At start and every `NOTIFY_SWEEP`: alerts whose sending lease ran out (the process that
-/// claimed them died before every sink was done) go to the sinks from here. A sink that had
-/// already received one then receives it again: at least once, never lost.
-async fn send_unnotified(store: Store, sinks: Sinks, shutdown: CancellationToken) {
+/// At start and every `NOTIFY_SWEEP`, a sweep (`Sender::sweep`).
+async fn send_unnotified(sender: Sender, shutdown: CancellationToken) {
     loop {
-        let now = Utc::now();
-        match store
-            .take_unnotified_alerts(now, now + NOTIFY_LEASE, 100)
-            .await
-        {
-            Ok(alerts) => {
-                for alert in alerts {
-                    tracing::info!(alert = alert.id, rule = %alert.new.rule,
-                        "Sending an alert whose sender stopped before it was done.");
-                    let id = alert.id;
-                    sinks.send(&Arc::new(alert), notified(&store, id));
-                }
-            }
-            Err(error) => tracing::warn!(error = %error, "Cannot look for unsent alerts."),
-        }
+        sender.sweep(Utc::now()).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(NOTIFY_SWEEP) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AlertKind, AlertState};
+    use crate::store::sqlite::SqliteStore;
+
+    fn burst() -> NewAlert {
+        NewAlert {
+            rule: "burst".into(),
+            kind: AlertKind::Burst,
+            source: "s".into(),
+            state: AlertState::Firing,
+            count: 3,
+            window_secs: 60,
+            at: Utc::now(),
+            sample_event_ids: vec![1],
+        }
+    }
+
+    /// Whether another process sweeping at `at` would take the alert over.
+    async fn taken_over_at(store: &Store, at: DateTime<Utc>) -> Vec<i64> {
+        let taken = store.take_unnotified_alerts(at, at + NOTIFY_LEASE, 10);
+        taken.await.unwrap().iter().map(|a| a.id).collect()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_renews_the_lease_of_an_alert_still_being_sent_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let start = Utc::now();
+        let claim = |store: Store| async move {
+            let claimed = store.claim_alert(&burst(), start + NOTIFY_LEASE).await;
+            claimed.unwrap().expect("claimed")
+        };
+        let busy = claim(store.clone()).await;
+        let sender = Sender {
+            store: store.clone(),
+            sinks: Sinks::start(Vec::new()),
+            sending: Sending::default(),
+        };
+        sender.sending.start(busy);
+        // Claimed by a process that died: in no one's `sending`.
+        let mut orphan = burst();
+        orphan.state = AlertState::Resolved;
+        let orphan = store
+            .claim_alert(&orphan, start + NOTIFY_LEASE)
+            .await
+            .unwrap()
+            .expect("claimed");
+
+        sender
+            .sweep(start + NOTIFY_LEASE - TimeDelta::minutes(1))
+            .await;
+        let after_the_first_lease = start + NOTIFY_LEASE + TimeDelta::minutes(1);
+        assert_eq!(
+            taken_over_at(&store, after_the_first_lease).await,
+            [orphan],
+            "the sender's alert was renewed, the orphan was not"
+        );
     }
 }

@@ -40,6 +40,8 @@ pub(crate) enum AlertNotice {
     Done(i64),
     /// Lease alerts whose lease ran out before `now` until `until`, at most `limit`.
     Take { now: i64, until: i64, limit: u32 },
+    /// The sender of alert `id` is still at work: extend its lease to `until`.
+    Renew { id: i64, until: i64 },
 }
 
 /// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
@@ -211,6 +213,15 @@ impl Store {
     /// Every sink is done with this alert: nobody needs to send it again.
     pub async fn alert_notified(&self, id: i64) -> Result<(), StoreError> {
         self.alert_notice(AlertNotice::Done(id)).await.map(|_| ())
+    }
+
+    /// The caller is still sending this alert (a sink is slow or retrying): extends its lease
+    /// to `until`, so no other process takes it over while this one lives. Does nothing to an
+    /// alert every sink is done with.
+    pub async fn renew_alert_lease(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let until = until.timestamp_micros();
+        let renew = AlertNotice::Renew { id, until };
+        self.alert_notice(renew).await.map(|_| ())
     }
 
     /// Alerts whose sending was claimed by a process that died (the lease ran out before

@@ -49,6 +49,9 @@ pub mod enrichment {
 pub mod alert_notice {
     /// ?1 id: every sink is done with the alert.
     pub const DONE: &str = "UPDATE alerts SET notify_until = NULL WHERE id = ?1";
+    /// ?1 id, ?2 until: its sender is still at work; never revives a finished alert.
+    pub const RENEW: &str =
+        "UPDATE alerts SET notify_until = ?2 WHERE id = ?1 AND notify_until IS NOT NULL";
     /// ?1 now, ?2 until, ?3 limit: leases expired ones again and returns them; `{lock}` is
     /// filled in by `take`.
     const TAKE: &str = "UPDATE alerts SET notify_until = ?2 WHERE id IN (

@@ -62,6 +62,7 @@ contract!(
     stats_and_sources_count_what_was_stored,
     an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_expired,
     an_alert_whose_sender_died_is_taken_over_once_for_sending,
+    an_alert_whose_sender_renews_its_lease_is_not_taken_over,
 );
 
 fn at(minute: i64, second: i64) -> DateTime<Utc> {
@@ -557,6 +558,56 @@ async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store)
     );
     // Every sink done: never again.
     store.alert_notified(id).await.unwrap();
+    let much_later = now + Duration::days(1);
+    let none = store
+        .take_unnotified_alerts(much_later, much_later + lease, 10)
+        .await;
+    assert!(none.unwrap().is_empty());
+}
+
+async fn an_alert_whose_sender_renews_its_lease_is_not_taken_over(store: Store) {
+    use hookwatch::model::{AlertKind, AlertState, NewAlert};
+    let new = NewAlert {
+        rule: "slow-sink".into(),
+        kind: AlertKind::Burst,
+        source: "s".into(),
+        state: AlertState::Firing,
+        count: 3,
+        window_secs: 60,
+        at: at(0, 0),
+        sample_event_ids: vec![1],
+    };
+    let (now, lease) = (at(0, 0), Duration::minutes(10));
+    let id = store
+        .claim_alert(&new, now + lease)
+        .await
+        .unwrap()
+        .expect("claimed");
+    // Its sender is alive but its sinks are slow: it renews before the lease runs out.
+    let renewed_at = now + Duration::minutes(9);
+    store
+        .renew_alert_lease(id, renewed_at + lease)
+        .await
+        .unwrap();
+    let after_first_lease = now + Duration::minutes(11);
+    let taken = store
+        .take_unnotified_alerts(after_first_lease, after_first_lease + lease, 10)
+        .await
+        .unwrap();
+    assert!(taken.is_empty(), "taken over from a live sender: {taken:?}");
+    // It stops renewing (it died): taken over once the renewed lease runs out.
+    let after_renewal = renewed_at + lease + Duration::minutes(1);
+    let taken = store
+        .take_unnotified_alerts(after_renewal, after_renewal + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.iter().map(|a| a.id).collect::<Vec<_>>(), [id]);
+    // A renewal after every sink is done does not bring it back.
+    store.alert_notified(id).await.unwrap();
+    store
+        .renew_alert_lease(id, after_renewal + lease)
+        .await
+        .unwrap();
     let much_later = now + Duration::days(1);
     let none = store
         .take_unnotified_alerts(much_later, much_later + lease, 10)

@@ -42,13 +42,18 @@ pub(super) async fn claim(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Ends an alert's sending lease, or takes the expired ones (`AlertNotice`); instances
+/// Ends or renews an alert's sending lease, or takes the expired ones (`AlertNotice`); instances
 /// sweeping at once skip each other's rows, so each expired alert goes to one of them.
 pub(super) async fn notice(client: &ClientWrapper, notice: AlertNotice) -> PgResult<Vec<Alert>> {
     match notice {
         AlertNotice::Done(id) => {
             let sql = dollar_placeholders(alert_notice_sql::DONE);
             client.execute(&sql, &[&id]).await?;
+            Ok(Vec::new())
+        }
+        AlertNotice::Renew { id, until } => {
+            let sql = dollar_placeholders(alert_notice_sql::RENEW);
+            client.execute(&sql, &[&id, &until]).await?;
             Ok(Vec::new())
         }
         AlertNotice::Take { now, until, limit } => {

@@ -35,11 +35,16 @@ pub(super) fn claim(
     Ok((inserted == 1).then(|| conn.last_insert_rowid()))
 }
 
-/// Ends an alert's sending lease, or takes the expired ones (`AlertNotice`).
+/// Ends or renews an alert's sending lease, or takes the expired ones (`AlertNotice`).
 pub(super) fn notice(conn: &Connection, notice: AlertNotice) -> rusqlite::Result<Vec<Alert>> {
     match notice {
         AlertNotice::Done(id) => {
             conn.prepare_cached(alert_notice_sql::DONE)?.execute([id])?;
+            Ok(Vec::new())
+        }
+        AlertNotice::Renew { id, until } => {
+            conn.prepare_cached(alert_notice_sql::RENEW)?
+                .execute([id, until])?;
             Ok(Vec::new())
         }
         AlertNotice::Take { now, until, limit } => {
