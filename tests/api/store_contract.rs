@@ -515,10 +515,11 @@ async fn an_enrichment_claim_is_a_lease_that_another_process_takes_over_once_exp
     assert_eq!(detail.enrichment, Some(document));
 }
 
-async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store) {
+/// A burst alert of `rule` firing at the start of the test's clock.
+fn firing(rule: &str) -> hookwatch::model::NewAlert {
     use hookwatch::model::{AlertKind, AlertState, NewAlert};
-    let new = NewAlert {
-        rule: "burst".into(),
+    NewAlert {
+        rule: rule.into(),
         kind: AlertKind::Burst,
         source: "s".into(),
         state: AlertState::Firing,
@@ -526,7 +527,11 @@ async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store)
         window_secs: 60,
         at: at(0, 0),
         sample_event_ids: vec![1, 2, 3],
-    };
+    }
+}
+
+async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store) {
+    let new = firing("burst");
     let (now, lease) = (at(0, 0), Duration::minutes(10));
     let id = store
         .claim_alert(&new, now + lease)
@@ -566,17 +571,7 @@ async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store)
 }
 
 async fn an_alert_whose_sender_renews_its_lease_is_not_taken_over(store: Store) {
-    use hookwatch::model::{AlertKind, AlertState, NewAlert};
-    let new = NewAlert {
-        rule: "slow-sink".into(),
-        kind: AlertKind::Burst,
-        source: "s".into(),
-        state: AlertState::Firing,
-        count: 3,
-        window_secs: 60,
-        at: at(0, 0),
-        sample_event_ids: vec![1],
-    };
+    let new = firing("slow-sink");
     let (now, lease) = (at(0, 0), Duration::minutes(10));
     let id = store
         .claim_alert(&new, now + lease)
