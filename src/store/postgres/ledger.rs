@@ -68,6 +68,16 @@ pub(super) struct Taken {
     pub unknown: Vec<(i64, i64)>,
 }
 
+impl Taken {
+    /// The ids between the first and the last unknown run, all known (this instance's own,
+    /// stored or used up): one read of the whole span that skips them reads just the unknown
+    /// ids, however finely the instances' ids interleave.
+    pub(super) fn known_between_runs(&self) -> Vec<i64> {
+        let runs = self.unknown.windows(2);
+        runs.flat_map(|pair| pair[0].1 + 1..=pair[1].0).collect()
+    }
+}
+
 impl Ledger {
     /// A batch is about to draw ids; returns its number, for `finish`.
     pub(super) fn begin(&self) -> u64 {
@@ -186,6 +196,7 @@ mod tests {
             [(1, 2), (5, 6), (7, 9)],
             "absent 5 is skipped"
         );
+        assert_eq!(taken.known_between_runs(), [3, 4, 5, 7]);
         let again = ledger.take(9, 9);
         assert!(again.events.is_empty() && again.unknown.is_empty());
     }
@@ -198,6 +209,7 @@ mod tests {
         let taken = ledger.take(0, 3);
         assert!(taken.events.is_empty());
         assert_eq!(taken.unknown, [(0, 3)]);
+        assert!(taken.known_between_runs().is_empty());
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! the server does not hold the feed back), and publishes every id after the last one it
 //! published up to that bound: the ones this
 //! instance stored whole, from its writer's `ledger`, without a query; all others (other
-//! instances' events, as summaries) read from the database, the ids the ledger does not
-//! know in one query (of up to 256 ids). While ids remain unsettled it probes again shortly,
+//! instances' events, as summaries) read from the database, every id the ledger does not
+//! know in one query over their span. While ids remain unsettled it probes again shortly,
 //! notification or not, and at least once a second anyway. Coalesced or lost notifications
 //! cost nothing: the next probe (or the catch-up after a reconnect) reads from where the last
 //! read stopped.
@@ -28,12 +28,14 @@ use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::CHANNEL;
-use super::ledger::{Ledger, Taken};
+use super::ledger::Ledger;
 use super::read;
 use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
 
+/// Events per query while catching up.
+const PAGE: i64 = 256;
 /// First and longest wait before probing again while ids are unsettled.
 const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
 /// The shortest time between two catch-ups: bounds the listener's work (probes, queries)
@@ -179,21 +181,25 @@ impl Listener {
         if settled <= *last {
             return Ok(());
         }
-        let Taken { events, unknown } = self.ledger.take(*last, settled);
-        let mut own = events.into_iter().peekable();
-        let mut ids = unknown
-            .into_iter()
-            .flat_map(|(after, through)| after + 1..=through);
-        loop {
-            let page: Vec<i64> = ids.by_ref().take(read::PAGE_IDS).collect();
-            if page.is_empty() {
-                break;
-            }
-            for event in read::summaries_of(client, &page).await? {
-                while let Some(mine) = own.next_if(|e| e.id < event.id) {
-                    self.feed.publish(FeedItem::Event(mine));
+        let taken = self.ledger.take(*last, settled);
+        let known = taken.known_between_runs();
+        let span = taken.unknown.first().zip(taken.unknown.last());
+        let mut own = taken.events.into_iter().peekable();
+        if let Some((&(mut after, _), &(_, through))) = span {
+            loop {
+                let page = read::summaries_between(client, (after, through), &known, PAGE);
+                let page = page.await?;
+                let full = page.len() as i64 == PAGE;
+                for event in page {
+                    while let Some(mine) = own.next_if(|e| e.id < event.id) {
+                        self.feed.publish(FeedItem::Event(mine));
+                    }
+                    after = event.id;
+                    self.feed.publish(FeedItem::Event(Arc::new(event)));
                 }
-                self.feed.publish(FeedItem::Event(Arc::new(event)));
+                if !full {
+                    break;
+                }
             }
         }
         for event in own {
