@@ -207,3 +207,23 @@ async fn two_instances_under_concurrent_load_stream_every_event_once_in_order() 
         assert_eq!(load["provider"], "generic", "{sources}");
     }
 }
+
+#[tokio::test]
+async fn a_jump_in_the_ids_does_not_slow_the_stream() {
+    let Some(db) = fresh_db().await else { return };
+    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let client = reqwest::Client::new();
+    let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
+    let before = post_one(&client, &app, "before-the-jump").await;
+    assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(before));
+    // Someone moves the sequence far ahead (a restore, an import with ids of its own): the
+    // listener must read the gap as one range, not id by id.
+    connect(&db.url)
+        .await
+        .batch_execute("SELECT setval('events_id_seq', nextval('events_id_seq') + 100000000)")
+        .await
+        .expect("move the sequence");
+    let after = post_one(&client, &app, "after-the-jump").await;
+    assert!(after > before + 100_000_000, "{before} → {after}");
+    assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(after));
+}
