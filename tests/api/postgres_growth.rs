@@ -157,7 +157,7 @@ async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
 }
 
 #[tokio::test]
-async fn another_instances_events_stay_index_lookups_after_the_table_grew() {
+async fn another_instances_events_are_read_by_index_after_the_table_grew() {
     let Some(db) = fresh_db().await else { return };
     let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
     let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
