@@ -68,13 +68,36 @@ pub(super) struct Taken {
     pub unknown: Vec<(i64, i64)>,
 }
 
+/// Consecutive unknown runs read with one range query: `(after, through]` but for `known`,
+/// the ids between the runs (all this instance's own, stored or used up).
+#[derive(Debug, PartialEq)]
+pub(super) struct Span {
+    pub after: i64,
+    pub through: i64,
+    pub known: Vec<i64>,
+}
+
 impl Taken {
-    /// The ids between the first and the last unknown run, all known (this instance's own,
-    /// stored or used up): one read of the whole span that skips them reads just the unknown
-    /// ids, however finely the instances' ids interleave.
-    pub(super) fn known_between_runs(&self) -> Vec<i64> {
-        let runs = self.unknown.windows(2);
-        runs.flat_map(|pair| pair[0].1 + 1..=pair[1].0).collect()
+    /// The unknown runs grouped into spans, each skipping at most `max_known` known ids: one
+    /// read per span gets just the unknown ids however finely the instances' ids interleave
+    /// (under load, one span per catch-up), and the skip list a query compares each row with
+    /// stays short after a long stall too.
+    pub(super) fn spans(&self, max_known: usize) -> Vec<Span> {
+        let mut spans: Vec<Span> = Vec::new();
+        for &(after, through) in &self.unknown {
+            match spans.last_mut() {
+                Some(span) if span.known.len() + (after - span.through) as usize <= max_known => {
+                    span.known.extend(span.through + 1..=after);
+                    span.through = through;
+                }
+                _ => spans.push(Span {
+                    after,
+                    through,
+                    known: Vec::new(),
+                }),
+            }
+        }
+        spans
     }
 }
 
@@ -196,7 +219,14 @@ mod tests {
             [(1, 2), (5, 6), (7, 9)],
             "absent 5 is skipped"
         );
-        assert_eq!(taken.known_between_runs(), [3, 4, 5, 7]);
+        let span = |after, through, known: &[i64]| Span {
+            after,
+            through,
+            known: known.to_vec(),
+        };
+        assert_eq!(taken.spans(8), [span(1, 9, &[3, 4, 5, 7])]);
+        assert_eq!(taken.spans(2), [span(1, 2, &[]), span(5, 9, &[7])]);
+        assert_eq!(taken.spans(3), [span(1, 6, &[3, 4, 5]), span(7, 9, &[])]);
         let again = ledger.take(9, 9);
         assert!(again.events.is_empty() && again.unknown.is_empty());
     }
@@ -209,7 +239,9 @@ mod tests {
         let taken = ledger.take(0, 3);
         assert!(taken.events.is_empty());
         assert_eq!(taken.unknown, [(0, 3)]);
-        assert!(taken.known_between_runs().is_empty());
+        let spans = taken.spans(8);
+        assert_eq!(spans.len(), 1);
+        assert!(spans[0].known.is_empty());
     }
 
     #[test]

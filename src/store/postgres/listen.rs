@@ -10,7 +10,7 @@
 //! published up to that bound: the ones this
 //! instance stored whole, from its writer's `ledger`, without a query; all others (other
 //! instances' events, as summaries) read from the database, every id the ledger does not
-//! know in one query over their span. While ids remain unsettled it probes again shortly,
+//! know in one query over their span (skipping its own). While ids remain unsettled it probes again shortly,
 //! notification or not, and at least once a second anyway. Coalesced or lost notifications
 //! cost nothing: the next probe (or the catch-up after a reconnect) reads from where the last
 //! read stopped.
@@ -34,7 +34,7 @@ use super::settle::{self, Settler};
 use super::tls::Connector;
 use crate::feed::{Feed, FeedItem};
 
-/// Events per query while catching up.
+/// Events per query while catching up, and the most own ids one query skips.
 const PAGE: i64 = 256;
 /// First and longest wait before probing again while ids are unsettled.
 const RETRY_PROBE: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
@@ -182,13 +182,13 @@ impl Listener {
             return Ok(());
         }
         let taken = self.ledger.take(*last, settled);
-        let known = taken.known_between_runs();
-        let span = taken.unknown.first().zip(taken.unknown.last());
+        let spans = taken.spans(PAGE as usize);
         let mut own = taken.events.into_iter().peekable();
-        if let Some((&(mut after, _), &(_, through))) = span {
+        for span in spans {
+            let mut after = span.after;
             loop {
-                let page = read::summaries_between(client, (after, through), &known, PAGE);
-                let page = page.await?;
+                let range = (after, span.through);
+                let page = read::summaries_between(client, range, &span.known, PAGE).await?;
                 let full = page.len() as i64 == PAGE;
                 for event in page {
                     while let Some(mine) = own.next_if(|e| e.id < event.id) {
