@@ -7,13 +7,12 @@
 //! are settled (`settle`), from the writer's newest batch or else from a probe of its own
 //! (fenced once the bound has been stuck for a while, so that a long transaction elsewhere on
 //! the server does not hold the feed back), and publishes every id after the last one it
-//! published up to that bound: the ones this
-//! instance stored whole, from its writer's `ledger`, without a query; all others (other
-//! instances' events, as summaries) read from the database, every id the ledger does not
-//! know in one query over their span (skipping its own). While ids remain unsettled it probes again shortly,
-//! notification or not, and at least once a second anyway. Coalesced or lost notifications
-//! cost nothing: the next probe (or the catch-up after a reconnect) reads from where the last
-//! read stopped.
+//! published up to that bound: the ones this instance stored whole, from its writer's
+//! `ledger`, without a query; all others (other instances' events, as summaries) read from
+//! the database, in one query over the span of the ids the ledger does not know (skipping
+//! its own). While ids remain unsettled it probes again shortly, notification or not, and at
+//! least once a second anyway. Coalesced or lost notifications cost nothing: the next probe
+//! (or the catch-up after a reconnect) reads from where the last read stopped.
 //!
 //! When the connection drops (PostgreSQL restarted), the task reconnects with backoff and
 //! catches up from the last id it published, so the stream resumes without a gap.
