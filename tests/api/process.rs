@@ -206,6 +206,39 @@ async fn flags_beat_the_environment_which_beats_the_config_file() {
     assert!(server.wait().await.success());
 }
 
+/// The threads of `pid` that serve requests (tokio names its workers so).
+fn worker_threads(pid: i32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count()
+}
+
+#[tokio::test]
+async fn serve_leaves_a_postgres_on_this_machine_a_core_unless_told_otherwise() {
+    let Some(db) = crate::pg::fresh_db().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let local = hookwatch::store::postgres::is_on_this_machine(&db.url);
+    let listen = ["--listen", "127.0.0.1:0"];
+    let on_postgres = [&listen[..], &["--database", &db.url]].concat();
+    let postgres = Server::start(dir.path(), &on_postgres, &[]).await;
+    let expected = if local { (cores - 1).max(1) } else { cores };
+    assert_eq!(worker_threads(postgres.pid()), expected, "{cores} cores");
+    let chosen = [("TOKIO_WORKER_THREADS", "3")];
+    let told = Server::start(dir.path(), &on_postgres, &chosen).await;
+    assert_eq!(worker_threads(told.pid()), 3, "the environment decides");
+    let sqlite = Server::start(dir.path(), &listen, &[]).await;
+    assert_eq!(
+        worker_threads(sqlite.pid()),
+        cores,
+        "SQLite keeps one per core"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();

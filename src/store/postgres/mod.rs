@@ -17,6 +17,8 @@ mod settle;
 pub(crate) mod tls;
 mod writer;
 
+pub use tls::is_on_this_machine;
+
 use std::sync::Arc;
 use std::time::Duration;
 

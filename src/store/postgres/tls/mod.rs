@@ -66,6 +66,29 @@ pub fn connect_options(url: &str) -> Result<ConnectOptions, PgUrlError> {
     Ok(ConnectOptions { config, tls })
 }
 
+/// Whether every host of a `postgres://` URL is this machine (a Unix socket, `localhost` or a
+/// loopback address), so `serve` can leave PostgreSQL a core (`cli::serve`). A name that
+/// merely resolves to this machine counts as elsewhere: the answer only tunes performance.
+pub fn is_on_this_machine(url: &str) -> bool {
+    let Ok(options) = connect_options(url) else {
+        return false;
+    };
+    let hosts = options.config.get_hosts();
+    !hosts.is_empty()
+        && hosts.iter().all(|host| match host {
+            Host::Tcp(name) => is_loopback_name(name),
+            Host::Unix(_) => true,
+        })
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// What tokio-postgres is told; the `verify-*` modes are `Require` plus our verifier.
 fn wire_mode(config: &tokio_postgres::Config, mode: SslMode) -> WireMode {
     // PostgreSQL has no TLS on Unix sockets, and libpq ignores sslmode there: so do we.
@@ -179,6 +202,26 @@ mod tests {
             error.contains("sslrootcert") && error.contains("cannot read"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn loopback_hosts_and_sockets_are_this_machine_and_others_are_not() {
+        for url in [
+            "postgres://app@localhost/hooks",
+            "postgres://app@127.0.0.1:5432/hooks?sslmode=disable",
+            "postgres://app@[::1]/hooks",
+            "postgres://app@%2Fvar%2Frun%2Fpostgresql/hooks",
+        ] {
+            assert!(is_on_this_machine(url), "{url}");
+        }
+        for url in [
+            "postgres://app@db.internal/hooks",
+            "postgres://app@10.0.0.5/hooks",
+            "postgres://app@localhost,db.internal/hooks",
+            "postgres://app@h/db?sslmode=bogus",
+        ] {
+            assert!(!is_on_this_machine(url), "{url}");
+        }
     }
 
     #[test]
