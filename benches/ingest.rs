@@ -2,8 +2,9 @@
 //! the same ~2 KB Stripe payload, 64 connections and the same duration, in the same
 //! interleaved rounds: on SQLite without and with signature verification, and on PostgreSQL
 //! with one instance and with two sharing one database (the local server, plain TCP; see
-//! `support::postgres`). Then 50 alert rules configured versus none (alerts run off the
-//! feed, so ingest should not notice them).
+//! `support::postgres`). Then PostgreSQL again, one instance against two at 256 connections
+//! (many senders, as behind a load balancer), and 50 alert rules configured versus none
+//! (alerts run off the feed, so ingest should not notice them).
 //!
 //! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run,
 //! `HOOKWATCH_BENCH_PG` for another PostgreSQL server).
@@ -19,6 +20,8 @@ use sha2::Sha256;
 use support::*;
 
 const CONCURRENCY: usize = 64;
+/// The connections of the PostgreSQL comparison at scale (`postgres_at_scale`).
+const MANY: usize = 256;
 const SECRET: &str = "whsec_bench_secret";
 /// Load before measuring, so every server starts measured rounds with warm files and caches.
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -81,6 +84,8 @@ struct Target {
     urls: Vec<String>,
     /// The server processes, for their CPU time.
     pids: Vec<u32>,
+    /// The load's connections, split evenly between `urls`.
+    connections: usize,
 }
 
 impl Target {
@@ -92,6 +97,14 @@ impl Target {
                 .map(|s| format!("{}/webhook/stripe", s.base))
                 .collect(),
             pids: servers.iter().filter_map(|s| s.child.id()).collect(),
+            connections: CONCURRENCY,
+        }
+    }
+
+    fn with_connections(self, connections: usize) -> Target {
+        Target {
+            connections,
+            ..self
         }
     }
 
@@ -101,7 +114,7 @@ impl Target {
 
     /// One load on every server at once; the worst server's percentiles.
     async fn load(&self, duration: Duration, template: &Arc<String>) -> Report {
-        let each = CONCURRENCY / self.urls.len();
+        let each = self.connections / self.urls.len();
         let runs = self
             .urls
             .iter()
@@ -275,27 +288,7 @@ async fn headline(duration: Duration, template: &Arc<String>) {
             ratio(4, 3),
             ratio(4, 0)
         );
-        println!(
-            "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2; PostgreSQL's: {:.1} µs and {:.1} µs; the load generator's: {:.1} µs and {:.1} µs",
-            cpu_per_request(&totals[3]),
-            cpu_per_request(&totals[4]),
-            postgres_cpu_per_request(&totals[3]),
-            postgres_cpu_per_request(&totals[4]),
-            generator_cpu_per_request(&totals[3]),
-            generator_cpu_per_request(&totals[4])
-        );
-        check_stored(
-            "(d) 1 inst.",
-            &one[0].base,
-            totals[3].warm_ok + totals[3].ok,
-        )
-        .await;
-        check_stored(
-            "(d) 2 inst.",
-            &two[0].base,
-            totals[4].warm_ok + totals[4].ok,
-        )
-        .await;
+        compare_instances(&totals[3], &totals[4], &one[0], &two[0]).await;
     }
     for (_, servers) in [one, two].into_iter().flatten() {
         for server in servers {
@@ -305,6 +298,55 @@ async fn headline(duration: Duration, template: &Arc<String>) {
     plain.stop().await;
     verified.stop().await;
     noop.stop().await;
+}
+
+/// CPU per request and stored rows of one PostgreSQL instance against two (`one`, `two`:
+/// a server of each, whose stats count every instance's events).
+async fn compare_instances(
+    one: &Totals,
+    two: &Totals,
+    one_server: &Hookwatch,
+    two_server: &Hookwatch,
+) {
+    println!(
+        "    hookwatch CPU per request: {:.1} µs with 1 instance, {:.1} µs with 2; PostgreSQL's: {:.1} µs and {:.1} µs; the load generator's: {:.1} µs and {:.1} µs",
+        cpu_per_request(one),
+        cpu_per_request(two),
+        postgres_cpu_per_request(one),
+        postgres_cpu_per_request(two),
+        generator_cpu_per_request(one),
+        generator_cpu_per_request(two)
+    );
+    check_stored("1 inst.", &one_server.base, one.warm_ok + one.ok).await;
+    check_stored("2 inst.", &two_server.base, two.warm_ok + two.ok).await;
+}
+
+/// PostgreSQL with one instance and with two, at `MANY` connections: a cluster behind a load
+/// balancer serves many senders at once, and how many requests each writer's batch holds
+/// decides what a commit costs per event (at 64 connections two instances' batches are
+/// half as full as one's; see `ARCHITECTURE-postgres.md`).
+async fn postgres_at_scale(duration: Duration, template: &Arc<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let one = support::postgres::cluster(1, dir.path()).await;
+    let two = support::postgres::cluster(2, dir.path()).await;
+    // The databases live until the end (dropping one drops its database).
+    let (Some((_one_db, one)), Some((_two_db, two))) = (one, two) else {
+        return;
+    };
+    let targets = [
+        Target::of("(f) PostgreSQL, 1 inst., 256 conn.", &[&one[0]]).with_connections(MANY),
+        Target::of("(f) PostgreSQL, 2 inst., 256 conn.", &[&two[0], &two[1]])
+            .with_connections(MANY),
+    ];
+    let totals = interleaved(&targets, duration, template).await;
+    println!(
+        "    at {MANY} connections, PostgreSQL 2 inst. / 1 inst.: {:.3}",
+        totals[1].rps() / totals[0].rps()
+    );
+    compare_instances(&totals[0], &totals[1], &one[0], &two[0]).await;
+    for server in one.into_iter().chain(two) {
+        server.stop().await;
+    }
 }
 
 /// What one signature check costs, measured without the noise of a loaded machine's HTTP:
@@ -406,5 +448,6 @@ async fn bench() {
         WARM_UP.as_secs()
     );
     headline(duration, &template).await;
+    postgres_at_scale(duration, &template).await;
     rules_versus_none(duration, &template).await;
 }
