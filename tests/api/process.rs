@@ -32,6 +32,7 @@ impl Server {
             .env_remove("HOOKWATCH_TOKEN")
             .env_remove("HOOKWATCH_DATABASE")
             .env_remove("HOOKWATCH_CONFIG")
+            .env_remove("TOKIO_WORKER_THREADS")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
