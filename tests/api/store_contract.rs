@@ -530,54 +530,49 @@ fn firing(rule: &str) -> hookwatch::model::NewAlert {
     }
 }
 
+/// Claims `new` with a sending lease until `until`; its id.
+async fn claimed(store: &Store, new: &hookwatch::model::NewAlert, until: DateTime<Utc>) -> i64 {
+    store
+        .claim_alert(new, until)
+        .await
+        .unwrap()
+        .expect("claimed")
+}
+
+/// The alerts whose sending lease ran out by `now`, taken for another `lease`.
+async fn taken_at(
+    store: &Store,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Vec<hookwatch::model::Alert> {
+    store
+        .take_unnotified_alerts(now, now + lease, 10)
+        .await
+        .unwrap()
+}
+
 async fn an_alert_whose_sender_died_is_taken_over_once_for_sending(store: Store) {
     let new = firing("burst");
     let (now, lease) = (at(0, 0), Duration::minutes(10));
-    let id = store
-        .claim_alert(&new, now + lease)
-        .await
-        .unwrap()
-        .expect("claimed");
+    let id = claimed(&store, &new, now + lease).await;
     let soon = now + Duration::minutes(5);
-    assert!(
-        store
-            .take_unnotified_alerts(soon, soon + lease, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(taken_at(&store, soon, lease).await.is_empty());
     // Its sender died: after the lease another process takes it, once.
     let later = now + Duration::minutes(11);
-    let taken = store
-        .take_unnotified_alerts(later, later + lease, 10)
-        .await
-        .unwrap();
+    let taken = taken_at(&store, later, lease).await;
     assert_eq!(taken.len(), 1);
     assert_eq!((taken[0].id, &taken[0].new), (id, &new));
-    assert!(
-        store
-            .take_unnotified_alerts(later, later + lease, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(taken_at(&store, later, lease).await.is_empty());
     // Every sink done: never again.
     store.alert_notified(id).await.unwrap();
     let much_later = now + Duration::days(1);
-    let none = store
-        .take_unnotified_alerts(much_later, much_later + lease, 10)
-        .await;
-    assert!(none.unwrap().is_empty());
+    assert!(taken_at(&store, much_later, lease).await.is_empty());
 }
 
 async fn an_alert_whose_sender_renews_its_lease_is_not_taken_over(store: Store) {
     let new = firing("slow-sink");
     let (now, lease) = (at(0, 0), Duration::minutes(10));
-    let id = store
-        .claim_alert(&new, now + lease)
-        .await
-        .unwrap()
-        .expect("claimed");
+    let id = claimed(&store, &new, now + lease).await;
     // Its sender is alive but its sinks are slow: it renews before the lease runs out.
     let renewed_at = now + Duration::minutes(9);
     store
@@ -585,17 +580,11 @@ async fn an_alert_whose_sender_renews_its_lease_is_not_taken_over(store: Store) 
         .await
         .unwrap();
     let after_first_lease = now + Duration::minutes(11);
-    let taken = store
-        .take_unnotified_alerts(after_first_lease, after_first_lease + lease, 10)
-        .await
-        .unwrap();
+    let taken = taken_at(&store, after_first_lease, lease).await;
     assert!(taken.is_empty(), "taken over from a live sender: {taken:?}");
     // It stops renewing (it died): taken over once the renewed lease runs out.
     let after_renewal = renewed_at + lease + Duration::minutes(1);
-    let taken = store
-        .take_unnotified_alerts(after_renewal, after_renewal + lease, 10)
-        .await
-        .unwrap();
+    let taken = taken_at(&store, after_renewal, lease).await;
     assert_eq!(taken.iter().map(|a| a.id).collect::<Vec<_>>(), [id]);
     // A renewal after every sink is done does not bring it back.
     store.alert_notified(id).await.unwrap();
@@ -604,8 +593,5 @@ async fn an_alert_whose_sender_renews_its_lease_is_not_taken_over(store: Store) 
         .await
         .unwrap();
     let much_later = now + Duration::days(1);
-    let none = store
-        .take_unnotified_alerts(much_later, much_later + lease, 10)
-        .await;
-    assert!(none.unwrap().is_empty());
+    assert!(taken_at(&store, much_later, lease).await.is_empty());
 }
