@@ -18,7 +18,7 @@ async fn three_instances_share_events_dedup_and_the_live_stream() {
     let Some(db) = fresh_db().await else { return };
     let mut apps = Vec::new();
     for _ in 0..3 {
-        apps.push(spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await);
+        apps.push(spawn_instance(&db.url).await);
     }
     let client = reqwest::Client::new();
     let mut stream_b = SseReader::open(&client, &apps[1].url("/api/stream"), None).await;
@@ -147,7 +147,7 @@ async fn postgres_stopped_mid_load_gets_503_then_recovers_without_losing_anythin
     let Some(pg) = Throwaway::start_new().await else {
         return;
     };
-    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &pg.url()).await;
+    let app = spawn_instance(&pg.url()).await;
     let mut stream = SseReader::open(&app.client, &app.url("/api/stream"), None).await;
     let records = Arc::new(Mutex::new(Vec::<Record>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -293,8 +293,8 @@ async fn instances_starting_at_once_migrate_the_database_once() {
 #[tokio::test]
 async fn the_end_of_a_burst_on_one_instance_reaches_an_idle_one_at_once() {
     let Some(db) = fresh_db().await else { return };
-    let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
-    let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let a = spawn_instance(&db.url).await;
+    let b = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream_b = SseReader::open(&client, &b.url("/api/stream"), None).await;
     for round in 0..3 {

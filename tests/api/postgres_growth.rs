@@ -159,8 +159,8 @@ async fn a_redelivery_stays_an_index_lookup_after_the_table_grew() {
 #[tokio::test]
 async fn another_instances_events_are_read_by_index_after_the_table_grew() {
     let Some(db) = fresh_db().await else { return };
-    let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
-    let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let a = spawn_instance(&db.url).await;
+    let b = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let (stats, connection) = tokio_postgres::connect(&db.url, NoTls)
         .await

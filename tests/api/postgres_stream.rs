@@ -69,7 +69,7 @@ async fn post_one(client: &reqwest::Client, app: &TestApp, key: &str) -> i64 {
 #[tokio::test]
 async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_skipped() {
     let Some(db) = fresh_db().await else { return };
-    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let app = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
     let writer = connect(&db.url).await;
@@ -112,7 +112,7 @@ async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_sk
 #[tokio::test]
 async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_back() {
     let Some(db) = fresh_db().await else { return };
-    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let app = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
     // Someone else's long write on the same server (a report built from the events, a
@@ -137,7 +137,7 @@ async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_bac
     // An instance starting now finds where its feed begins without waiting for it either
     // (it used to give up after 5 s), and streams what the first one stores.
     let started = std::time::Instant::now();
-    let second = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let second = spawn_instance(&db.url).await;
     let took = started.elapsed();
     assert!(took < Duration::from_secs(4), "started in {took:?}");
     let mut second_stream = SseReader::open(&client, &second.url("/api/stream"), None).await;
@@ -152,8 +152,8 @@ async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_bac
 #[tokio::test]
 async fn two_instances_under_concurrent_load_stream_every_event_once_in_order() {
     let Some(db) = fresh_db().await else { return };
-    let a = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
-    let b = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let a = spawn_instance(&db.url).await;
+    let b = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream_a = SseReader::open(&client, &a.url("/api/stream"), None).await;
     let mut stream_b = SseReader::open(&client, &b.url("/api/stream"), None).await;
@@ -211,7 +211,7 @@ async fn two_instances_under_concurrent_load_stream_every_event_once_in_order() 
 #[tokio::test]
 async fn a_jump_in_the_ids_does_not_slow_the_stream() {
     let Some(db) = fresh_db().await else { return };
-    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &db.url).await;
+    let app = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
     let before = post_one(&client, &app, "before-the-jump").await;

@@ -149,7 +149,7 @@ async fn with_sslmode_require_events_are_stored_read_back_and_streamed_over_tls_
         return;
     };
     let database = url_of(&cluster, "127.0.0.1", "sslmode=require");
-    let app = spawn_at(tempfile::tempdir().expect("dir"), "", None, &database).await;
+    let app = spawn_instance(&database).await;
     let mut stream = SseReader::open(&app.client, &app.url("/api/stream"), None).await;
     let response = app
         .post(

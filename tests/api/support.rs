@@ -71,6 +71,12 @@ pub async fn spawn_in(dir: TempDir, toml: &str, token: Option<&str>) -> TestApp 
     spawn_at(dir, toml, token, &database).await
 }
 
+/// An app without a config file or token on the database at `database`, in a temporary
+/// directory of its own: an instance of a cluster sharing that database.
+pub async fn spawn_instance(database: &str) -> TestApp {
+    spawn_at(tempfile::tempdir().expect("dir"), "", None, database).await
+}
+
 /// Starts the app in `dir` on the given database URL (several apps may share one PostgreSQL).
 pub async fn spawn_at(dir: TempDir, toml: &str, token: Option<&str>, database: &str) -> TestApp {
     let config = dir.path().join("hookwatch.toml");
