@@ -301,11 +301,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
         let start = Utc::now();
-        let claim = |store: Store| async move {
-            let claimed = store.claim_alert(&burst(), start + NOTIFY_LEASE).await;
-            claimed.unwrap().expect("claimed")
+        let claim = |new: NewAlert| {
+            let store = store.clone();
+            async move {
+                let claimed = store.claim_alert(&new, start + NOTIFY_LEASE).await;
+                claimed.unwrap().expect("claimed")
+            }
         };
-        let busy = claim(store.clone()).await;
+        let busy = claim(burst()).await;
         let sender = Sender {
             store: store.clone(),
             sinks: Sinks::start(Vec::new()),
@@ -315,11 +318,7 @@ mod tests {
         // Claimed by a process that died: in no one's `sending`.
         let mut orphan = burst();
         orphan.state = AlertState::Resolved;
-        let orphan = store
-            .claim_alert(&orphan, start + NOTIFY_LEASE)
-            .await
-            .unwrap()
-            .expect("claimed");
+        let orphan = claim(orphan).await;
 
         sender
             .sweep(start + NOTIFY_LEASE - TimeDelta::minutes(1))
