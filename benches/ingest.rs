@@ -6,8 +6,11 @@
 //! (many senders, as behind a load balancer), and 50 alert rules configured versus none
 //! (alerts run off the feed, so ingest should not notice them).
 //!
+//! Then the live stream's delay across two instances under load.
+//!
 //! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run,
-//! `HOOKWATCH_BENCH_PG` for another PostgreSQL server).
+//! `HOOKWATCH_BENCH_PG` for another PostgreSQL server, `HOOKWATCH_BENCH_BASELINE=PATH` to add
+//! one PostgreSQL instance of another build of hookwatch to the headline rounds).
 
 mod support;
 
@@ -233,10 +236,19 @@ async fn check_stored(name: &str, base: &str, acknowledged: usize) {
     println!("    {name}: stored rows {stored} = 200s {acknowledged}: {verdict}");
 }
 
+/// What the PostgreSQL comparisons found, for the summary at the end.
+#[derive(Default)]
+struct Figures {
+    two_over_one: Option<f64>,
+    one_over_baseline: Option<f64>,
+    stream_p99_ms: Option<f64>,
+}
+
 /// The headline comparison, every target in the same interleaved rounds: the no-op server;
 /// hookwatch on SQLite without and with verification; on PostgreSQL with one instance and
-/// with two sharing one database (skipped without PostgreSQL).
-async fn headline(duration: Duration, template: &Arc<String>) {
+/// with two sharing one database (skipped without PostgreSQL), and one instance of the
+/// baseline build when `HOOKWATCH_BENCH_BASELINE` names one.
+async fn headline(duration: Duration, template: &Arc<String>, figures: &mut Figures) {
     let noop = start_noop_server().await;
     let plain_dir = tempfile::tempdir().unwrap();
     let verified_dir = tempfile::tempdir().unwrap();
@@ -252,12 +264,19 @@ async fn headline(duration: Duration, template: &Arc<String>) {
     let pg_dir = tempfile::tempdir().unwrap();
     let one = support::postgres::cluster(1, pg_dir.path()).await;
     let two = support::postgres::cluster(2, pg_dir.path()).await;
+    let baseline = match support::postgres::baseline_binary() {
+        Some(binary) => support::postgres::cluster_of(&binary, 1, pg_dir.path()).await,
+        None => None,
+    };
     if let (Some((_, one)), Some((_, two))) = (&one, &two) {
         targets.push(Target::of("(d) hookwatch, PostgreSQL, 1 inst.", &[&one[0]]));
         targets.push(Target::of(
             "(d) hookwatch, PostgreSQL, 2 inst.",
             &[&two[0], &two[1]],
         ));
+        if let Some((_, old)) = &baseline {
+            targets.push(Target::of("(d) baseline, PostgreSQL, 1 inst.", &[&old[0]]));
+        }
     }
     let totals = interleaved(&targets, duration, template).await;
     let ratio = |a: usize, b: usize| totals[a].rps() / totals[b].rps();
@@ -289,8 +308,22 @@ async fn headline(duration: Duration, template: &Arc<String>) {
             ratio(4, 0)
         );
         compare_instances(&totals[3], &totals[4], &one[0], &two[0]).await;
+        figures.two_over_one = Some(ratio(4, 3));
+        if let Some((_, old)) = &baseline {
+            let old_total = &totals[5];
+            println!(
+                "    PostgreSQL 1 inst. / baseline 1 inst.: {:.3}   hookwatch CPU per request {:.1} µs, baseline {:.1} µs; PostgreSQL's {:.1} µs and {:.1} µs",
+                ratio(3, 5),
+                cpu_per_request(&totals[3]),
+                cpu_per_request(old_total),
+                postgres_cpu_per_request(&totals[3]),
+                postgres_cpu_per_request(old_total)
+            );
+            check_stored("baseline", &old[0].base, old_total.warm_ok + old_total.ok).await;
+            figures.one_over_baseline = Some(ratio(3, 5));
+        }
     }
-    for (_, servers) in [one, two].into_iter().flatten() {
+    for (_, servers) in [one, two, baseline].into_iter().flatten() {
         for server in servers {
             server.stop().await;
         }
@@ -324,7 +357,7 @@ async fn compare_instances(
 /// PostgreSQL with one instance and with two, at `MANY` connections: a cluster behind a load
 /// balancer serves many senders at once, and how many requests each writer's batch holds
 /// decides what a commit costs per event (at 64 connections two instances' batches are
-/// half as full as one's; see `ARCHITECTURE-postgres.md`).
+/// half as full as one's).
 async fn postgres_at_scale(duration: Duration, template: &Arc<String>) {
     let dir = tempfile::tempdir().unwrap();
     let one = support::postgres::cluster(1, dir.path()).await;
@@ -345,6 +378,37 @@ async fn postgres_at_scale(duration: Duration, template: &Arc<String>) {
     );
     compare_instances(&totals[0], &totals[1], &one[0], &two[0]).await;
     for server in one.into_iter().chain(two) {
+        server.stop().await;
+    }
+}
+
+/// The live stream across instances under load: two instances take the benchmark's load
+/// while probe events posted to the first are timed from their `200` to the second's
+/// `/api/stream`.
+async fn stream_delay(duration: Duration, template: &Arc<String>, figures: &mut Figures) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_db, two)) = support::postgres::cluster(2, dir.path()).await else {
+        return;
+    };
+    let target = Target::of("(g) PostgreSQL, 2 inst., probed", &[&two[0], &two[1]]);
+    target.load(WARM_UP, template).await;
+    let until = std::time::Instant::now() + duration;
+    let (report, (delays, lost)) = tokio::join!(
+        target.load(duration, template),
+        support::stream::stream_delays(&two[0].base, &two[1].base, until)
+    );
+    let p99 = percentile(&delays, 0.99);
+    println!(
+        "{:<34} {:>9.0} req/s  stream delay from the 200 to the other instance: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} probes, {lost} not seen)",
+        target.name,
+        report.rps(),
+        percentile(&delays, 0.50),
+        p99,
+        percentile(&delays, 1.0),
+        delays.len()
+    );
+    figures.stream_p99_ms = Some(p99);
+    for server in two {
         server.stop().await;
     }
 }
@@ -447,7 +511,16 @@ async fn bench() {
         duration.as_secs(),
         WARM_UP.as_secs()
     );
-    headline(duration, &template).await;
+    let mut figures = Figures::default();
+    headline(duration, &template, &mut figures).await;
     postgres_at_scale(duration, &template).await;
+    stream_delay(duration, &template, &mut figures).await;
     rules_versus_none(duration, &template).await;
+    let show = |figure: Option<f64>| figure.map_or("-".to_string(), |f| format!("{f:.3}"));
+    println!(
+        "PostgreSQL: 1 inst. / baseline 1 inst. {} (target ≥ 0.9); 2 inst. / 1 inst. at {CONCURRENCY} conn. {} (≥ 0.7); stream delay p99 {} ms (< 100)",
+        show(figures.one_over_baseline),
+        show(figures.two_over_one),
+        show(figures.stream_p99_ms)
+    );
 }

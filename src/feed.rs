@@ -4,11 +4,12 @@
 //! Ingest does not know who listens. A slow subscriber lags and is told so (it then refills
 //! from the store); it never slows ingest down. Depends only on `model`.
 //!
-//! The feed also keeps its *position*: the id up to which every event is final and has been
-//! published (or was stored before the feed started). Events arrive in id order, so a
-//! subscriber that reads the store up to the position and the feed after it sees each event
-//! once and skips none, even on PostgreSQL, where a lower id may still be committing after a
-//! higher one is already visible to queries.
+//! The feed also keeps its *position*: the id of the newest event published (or stored
+//! before the feed started). Both stores publish an event only once it is visible to
+//! queries, and in id order, and every lower id is then visible too or never will be; so a
+//! subscriber that subscribes, then reads the position, takes from the feed exactly the
+//! events after it, and one that reads the store takes the rest from the feed, skipping the
+//! ids it already has.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -64,14 +65,13 @@ impl Feed {
         let _ = self.sender.send(item);
     }
 
-    /// Every event up to `id` is final: published, stored before the feed started, or never
-    /// to exist (an id a failed or duplicate write used up). Never moves backwards.
+    /// Every event up to `id` has been published or was stored before the feed started.
+    /// Never moves backwards.
     pub fn advance(&self, id: i64) {
         self.position.fetch_max(id, Ordering::SeqCst);
     }
 
-    /// The id up to which the store can be read without missing a later-committing event;
-    /// a new subscriber's live items start after it.
+    /// The newest event published: a new subscriber's live items start after it.
     pub fn position(&self) -> i64 {
         self.position.load(Ordering::SeqCst)
     }

@@ -5,6 +5,7 @@
 
 pub mod postgres;
 pub mod seed;
+pub mod stream;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -25,7 +26,12 @@ pub struct Hookwatch {
 impl Hookwatch {
     /// Starts `hookwatch serve` in `dir` on a free loopback port; waits for its banner.
     pub async fn start(dir: &Path, extra: &[&str]) -> Hookwatch {
-        let mut child = tokio::process::Command::new(BIN)
+        Hookwatch::start_binary(BIN, dir, extra).await
+    }
+
+    /// The same with another build of hookwatch (a baseline to compare with).
+    pub async fn start_binary(binary: &str, dir: &Path, extra: &[&str]) -> Hookwatch {
+        let mut child = tokio::process::Command::new(binary)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .current_dir(dir)

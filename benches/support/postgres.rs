@@ -7,8 +7,7 @@
 
 use std::time::Instant;
 
-use hookwatch::store::Store;
-use hookwatch::store::postgres::{DEFAULT_POOL_SIZE, PgConfig, PgStore};
+use hookwatch::store::{self, DatabaseUrl, Store, StoreError, StoreSettings};
 use tokio_postgres::NoTls;
 
 use super::{Hookwatch, seed};
@@ -111,18 +110,18 @@ pub async fn seeded_database(count: u64) -> Option<String> {
     Some(url)
 }
 
-async fn open_store(url: &str) -> Result<PgStore, hookwatch::store::StoreError> {
-    let config = PgConfig {
-        url: url.into(),
-        pool_size: DEFAULT_POOL_SIZE,
-    };
-    PgStore::open(&config).await
+async fn open_store(url: &str) -> Result<Store, StoreError> {
+    store::open(
+        &DatabaseUrl::Postgres(url.into()),
+        &StoreSettings::default(),
+    )
+    .await
 }
 
 /// Events in the database at `url`, by the store's own count; `None` when there is no such
 /// database (or it cannot be read), which means: load it again.
 async fn stored_events(url: &str) -> Option<i64> {
-    let store = Store::Postgres(open_store(url).await.ok()?);
+    let store = open_store(url).await.ok()?;
     store.stats(None).await.ok().map(|stats| stats.total)
 }
 
@@ -132,7 +131,7 @@ async fn stored_events(url: &str) -> Option<i64> {
 /// autovacuum working beside it.
 async fn populate(url: &str, count: u64) {
     let store = open_store(url).await.expect("open the query database");
-    seed::load(&Store::Postgres(store), count).await;
+    seed::load(&store, count).await;
     let started = Instant::now();
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
@@ -151,10 +150,34 @@ async fn populate(url: &str, count: u64) {
 /// `instances` servers of `hookwatch serve` on one fresh database, for the ingest benchmark;
 /// `None` without PostgreSQL. The database is dropped with the returned `BenchDb`.
 pub async fn cluster(instances: usize, dir: &std::path::Path) -> Option<(BenchDb, Vec<Hookwatch>)> {
-    let db = BenchDb::create(instances).await?;
+    cluster_of(super::BIN, instances, dir).await
+}
+
+/// The same with another build of hookwatch (`baseline_binary`).
+pub async fn cluster_of(
+    binary: &str,
+    instances: usize,
+    dir: &std::path::Path,
+) -> Option<(BenchDb, Vec<Hookwatch>)> {
+    // Numbered apart from `cluster`'s, so both may exist in one run.
+    let number = instances + if binary == super::BIN { 0 } else { 100 };
+    let db = BenchDb::create(number).await?;
     let mut servers = Vec::new();
     for _ in 0..instances {
-        servers.push(Hookwatch::start(dir, &["--database", &db.url]).await);
+        servers.push(Hookwatch::start_binary(binary, dir, &["--database", &db.url]).await);
     }
     Some((db, servers))
+}
+
+/// The build to compare the PostgreSQL figures with, from `HOOKWATCH_BENCH_BASELINE` (the
+/// path of another `hookwatch` binary, e.g. a release build of the commit before a change);
+/// `None` when it is not set. An unusable path stops the run: a comparison silently left
+/// out would read as a pass.
+pub fn baseline_binary() -> Option<String> {
+    let path = std::env::var("HOOKWATCH_BENCH_BASELINE").ok()?;
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "HOOKWATCH_BENCH_BASELINE={path} is not a file"
+    );
+    Some(path)
 }

@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use hookwatch::model::{NewEvent, Provider, Signature, Status};
-use hookwatch::store::Store;
-use hookwatch::store::sqlite::SqliteStore;
+use hookwatch::store::{self, DatabaseUrl, Store, StoreSettings};
 
 pub const SOURCES: [&str; 5] = ["stripe", "github", "slack", "shopify", "generic"];
 pub const TYPES: [&str; 10] = [
@@ -78,18 +77,9 @@ pub async fn load(store: &Store, count: u64) {
         task.await.unwrap();
     }
     println!(
-        "loaded {count} events into {} in {:.1}s",
-        backend(store),
+        "loaded {count} events in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-}
-
-/// The backend's name, for messages.
-pub fn backend(store: &Store) -> &'static str {
-    match store {
-        Store::Sqlite(_) => "SQLite",
-        Store::Postgres(_) => "PostgreSQL",
-    }
 }
 
 pub fn database_path(count: u64) -> PathBuf {
@@ -104,7 +94,9 @@ pub async fn seeded_database(count: u64) -> PathBuf {
     if path.exists() {
         println!("reusing {} ({count} events)", path.display());
     } else {
-        load(&Store::Sqlite(SqliteStore::open(&path).unwrap()), count).await;
+        let url = DatabaseUrl::Sqlite(path.clone());
+        let store = store::open(&url, &StoreSettings::default()).await.unwrap();
+        load(&store, count).await;
     }
     path
 }

@@ -275,7 +275,7 @@ async fn send_unnotified(sender: Sender, shutdown: CancellationToken) {
 mod tests {
     use super::*;
     use crate::model::{AlertKind, AlertState};
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::{DatabaseUrl, StoreSettings};
 
     fn burst() -> NewAlert {
         NewAlert {
@@ -299,7 +299,12 @@ mod tests {
     #[tokio::test]
     async fn a_sweep_renews_the_lease_of_an_alert_still_being_sent_and_only_that() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::Sqlite(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let store = crate::store::open(
+            &DatabaseUrl::Sqlite(dir.path().join("s.db")),
+            &StoreSettings::default(),
+        )
+        .await
+        .unwrap();
         let start = Utc::now();
         let claim = |new: NewAlert| {
             let store = store.clone();

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
 use crate::auth::http::require_token;
-use crate::config::{DatabaseUrl, Settings, SourceSettings};
+use crate::config::{Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
@@ -27,22 +27,14 @@ use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
 use crate::query::http::{self as query_http, QueryState};
-use crate::store::postgres::{PgConfig, PgStore};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError, StoreSettings};
 
 /// Opens the configured store (for PostgreSQL: connects and migrates, so it is async).
 pub async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
-    match &settings.database {
-        DatabaseUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteStore::open(path)?)),
-        DatabaseUrl::Postgres(url) => {
-            let config = PgConfig {
-                url: url.clone(),
-                pool_size: settings.pool_size,
-            };
-            Ok(Store::Postgres(PgStore::open(&config).await?))
-        }
-    }
+    let store_settings = StoreSettings {
+        pool_size: settings.pool_size,
+    };
+    store::open(&settings.database, &store_settings).await
 }
 
 /// What `serve` needs besides the listener.

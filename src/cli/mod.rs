@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ConfigError, Overrides, Settings};
+use crate::store::Causes;
 
 /// hookwatch: receive, keep, verify and watch webhooks.
 #[derive(Debug, Parser)]
@@ -63,7 +64,7 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("hookwatch: {error:#}");
+            eprintln!("hookwatch: {}", Causes(error.as_ref()));
             let config_error = error.downcast_ref::<ConfigError>().is_some();
             ExitCode::from(if config_error { 2 } else { 1 })
         }

@@ -6,8 +6,7 @@ use tokio::net::TcpListener;
 
 use super::GlobalArgs;
 use crate::app::{self, ServeOptions};
-use crate::config::{DatabaseUrl, Overrides, Settings};
-use crate::store::postgres::is_on_this_machine;
+use crate::config::{Overrides, Settings};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -40,34 +39,13 @@ impl ServeArgs {
     }
 }
 
+/// Serves on tokio's multi-threaded runtime: one worker per core, or `TOKIO_WORKER_THREADS`.
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(&args.overrides(global))?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chosen = std::env::var_os("TOKIO_WORKER_THREADS").is_some();
-    if let Some(workers) = workers(&settings.database, cores, chosen) {
-        tracing::info!(
-            workers,
-            cores,
-            "PostgreSQL is on this machine; leaving it a core."
-        );
-        runtime.worker_threads(workers);
-    }
-    runtime.enable_all().build()?.block_on(serve(settings))
-}
-
-/// How many threads serve requests, when not tokio's default of one per core. A PostgreSQL
-/// on this machine is left a core: every acknowledgment waits for its commit, and workers on
-/// every core take CPU from that commit (one instance on two cores went from 0.28 to
-/// 0.34–0.40 of the no-op server, see `ARCHITECTURE-postgres.md`). `TOKIO_WORKER_THREADS`,
-/// when set, decides.
-fn workers(database: &DatabaseUrl, cores: usize, chosen: bool) -> Option<usize> {
-    match database {
-        DatabaseUrl::Postgres(url) if !chosen && is_on_this_machine(url) => {
-            Some(cores.saturating_sub(1).max(1))
-        }
-        _ => None,
-    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(settings))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -110,31 +88,4 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
             _ = terminate.recv() => {},
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn postgres(url: &str) -> DatabaseUrl {
-        DatabaseUrl::Postgres(url.into())
-    }
-
-    #[test]
-    fn a_postgres_on_this_machine_is_left_a_core() {
-        let local = postgres("postgres://app@127.0.0.1/hooks");
-        assert_eq!(workers(&local, 2, false), Some(1));
-        assert_eq!(workers(&local, 8, false), Some(7));
-        assert_eq!(workers(&local, 1, false), Some(1));
-    }
-
-    #[test]
-    fn the_default_stays_for_sqlite_a_remote_postgres_or_a_chosen_count() {
-        let local = postgres("postgres://app@localhost/hooks");
-        let remote = postgres("postgres://app@db.internal/hooks");
-        let sqlite = DatabaseUrl::Sqlite("hookwatch.db".into());
-        assert_eq!(workers(&local, 2, true), None);
-        assert_eq!(workers(&remote, 2, false), None);
-        assert_eq!(workers(&sqlite, 2, false), None);
-    }
 }

@@ -1,14 +1,18 @@
-//! Durable storage of events, behind one small interface with a backend per file.
+//! Durable storage of events, behind one small interface with a backend per folder.
 //!
-//! `Store` is a plain enum over the backends (`sqlite`, `postgres`): callers never know
-//! which one they talk to. Everything the HTTP layer needs is here: insert with dedup, read one,
-//! list with filters, stats and sources. Depends only on `model`; knows nothing of HTTP.
+//! `open(url, settings)` is the only way in: it returns a `Store`, and callers never know
+//! which backend they talk to (`sqlite`, `postgres` are private). Everything the features
+//! need is here: insert with dedup, read one, list with filters, stats and sources, claims
+//! and leases, and the feed of stored events. Depends only on `model` and `feed`; knows
+//! nothing of HTTP.
 
+mod error;
 mod filter;
-pub mod postgres;
+mod postgres;
 mod rollup;
 mod sql;
-pub mod sqlite;
+mod sqlite;
+mod url;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +20,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
+pub use url::DatabaseUrl;
 
 use tokio_util::sync::CancellationToken;
 
@@ -42,16 +48,6 @@ pub(crate) enum AlertNotice {
     Take { now: i64, until: i64, limit: u32 },
     /// The sender of alert `id` is still at work: extend its lease to `until`.
     Renew { id: i64, until: i64 },
-}
-
-/// Why the store could not do what was asked. Ingest turns `Unavailable` into `503` with
-/// `Retry-After`: the sender must try again, since nothing was committed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    #[error("cannot open the store: {0}")]
-    Open(String),
 }
 
 /// What happened to a delivery handed to `insert`.
@@ -95,10 +91,46 @@ pub struct SourceRow {
     pub provider: String,
 }
 
-/// The configured store. A plain enum rather than a trait object: the set of backends is
-/// closed and known, and matching keeps every call static.
+/// PostgreSQL connections per instance when nothing says otherwise: enough for the writer,
+/// the listener and a dashboard's worth of API requests, few enough that several instances
+/// stay well under PostgreSQL's default `max_connections` of 100.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// How to open a store, beyond its URL.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// PostgreSQL connections per instance (at least 2); SQLite ignores it.
+    pub pool_size: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+/// Opens (creating and migrating as needed) the store `url` names. PostgreSQL connects at
+/// once, so an unreachable or misconfigured server is noticed at start.
+pub async fn open(url: &DatabaseUrl, settings: &StoreSettings) -> Result<Store, StoreError> {
+    let backend = match url {
+        DatabaseUrl::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(path)?),
+        DatabaseUrl::Postgres(url) => {
+            Backend::Postgres(postgres::PgStore::open(url, settings.pool_size).await?)
+        }
+    };
+    Ok(Store(backend))
+}
+
+/// The opened store; cheap to clone.
 #[derive(Clone)]
-pub enum Store {
+pub struct Store(Backend);
+
+/// A plain enum rather than a trait object: the set of backends is closed and known, and
+/// matching keeps every call static.
+#[derive(Clone)]
+enum Backend {
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PgStore),
 }
@@ -106,41 +138,41 @@ pub enum Store {
 impl Store {
     /// Stores a delivery, or reports it as a duplicate; returns only after the commit.
     pub async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.insert(event).await,
-            Store::Postgres(s) => s.insert(event).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.insert(event).await,
+            Backend::Postgres(s) => s.insert(event).await,
         }
     }
 
     /// One whole event with headers and body, or `None`.
     pub async fn get(&self, id: i64) -> Result<Option<Event>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get(id).await,
-            Store::Postgres(s) => s.get(id).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.get(id).await,
+            Backend::Postgres(s) => s.get(id).await,
         }
     }
 
     /// Event summaries matching the filter, newest first (oldest first with `after`).
     pub async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list(filter).await,
-            Store::Postgres(s) => s.list(filter).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.list(filter).await,
+            Backend::Postgres(s) => s.list(filter).await,
         }
     }
 
     /// Counts since the given time.
     pub async fn stats(&self, since: Option<DateTime<Utc>>) -> Result<Stats, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.stats(since).await,
-            Store::Postgres(s) => s.stats(since).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.stats(since).await,
+            Backend::Postgres(s) => s.stats(since).await,
         }
     }
 
     /// Every source that has sent at least one event.
     pub async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.sources().await,
-            Store::Postgres(s) => s.sources().await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.sources().await,
+            Backend::Postgres(s) => s.sources().await,
         }
     }
 
@@ -158,9 +190,9 @@ impl Store {
             now: now.timestamp_micros(),
             until: until.timestamp_micros(),
         };
-        match self {
-            Store::Sqlite(s) => s.write_enrichment(id, claim).await,
-            Store::Postgres(s) => s.write_enrichment(id, claim).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.write_enrichment(id, claim).await,
+            Backend::Postgres(s) => s.write_enrichment(id, claim).await,
         }
     }
 
@@ -172,9 +204,9 @@ impl Store {
         enrichment: &serde_json::Value,
     ) -> Result<bool, StoreError> {
         let set = EnrichmentWrite::Set(enrichment.to_string());
-        match self {
-            Store::Sqlite(s) => s.write_enrichment(id, set).await,
-            Store::Postgres(s) => s.write_enrichment(id, set).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.write_enrichment(id, set).await,
+            Backend::Postgres(s) => s.write_enrichment(id, set).await,
         }
     }
 
@@ -186,9 +218,9 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<i64>, StoreError> {
         let now = now.timestamp_micros();
-        match self {
-            Store::Sqlite(s) => s.expired_enrichment_claims(now, limit).await,
-            Store::Postgres(s) => s.expired_enrichment_claims(now, limit).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.expired_enrichment_claims(now, limit).await,
+            Backend::Postgres(s) => s.expired_enrichment_claims(now, limit).await,
         }
     }
 
@@ -204,9 +236,9 @@ impl Store {
         notify_until: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         let until = notify_until.timestamp_micros();
-        match self {
-            Store::Sqlite(s) => s.claim_alert(alert, until).await,
-            Store::Postgres(s) => s.claim_alert(alert, until).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.claim_alert(alert, until).await,
+            Backend::Postgres(s) => s.claim_alert(alert, until).await,
         }
     }
 
@@ -241,35 +273,35 @@ impl Store {
     }
 
     async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.alert_notice(notice).await,
-            Store::Postgres(s) => s.alert_notice(notice).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.alert_notice(notice).await,
+            Backend::Postgres(s) => s.alert_notice(notice).await,
         }
     }
 
     /// Stored alerts, newest first.
     pub async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.alerts(limit).await,
-            Store::Postgres(s) => s.alerts(limit).await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.alerts(limit).await,
+            Backend::Postgres(s) => s.alerts(limit).await,
         }
     }
 
     /// Succeeds when the store can answer queries (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.ping().await,
-            Store::Postgres(s) => s.ping().await,
+        match &self.0 {
+            Backend::Sqlite(s) => s.ping().await,
+            Backend::Postgres(s) => s.ping().await,
         }
     }
 
-    /// Hands the app's feed to the store, which publishes every stored event on it in id
-    /// order: only the store knows the order of commits (SQLite: the writer, after each
-    /// commit; PostgreSQL: a listener for every instance's events, stopping on `shutdown`).
+    /// Hands the app's feed to the store, which publishes every stored event on it once, in
+    /// id order, after it is committed (SQLite: the writer, after each commit; PostgreSQL: a
+    /// listener tailing every instance's events, stopping on `shutdown`).
     pub fn start_feed(&self, feed: Feed, shutdown: CancellationToken) {
-        match self {
-            Store::Sqlite(s) => s.start_feed(feed),
-            Store::Postgres(s) => s.start_feed(feed, shutdown),
+        match &self.0 {
+            Backend::Sqlite(s) => s.start_feed(feed),
+            Backend::Postgres(s) => s.start_feed(feed, shutdown),
         }
     }
 }

@@ -247,15 +247,13 @@ async fn postgres_stopped_mid_load_gets_503_then_recovers_without_losing_anythin
 
 #[tokio::test]
 async fn instances_starting_at_once_migrate_the_database_once() {
-    use hookwatch::store::postgres::{PgConfig, PgStore};
+    use hookwatch::store::{DatabaseUrl, StoreSettings, open};
     let Some(db) = fresh_db().await else { return };
-    let config = PgConfig {
-        url: db.url.clone(),
-        pool_size: 2,
-    };
+    let url = DatabaseUrl::Postgres(db.url.clone());
+    let settings = StoreSettings { pool_size: 2 };
     // Four instances open the empty database together: one migrates under the advisory
     // lock, the others wait for it and find nothing left to do.
-    let opened = futures_util::future::join_all((0..4).map(|_| PgStore::open(&config))).await;
+    let opened = futures_util::future::join_all((0..4).map(|_| open(&url, &settings))).await;
     for store in &opened {
         assert!(store.is_ok(), "{:?}", store.as_ref().err());
     }
@@ -277,7 +275,7 @@ async fn instances_starting_at_once_migrate_the_database_once() {
     assert!(versions.len() >= 4, "every migration applied: {versions:?}");
     assert_eq!(versions, expected, "each version once, in order");
     // One more instance, later, changes nothing and still works.
-    let later = PgStore::open(&config).await.expect("open later");
+    let later = open(&url, &settings).await.expect("open later");
     drop(later);
     let again: i64 = client
         .query_one("SELECT count(*) FROM schema_migrations", &[])

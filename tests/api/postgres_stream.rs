@@ -1,10 +1,13 @@
-//! The live stream on PostgreSQL when instances commit in parallel: ids become visible out of
-//! order, yet every stream carries each event once, in id order, and skips none.
+//! The live stream on PostgreSQL with several writers: batches draw their ids under one
+//! lock held to COMMIT, so ids become visible in order, and every stream carries each event
+//! once, in id order, skipping none; nothing outside the batches holds the stream back.
 //!
 //! Every test here needs PostgreSQL: skipped loudly without it, failed under `CI`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
 
 use tokio_postgres::{Client, NoTls};
 
@@ -13,6 +16,10 @@ use crate::pg::fresh_db;
 use crate::sse::SseReader;
 use crate::support::*;
 
+/// The advisory lock every writer holds from drawing its event ids to its COMMIT
+/// (`batch::IDS_LOCK` in the PostgreSQL store).
+const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
+
 /// A connection of its own, playing another instance's writer caught mid-batch.
 async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
@@ -20,21 +27,42 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-/// Opens a transaction that holds the next event id, as a writer does: a lock on `events`
-/// (a writer's statement takes it before it runs), a transaction id, then the id from the
-/// sequence.
-async fn hold_an_id(client: &Client) -> i64 {
+/// Opens a transaction that takes the writers' lock, as a batch does before its ids.
+async fn take_the_lock(client: &Client) {
     client
-        .batch_execute(
-            "BEGIN; LOCK TABLE events IN ROW EXCLUSIVE MODE; SELECT pg_current_xact_id();",
-        )
+        .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({IDS_LOCK})"))
         .await
-        .expect("begin");
+        .expect("lock");
+}
+
+/// Draws the next event id in the open transaction, as a batch does under the lock.
+async fn draw_an_id(client: &Client) -> i64 {
     client
         .query_one("SELECT nextval('events_id_seq')", &[])
         .await
         .expect("nextval")
         .get(0)
+}
+
+/// Waits until some session waits for the writers' lock: the instance's writer has sent its
+/// batch and queues behind the holder.
+async fn until_a_writer_waits(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                &[],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no writer waits for the lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Stores the held id as an event of source `late` and commits.
@@ -60,6 +88,16 @@ async fn commit_held(client: &Client, id: i64) {
     client.batch_execute("COMMIT").await.expect("commit");
 }
 
+/// Posts in a task of its own, for a post that waits for the lock.
+fn post_later(client: &reqwest::Client, app: &TestApp, key: &str) -> JoinHandle<i64> {
+    let (client, base, key) = (client.clone(), app.url(""), key.to_string());
+    tokio::spawn(async move {
+        let (status, answer, _) = post_keyed(&client, &base, &key).await.expect("post");
+        assert_eq!(status, 200, "{answer}");
+        answer["id"].as_i64().expect("id")
+    })
+}
+
 async fn post_one(client: &reqwest::Client, app: &TestApp, key: &str) -> i64 {
     let (status, answer, _) = post_keyed(client, &app.url(""), key).await.expect("post");
     assert_eq!(status, 200, "{answer}");
@@ -67,39 +105,42 @@ async fn post_one(client: &reqwest::Client, app: &TestApp, key: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_skipped() {
+async fn a_batch_draws_its_ids_only_once_the_batch_before_it_has_committed() {
     let Some(db) = fresh_db().await else { return };
     let app = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
     let writer = connect(&db.url).await;
+    let watcher = connect(&db.url).await;
 
-    // Another writer holds id `held`; this instance then stores `posted` (higher) and
-    // answers 200: queries see it at once, the stream must wait for `held`.
-    let held = hold_an_id(&writer).await;
-    let posted = post_one(&client, &app, "after-held").await;
-    assert!(posted > held);
-    let listed = app.get_json("/api/events?source=load").await;
-    assert_eq!(listed["events"][0]["id"].as_i64(), Some(posted));
-    // Longer than the listener waits before it looks at who holds `events` (`FENCE_AFTER`):
-    // the holder does, so the stream still waits.
-    assert_eq!(
-        stream.next_id(Duration::from_millis(1500)).await,
-        None,
-        "streaming {posted} now would skip {held} for good"
+    // Another instance's batch holds the lock; this instance's batch queues behind it
+    // without drawing an id, so the holder's id, drawn later, is still the lower one.
+    take_the_lock(&writer).await;
+    let post = post_later(&client, &app, "after-held");
+    until_a_writer_waits(&watcher).await;
+    let held = draw_an_id(&writer).await;
+    assert_eq!(stream.next_id(Duration::from_millis(300)).await, None);
+    assert!(
+        !post.is_finished(),
+        "answered while an earlier batch was open"
     );
     commit_held(&writer, held).await;
+    let posted = post.await.expect("poster");
+    assert!(posted > held, "{posted} drawn before {held} committed");
     assert_eq!(
         stream.next_ids(2, Duration::from_secs(2)).await,
         [held, posted]
     );
 
     // An id whose transaction rolls back never exists: the stream moves past it.
-    let abandoned = hold_an_id(&writer).await;
-    let next = post_one(&client, &app, "after-abandoned").await;
+    take_the_lock(&writer).await;
+    let abandoned = draw_an_id(&writer).await;
+    let post = post_later(&client, &app, "after-abandoned");
+    until_a_writer_waits(&watcher).await;
     writer.batch_execute("ROLLBACK").await.expect("rollback");
-    assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(next));
+    let next = post.await.expect("poster");
     assert!(next > abandoned);
+    assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(next));
 
     // A client resuming from before the held id gets all three, in order.
     let mut resumed = SseReader::open(&client, &app.url("/api/stream"), Some(held - 1)).await;
@@ -110,32 +151,35 @@ async fn a_lower_id_committing_after_a_higher_one_is_streamed_first_and_never_sk
 }
 
 #[tokio::test]
-async fn a_long_transaction_that_draws_no_event_ids_does_not_hold_the_stream_back() {
+async fn a_long_transaction_that_writes_to_events_does_not_hold_the_stream_back() {
     let Some(db) = fresh_db().await else { return };
     let app = spawn_instance(&db.url).await;
     let client = reqwest::Client::new();
     let mut stream = SseReader::open(&client, &app.url("/api/stream"), None).await;
+    let first = post_one(&client, &app, "before-the-long-write").await;
+    assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(first));
     // Someone else's long write on the same server (a report built from the events, a
-    // batch job): it holds a transaction id, and with it every snapshot's `xmin`, and a
-    // lock on `events` for reading.
+    // manual correction): it holds a transaction id, and with it every snapshot's `xmin`,
+    // and a lock on `events` for writing; it draws no event id.
     let other = connect(&db.url).await;
     other
-        .batch_execute(
+        .batch_execute(&format!(
             "CREATE TABLE reports (n bigint); \
-             BEGIN; INSERT INTO reports SELECT count(*) FROM events;",
-        )
+             BEGIN; INSERT INTO reports SELECT count(*) FROM events; \
+             UPDATE events SET duplicates = duplicates WHERE id = {first};"
+        ))
         .await
         .expect("a long transaction");
     for n in 0..3 {
         let posted = post_one(&client, &app, &format!("beside-a-long-write-{n}")).await;
         assert_eq!(
-            stream.next_id(Duration::from_secs(3)).await,
+            stream.next_id(Duration::from_secs(2)).await,
             Some(posted),
             "the stream waited for a transaction that cannot hold an event id"
         );
     }
-    // An instance starting now finds where its feed begins without waiting for it either
-    // (it used to give up after 5 s), and streams what the first one stores.
+    // An instance starting now finds where its feed begins without waiting for it either,
+    // and streams what the first one stores.
     let started = std::time::Instant::now();
     let second = spawn_instance(&db.url).await;
     let took = started.elapsed();
@@ -226,4 +270,66 @@ async fn a_jump_in_the_ids_does_not_slow_the_stream() {
     let after = post_one(&client, &app, "after-the-jump").await;
     assert!(after > before + 100_000_000, "{before} → {after}");
     assert_eq!(stream.next_id(Duration::from_secs(2)).await, Some(after));
+}
+
+#[tokio::test]
+async fn three_instances_writing_for_ten_seconds_reach_one_reader_each_once_in_order() {
+    const POSTERS_EACH: usize = 2;
+    const WRITING: Duration = Duration::from_secs(10);
+    let Some(db) = fresh_db().await else { return };
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(spawn_instance(&db.url).await);
+    }
+    let client = reqwest::Client::new();
+    let mut stream = SseReader::open(&client, &apps[1].url("/api/stream"), None).await;
+    // The reader reads while the instances write; it stops once it has the newest
+    // acknowledged id (`newest`, known when the writing ends), and fails on a stall.
+    let (newest_tx, newest) = tokio::sync::watch::channel(i64::MAX);
+    let reader = tokio::spawn(async move {
+        let mut seen: Vec<i64> = Vec::new();
+        let mut stalled_since = Instant::now();
+        loop {
+            match stream.next_id(Duration::from_millis(200)).await {
+                Some(id) => {
+                    seen.push(id);
+                    stalled_since = Instant::now();
+                }
+                None if seen.last() >= Some(&*newest.borrow()) => return seen,
+                None => assert!(
+                    stalled_since.elapsed() < Duration::from_secs(5),
+                    "stream stalled after {:?}",
+                    seen.last()
+                ),
+            }
+        }
+    });
+    let until = Instant::now() + WRITING;
+    let mut posters = Vec::new();
+    for p in 0..3 * POSTERS_EACH {
+        let (client, base) = (client.clone(), apps[p % 3].url(""));
+        posters.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            while Instant::now() < until {
+                let key = format!("ten-{p}-{}", acked.len());
+                let (status, answer, _) = post_keyed(&client, &base, &key).await.expect("post");
+                assert_eq!(status, 200, "{answer}");
+                acked.push((key, answer["id"].as_i64().expect("id")));
+            }
+            acked
+        }));
+    }
+    let mut acked = BTreeMap::new();
+    for poster in posters {
+        acked.extend(poster.await.expect("poster"));
+    }
+    let mut expected: Vec<i64> = acked.values().copied().collect();
+    expected.sort_unstable();
+    newest_tx
+        .send(*expected.last().expect("something was posted"))
+        .expect("the reader waits");
+    let seen = reader.await.expect("reader");
+    assert_eq!(seen.len(), expected.len(), "each acknowledged event once");
+    assert_eq!(seen, expected, "in id order");
+    assert_exactly_once(&acked, &stored_by_key(&client, &apps[0].url("")).await);
 }

@@ -217,27 +217,21 @@ fn worker_threads(pid: i32) -> usize {
 }
 
 #[tokio::test]
-async fn serve_leaves_a_postgres_on_this_machine_a_core_unless_told_otherwise() {
+async fn serve_runs_one_worker_per_core_on_either_store_unless_told_otherwise() {
     let Some(db) = crate::pg::fresh_db().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let cores = std::thread::available_parallelism().unwrap().get();
-    let local = hookwatch::store::postgres::is_on_this_machine(&db.url);
     let listen = ["--listen", "127.0.0.1:0"];
     let on_postgres = [&listen[..], &["--database", &db.url]].concat();
     let postgres = Server::start(dir.path(), &on_postgres, &[]).await;
-    let expected = if local { (cores - 1).max(1) } else { cores };
-    assert_eq!(worker_threads(postgres.pid()), expected, "{cores} cores");
+    assert_eq!(worker_threads(postgres.pid()), cores, "{cores} cores");
     let chosen = [("TOKIO_WORKER_THREADS", "3")];
     let told = Server::start(dir.path(), &on_postgres, &chosen).await;
     assert_eq!(worker_threads(told.pid()), 3, "the environment decides");
     let sqlite = Server::start(dir.path(), &listen, &[]).await;
-    assert_eq!(
-        worker_threads(sqlite.pid()),
-        cores,
-        "SQLite keeps one per core"
-    );
+    assert_eq!(worker_threads(sqlite.pid()), cores, "{cores} cores");
 }
 
 #[tokio::test]

@@ -6,9 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hookwatch::model::{NewEvent, Provider, Signature, Status};
-use hookwatch::store::postgres::{PgConfig, PgStore};
-use hookwatch::store::sqlite::SqliteStore;
-use hookwatch::store::{EventFilter, Inserted, Store, TypeMatch};
+use hookwatch::store::{self, DatabaseUrl, EventFilter, Inserted, Store, StoreSettings, TypeMatch};
 
 use crate::pg::{TestDb, fresh_db};
 
@@ -21,18 +19,16 @@ enum Guard {
 
 async fn sqlite() -> (Store, Guard) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("contract.db")).expect("open sqlite");
-    (Store::Sqlite(store), Guard::Dir(dir))
+    let url = DatabaseUrl::Sqlite(dir.path().join("contract.db"));
+    let store = store::open(&url, &StoreSettings::default()).await;
+    (store.expect("open sqlite"), Guard::Dir(dir))
 }
 
 async fn postgres() -> Option<(Store, Guard)> {
     let db = fresh_db().await?;
-    let config = PgConfig {
-        url: db.url.clone(),
-        pool_size: 4,
-    };
-    let store = PgStore::open(&config).await.expect("open postgres");
-    Some((Store::Postgres(store), Guard::Db(db)))
+    let url = DatabaseUrl::Postgres(db.url.clone());
+    let store = store::open(&url, &StoreSettings { pool_size: 4 }).await;
+    Some((store.expect("open postgres"), Guard::Db(db)))
 }
 
 macro_rules! contract {

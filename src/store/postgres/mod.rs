@@ -1,23 +1,21 @@
 //! The PostgreSQL store: for production and for several instances sharing one database.
 //!
 //! A `deadpool-postgres` pool serves reads; one group-committing writer task per instance
-//! turns concurrent deliveries into one transaction per batch (`writer`); a listener task
-//! turns `NOTIFY`s from every instance into feed items (`listen`). Dedup is a unique index,
-//! so it holds across instances. Entry point: `PgStore::open`. Schema in `schema`, queries in
-//! `read`. The cluster design (ordering, claiming work once) is in `ARCHITECTURE-postgres.md`.
+//! turns concurrent deliveries into one statement per batch (`writer`, `batch`,
+//! `redeliver`); a listener task tails the `events` table and publishes every instance's
+//! events on the feed (`listen`, whose module doc explains why ids become visible in order).
+//! Dedup is a unique index, so it holds across instances. Entry point: `PgStore::open`.
+//! Schema in `schema`, queries in `read`, alerts in `alerts`, TLS in `tls`.
 
 mod alerts;
 mod batch;
-mod ledger;
 mod listen;
 mod read;
+mod redeliver;
 mod rollup;
 mod schema;
-mod settle;
-pub(crate) mod tls;
+mod tls;
 mod writer;
-
-pub use tls::is_on_this_machine;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,32 +23,64 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
+
+pub use tls::PgUrlError;
 
 use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
-    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    AlertNotice, Cause, Causes, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats,
+    StoreError,
 };
 
-/// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
-/// catch-up reads and a dashboard's worth of API requests, small enough that a few instances
-/// stay well under PostgreSQL's default `max_connections` of 100.
-pub const DEFAULT_POOL_SIZE: usize = 16;
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
 const QUEUE_DEPTH: usize = 4096;
 /// How long a request waits for a connection, or for one to be made, before it is told the
 /// store is unavailable (503). Short: a sender retries, a hung request helps nobody.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What `PgStore::open` needs.
-#[derive(Debug, Clone)]
-pub struct PgConfig {
-    /// A `postgres://` URL; may carry a password, so it is never logged. Its `sslmode` and
-    /// `sslrootcert` (libpq's names) choose TLS, see `tls`.
-    pub url: String,
-    pub pool_size: usize,
+/// What went wrong in PostgreSQL. Messages never contain the URL: it may carry a password.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error(transparent)]
+    Url(#[from] PgUrlError),
+    #[error("cannot set up the connection pool: {0}")]
+    Build(#[source] deadpool_postgres::BuildError),
+    /// The first connection, at start; the message carries every cause (a TLS handshake's
+    /// reason is several sources deep).
+    #[error("cannot connect to PostgreSQL: {}", Causes(.0))]
+    Connect(#[source] deadpool_postgres::PoolError),
+    #[error("migrating the PostgreSQL schema: {0}")]
+    Migrate(#[source] tokio_postgres::Error),
+    #[error("no connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("{0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("the original of a redelivery disappeared while it was counted")]
+    Vanished,
+    #[error("the listening connection closed")]
+    ListenerLost,
+}
+
+impl PgError {
+    /// Whether trying the same batch again may succeed at once. A connection lost while the
+    /// batch statement ran is not retried: the outcome is unknown, and the sender's own retry
+    /// (after the 503) is answered `duplicate` when it did commit.
+    fn is_transient(&self) -> bool {
+        let PgError::Db(e) = self else { return false };
+        matches!(
+            e.code(),
+            Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        )
+    }
+}
+
+/// Checks a `postgres://` URL as `PgStore::open` will read it (`sslmode`, `sslrootcert`).
+pub fn check_url(url: &str) -> Result<(), PgUrlError> {
+    tls::connect_options(url).map(|_| ())
 }
 
 /// A handle to the store; cheap to clone.
@@ -66,21 +96,26 @@ struct Inner {
     pg_config: tokio_postgres::Config,
     /// The TLS connector of the pool, for that connection too.
     tls: tls::Connector,
-    /// The settled bound when the store opened (`settle`): the listener publishes what
-    /// follows, even events stored before it got to run.
+    /// The newest visible id when the store opened: the listener publishes what follows,
+    /// even events stored before it got to run.
     feed_from: i64,
-    /// The ids this instance's writer drew and what became of them, for its listener.
-    ledger: Arc<ledger::Ledger>,
 }
 
 impl PgStore {
-    /// Connects, applies pending migrations (under an advisory lock) and starts the writer.
-    /// Fails when the database is unreachable, so a misconfigured URL is noticed at start.
-    pub async fn open(config: &PgConfig) -> Result<PgStore, StoreError> {
+    /// Connects, applies pending migrations (under an advisory lock) and starts the writer,
+    /// with at most `pool_size` pooled connections. Fails when the database is unreachable,
+    /// so a misconfigured URL is noticed at start.
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+        Self::connect(url, pool_size)
+            .await
+            .map_err(StoreError::open)
+    }
+
+    async fn connect(url: &str, pool_size: usize) -> Result<PgStore, PgError> {
         let tls::ConnectOptions {
             config: mut pg_config,
             tls,
-        } = tls::connect_options(&config.url).map_err(|e| StoreError::Open(e.to_string()))?;
+        } = tls::connect_options(url)?;
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(POOL_TIMEOUT);
         }
@@ -95,27 +130,25 @@ impl PgStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(2))
+            .max_size(pool_size.max(2))
             .wait_timeout(Some(POOL_TIMEOUT))
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        let mut client = pool.get().await.map_err(|e| {
-            StoreError::Open(format!("cannot connect to PostgreSQL: {}", causes(&e)))
-        })?;
+            .map_err(PgError::Build)?;
+        let mut client = pool.get().await.map_err(PgError::Connect)?;
         schema::migrate(&mut client)
             .await
-            .map_err(|e| StoreError::Open(format!("migrating the PostgreSQL schema: {e}")))?;
-        // The live feed starts here: events committed from now on, by any instance.
-        let feed_from = settle::settled_now(&client, POOL_TIMEOUT)
-            .await
-            .map_err(|e| StoreError::Open(e.to_string()))?;
+            .map_err(PgError::Migrate)?;
+        // The live feed starts here: every id up to the newest visible one is final.
+        let feed_from = client
+            .query_one("SELECT COALESCE(MAX(id), 0) FROM events", &[])
+            .await?
+            .get(0);
         drop(client);
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let ledger = Arc::new(ledger::Ledger::default());
-        tokio::spawn(writer::run(pool.clone(), receiver, ledger.clone()));
+        tokio::spawn(writer::run(pool.clone(), receiver));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -123,14 +156,13 @@ impl PgStore {
                 pg_config,
                 tls,
                 feed_from,
-                ledger,
             }),
         })
     }
 
     pub(super) async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        let gone = || StoreError::Unavailable(Cause::WriterStopped);
         self.inner
             .jobs
             .send(writer::Job { event, reply })
@@ -237,7 +269,6 @@ impl PgStore {
             pg_config: self.inner.pg_config.clone(),
             tls: self.inner.tls.clone(),
             feed,
-            ledger: self.inner.ledger.clone(),
         };
         tokio::spawn(listener.run(self.inner.feed_from, shutdown));
     }
@@ -247,22 +278,7 @@ impl PgStore {
     }
 }
 
-/// An error with its causes (`error performing TLS handshake: invalid peer certificate:
-/// UnknownIssuer`): tokio-postgres keeps the reason a connection failed in `source()`.
-pub(super) fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = inner.source();
-    }
-    text
-}
-
 /// Every database failure on the request path means "try again later" to the caller.
-fn unavailable(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+fn unavailable(error: impl Into<PgError>) -> StoreError {
+    StoreError::unavailable(error.into())
 }

@@ -36,29 +36,18 @@ pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResu
     rows.iter().map(summary).collect()
 }
 
-/// Summaries of the events after `after` up to `through`, skipping the ids in `except`,
-/// oldest first, at most `limit`: what the listener publishes next from other instances (a
-/// range of the primary key, without this instance's own events, which it has; no bodies).
-/// One query spans every run of ids a catch-up needs, however finely the instances' ids
-/// interleave (a query per run made three per catch-up with two instances under load), and
-/// a long gap in the ids costs one index range scan.
-///
-/// The range keeps the cached plan on the primary key even when it was made while the table
-/// was empty. A lookup of the ids alone (`id = ANY(…)`), tried, was planned as a sequential
-/// scan and sort then, and kept as the table grew (`postgres_growth` tests this).
-pub(super) async fn summaries_between(
+/// Summaries of the events after `after`, oldest first, at most `limit`: what the listener
+/// publishes next (no bodies). `ORDER BY id LIMIT` over a primary-key range has one sensible
+/// plan, so the cached plan stays right even when it was made while the table was empty.
+pub(super) async fn summaries_after(
     client: &ClientWrapper,
-    (after, through): (i64, i64),
-    except: &[i64],
+    after: i64,
     limit: i64,
 ) -> PgResult<Vec<Event>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events e
-         WHERE e.id > $1 AND e.id <= $2 AND e.id <> ALL($3::int8[]) ORDER BY e.id LIMIT $4"
-    );
+    let sql =
+        format!("SELECT {SUMMARY_COLUMNS} FROM events e WHERE e.id > $1 ORDER BY e.id LIMIT $2");
     let stmt = client.prepare_cached(&sql).await?;
-    let params: [&(dyn ToSql + Sync); 4] = [&after, &through, &except, &limit];
-    let rows = client.query(&stmt, &params).await?;
+    let rows = client.query(&stmt, &[&after, &limit]).await?;
     rows.iter().map(summary).collect()
 }
 

@@ -20,13 +20,32 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
-    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    AlertNotice, Cause, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
 const QUEUE_DEPTH: usize = 4096;
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+
+/// What went wrong in SQLite.
+#[derive(Debug, thiserror::Error)]
+pub enum SqliteError {
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("cannot start the writer thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("a read failed to finish: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    #[error("internal: a job and its result are out of step")]
+    OutOfStep,
+}
 
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
@@ -46,7 +65,10 @@ struct Inner {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let open_err = |e: rusqlite::Error| StoreError::Open(format!("{}: {e}", path.display()));
+        let open_err = |source| {
+            let path = path.to_path_buf();
+            StoreError::open(SqliteError::File { path, source })
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
         // A 32 MB page cache keeps the hot index pages in the writer's own memory instead of
         // re-reading them from the OS on every batch (~10% more ingest measured).
@@ -67,7 +89,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer::run(conn, receiver, &writer_feed))
-            .map_err(|e| StoreError::Open(e.to_string()))?;
+            .map_err(|e| StoreError::open(SqliteError::Thread(e)))?;
         let readers = ReadPool {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
@@ -144,7 +166,7 @@ impl SqliteStore {
         job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Job,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        let gone = || StoreError::Unavailable(Cause::WriterStopped);
         self.inner.jobs.send(job(reply)).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -182,7 +204,7 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.readers.with(query))
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .map_err(|e| StoreError::unavailable(SqliteError::Task(e)))?
     }
 }
 
@@ -198,7 +220,7 @@ impl ReadPool {
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+        let unavailable = |e| StoreError::unavailable(SqliteError::Db(e));
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match pooled {
             Some(conn) => conn,

@@ -12,11 +12,12 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
-use crate::store::{AlertNotice, EnrichmentWrite, Inserted, StoreError};
+use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -109,8 +110,9 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
         }
         Err(error) => {
             tracing::error!(error = %error, jobs = batch.len(), "Commit failed; nothing acknowledged.");
+            let cause = Cause::from(SqliteError::Db(error));
             for job in batch {
-                fail(job, error.to_string());
+                fail(job, cause.clone());
             }
         }
     }
@@ -139,12 +141,12 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
             let _ = reply.send(Ok(alerts));
         }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
-        (job, _) => fail(job, "internal: a job and its result are out of step".into()),
+        (job, _) => fail(job, SqliteError::OutOfStep.into()),
     }
 }
 
-fn fail(job: Job, error: String) {
-    let error = StoreError::Unavailable(error);
+fn fail(job: Job, cause: Cause) {
+    let error = StoreError::Unavailable(cause);
     match job {
         Job::Insert { reply, .. } => {
             let _ = reply.send(Err(error));

@@ -39,9 +39,9 @@ async fn a_full_queue_skips_and_counts_events_instead_of_waiting() {
     use hookwatch::feed::{Feed, FeedItem};
     let service = service("/s", vec![Reply::Hang]).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = hookwatch::store::Store::Sqlite(
-        hookwatch::store::sqlite::SqliteStore::open(&dir.path().join("h.db")).unwrap(),
-    );
+    let url = hookwatch::store::DatabaseUrl::Sqlite(dir.path().join("h.db"));
+    let settings = hookwatch::store::StoreSettings::default();
+    let store = hookwatch::store::open(&url, &settings).await.unwrap();
     let settings = EnrichSettings {
         kind: Kind::Http {
             include_body: false,
@@ -80,9 +80,9 @@ async fn a_full_queue_skips_and_counts_events_instead_of_waiting() {
 #[tokio::test]
 async fn an_event_is_claimed_for_enrichment_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = hookwatch::store::Store::Sqlite(
-        hookwatch::store::sqlite::SqliteStore::open(&dir.path().join("h.db")).unwrap(),
-    );
+    let url = hookwatch::store::DatabaseUrl::Sqlite(dir.path().join("h.db"));
+    let settings = hookwatch::store::StoreSettings::default();
+    let store = hookwatch::store::open(&url, &settings).await.unwrap();
     let event = stored_event(&store, 0).await;
     let now = chrono::Utc::now();
     let until = now + chrono::TimeDelta::seconds(60);

@@ -7,8 +7,8 @@
 //! the pool and the listener's own connection use. The checks themselves are in `verifier`.
 //! Uses the aws-lc-rs provider explicitly, the one reqwest and lettre already compile in.
 //!
-//! Entry point: `connect_options`. Called once when the settings are resolved, so a bad
-//! `sslmode` or `sslrootcert` stops start-up as a configuration error, and again by
+//! Entry point: `connect_options`. Called once when the settings are resolved (`check_url`),
+//! so a bad `sslmode` or `sslrootcert` stops start-up as a configuration error, and again by
 //! `PgStore::open`. Nothing here ever prints the URL: it may carry a password.
 
 mod url;
@@ -64,29 +64,6 @@ pub fn connect_options(url: &str) -> Result<ConnectOptions, PgUrlError> {
     config.ssl_mode(wire_mode(&config, request.mode));
     let tls = connector(&request)?;
     Ok(ConnectOptions { config, tls })
-}
-
-/// Whether every host of a `postgres://` URL is this machine (a Unix socket, `localhost` or a
-/// loopback address), so `serve` can leave PostgreSQL a core (`cli::serve`). A name that
-/// merely resolves to this machine counts as elsewhere: the answer only tunes performance.
-pub fn is_on_this_machine(url: &str) -> bool {
-    let Ok(options) = connect_options(url) else {
-        return false;
-    };
-    let hosts = options.config.get_hosts();
-    !hosts.is_empty()
-        && hosts.iter().all(|host| match host {
-            Host::Tcp(name) => is_loopback_name(name),
-            Host::Unix(_) => true,
-        })
-}
-
-fn is_loopback_name(name: &str) -> bool {
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// What tokio-postgres is told; the `verify-*` modes are `Require` plus our verifier.
@@ -202,26 +179,6 @@ mod tests {
             error.contains("sslrootcert") && error.contains("cannot read"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn loopback_hosts_and_sockets_are_this_machine_and_others_are_not() {
-        for url in [
-            "postgres://app@localhost/hooks",
-            "postgres://app@127.0.0.1:5432/hooks?sslmode=disable",
-            "postgres://app@[::1]/hooks",
-            "postgres://app@%2Fvar%2Frun%2Fpostgresql/hooks",
-        ] {
-            assert!(is_on_this_machine(url), "{url}");
-        }
-        for url in [
-            "postgres://app@db.internal/hooks",
-            "postgres://app@10.0.0.5/hooks",
-            "postgres://app@localhost,db.internal/hooks",
-            "postgres://app@h/db?sslmode=bogus",
-        ] {
-            assert!(!is_on_this_machine(url), "{url}");
-        }
     }
 
     #[test]
