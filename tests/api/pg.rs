@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::NoTls;
 
+/// The advisory lock every writer of the PostgreSQL store holds from drawing event ids to its
+/// COMMIT (`batch::IDS_LOCK`): whatever else inserts into `events` must take it too.
+pub const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
+
 /// A database that exists for one test; dropped (with its connections) when this is dropped.
 pub struct TestDb {
     /// Connection URL of the fresh database.

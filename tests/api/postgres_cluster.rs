@@ -285,9 +285,8 @@ async fn instances_starting_at_once_migrate_the_database_once() {
     assert_eq!(again, versions.len() as i64);
 }
 
-/// A busy instance sends at most one NOTIFY every few milliseconds; the last events of a
-/// burst must still reach an idle instance's stream at once, not on its next timed probe
-/// (a second later).
+/// The last events of a burst on one instance reach an idle instance's stream at once, woken
+/// by their NOTIFY, not on its next timed read (a second later).
 #[tokio::test]
 async fn the_end_of_a_burst_on_one_instance_reaches_an_idle_one_at_once() {
     let Some(db) = fresh_db().await else { return };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::NoTls;
 
 use crate::load::post_keyed;
-use crate::pg::fresh_db;
+use crate::pg::{IDS_LOCK, fresh_db};
 use crate::sse::SseReader;
 use crate::support::*;
 
@@ -77,26 +77,29 @@ async fn trickle_until(
     unreachable!()
 }
 
-/// Adds `GROWTH` events behind the servers' back, in short transactions: a long one would
-/// hold back every PostgreSQL live stream of the test run (their proof that no earlier id is
-/// still committing, see `settle`).
+/// Adds `GROWTH` events behind the servers' back, in short transactions that take the
+/// writers' lock as every writer must (`pg::IDS_LOCK`).
 async fn grow(url: &str) {
-    let (grower, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    let (mut grower, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
     let growing = tokio::spawn(connection);
     for chunk in 0..GROWTH / GROWTH_CHUNK {
-        grower
-            .execute(
-                "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
-                   size, provider, event_type, delivery_id, signature, signature_failure,
-                   status, is_error)
-                 SELECT nextval('events_id_seq'), 'load', 0, 'POST', '/webhook/load', '',
-                   '127.0.0.1', 10, 'generic', 'load.tick', 'grown-' || g, 'unverified',
-                   false, 'received', false
-                 FROM generate_series($1::int8 + 1, $1::int8 + $2::int8) g",
-                &[&(chunk * GROWTH_CHUNK), &GROWTH_CHUNK],
-            )
+        let tx = grower.transaction().await.expect("begin");
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IDS_LOCK])
             .await
-            .expect("grow the table");
+            .expect("lock");
+        tx.execute(
+            "INSERT INTO events (id, source, received_at, method, path, query, remote_addr,
+               size, provider, event_type, delivery_id, signature, signature_failure,
+               status, is_error)
+             SELECT nextval('events_id_seq'), 'load', 0, 'POST', '/webhook/load', '',
+               '127.0.0.1', 10, 'generic', 'load.tick', 'grown-' || g, 'unverified',
+               false, 'received', false
+             FROM generate_series($1::int8 + 1, $1::int8 + $2::int8) g",
+            &[&(chunk * GROWTH_CHUNK), &GROWTH_CHUNK],
+        )
+        .await
+        .expect("grow the table");
+        tx.commit().await.expect("commit");
     }
     drop(grower); // its statistics are flushed as its backend exits
     let _ = growing.await;

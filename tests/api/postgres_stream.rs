@@ -12,13 +12,9 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
 use crate::load::*;
-use crate::pg::fresh_db;
+use crate::pg::{IDS_LOCK, fresh_db};
 use crate::sse::SseReader;
 use crate::support::*;
-
-/// The advisory lock every writer holds from drawing its event ids to its COMMIT
-/// (`batch::IDS_LOCK` in the PostgreSQL store).
-const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
 
 /// A connection of its own, playing another instance's writer caught mid-batch.
 async fn connect(url: &str) -> Client {
