@@ -15,12 +15,17 @@ impl Auth {
     }
 }
 
+/// The credentials of an `Authorization: Bearer …` header. The scheme is matched in any case
+/// (`bearer`, `BEARER`), as RFC 9110 says authentication schemes are case-insensitive.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    value.strip_prefix("Bearer ").map(str::trim)
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 /// The value of one cookie from the `Cookie` headers.
@@ -41,5 +46,26 @@ pub async fn require_token(State(auth): State<Auth>, request: Request, next: Nex
         next.run(request).await
     } else {
         ApiError::unauthorized().into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(axum::http::header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k "] {
+            assert_eq!(bearer(&with_authorization(value)), Some("t0k"), "{value}");
+        }
+        for value in ["Basic dXNlcjpwYXNz", "Bearer", "Bearert0k", "t0k"] {
+            assert_eq!(bearer(&with_authorization(value)), None, "{value}");
+        }
     }
 }

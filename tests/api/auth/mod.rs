@@ -1,0 +1,43 @@
+//! Access with the token: the `Authorization` scheme in any case, sessions that end, and the
+//! throttle on wrong tokens.
+
+use reqwest::redirect::Policy;
+
+use crate::support::{TestApp, spawn_in};
+
+pub const TOKEN: &str = "s3cret-token-for-auth-tests";
+
+/// A client that does not follow redirects, so a test sees the login's `303` and cookie.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+pub async fn app_with_token() -> TestApp {
+    spawn_in(tempfile::tempdir().expect("dir"), "", Some(TOKEN)).await
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_in_any_case() {
+    let app = app_with_token().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        for path in ["/api/events", "/", "/api/meta"] {
+            let response = client()
+                .get(app.url(path))
+                .header("authorization", format!("{scheme} {TOKEN}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{scheme} on {path}");
+        }
+    }
+    let wrong = client()
+        .get(app.url("/api/events"))
+        .header("authorization", format!("bearer {TOKEN}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
