@@ -7,6 +7,7 @@
 mod filter;
 pub mod postgres;
 mod rollup;
+mod session;
 mod sql;
 pub mod sqlite;
 
@@ -17,6 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use filter::{EventFilter, TypeMatch};
+pub use session::SessionRecord;
+pub(crate) use session::SessionWrite;
 
 use tokio_util::sync::CancellationToken;
 

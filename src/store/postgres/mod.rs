@@ -13,6 +13,7 @@ mod listen;
 mod read;
 mod rollup;
 mod schema;
+mod sessions;
 mod settle;
 pub(crate) mod tls;
 mod writer;
@@ -31,7 +32,8 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
-    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    AlertNotice, EnrichmentWrite, EventFilter, Inserted, SessionRecord, SessionWrite, SourceRow,
+    Stats, StoreError,
 };
 
 /// Connections in the pool when nothing says otherwise: enough for the writer, the listener's
@@ -219,6 +221,19 @@ impl PgStore {
     pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
         let client = self.client().await?;
         alerts::list(&client, limit).await.map_err(unavailable)
+    }
+
+    /// A session write (see `store::session`) on a pooled connection.
+    pub(super) async fn write_session(&self, write: SessionWrite) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        sessions::write(&mut client, &write)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.client().await?;
+        sessions::get(&client, id_hash).await.map_err(unavailable)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
