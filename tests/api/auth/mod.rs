@@ -1,6 +1,10 @@
 //! Access with the token: the `Authorization` scheme in any case, sessions that end, and the
 //! throttle on wrong tokens.
 
+mod sessions;
+mod start;
+mod throttle;
+
 use reqwest::redirect::Policy;
 
 use crate::support::{TestApp, spawn_in};
@@ -13,6 +17,16 @@ pub fn client() -> reqwest::Client {
         .redirect(Policy::none())
         .build()
         .expect("client")
+}
+
+/// A login form's body with this token.
+pub fn login_form(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .finish();
+    request
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
 }
 
 pub async fn app_with_token() -> TestApp {
