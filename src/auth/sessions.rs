@@ -1,10 +1,10 @@
 //! Dashboard sessions kept in the store (`store::session`), judged by `auth::session`, with a
 //! small cache in front so that a dashboard's many requests do not each read the store.
 //!
-//! The cache trusts a store answer for [`RECHECK`] at most (and never past the session's
-//! expiry): a logout on this instance takes effect at once (it clears the entry), a logout
-//! on another instance of a cluster within that time. It holds at most [`MAX_CACHED`]
-//! sessions and starts over when full; the store stays the truth.
+//! The cache trusts a store answer for `RECHECK` at most, and never past the session's expiry:
+//! a logout on this instance takes effect at once (it clears the entry), a logout on another
+//! instance of a cluster within `RECHECK`. It holds at most `MAX_CACHED` sessions and starts
+//! over when full; the store stays the truth.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
