@@ -202,3 +202,76 @@ impl Guard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    fn auth(dir: &tempfile::TempDir, token: Option<&str>) -> Auth {
+        let store = SqliteStore::open(&dir.path().join("auth.db")).unwrap();
+        Auth::new(
+            token.map(str::to_string),
+            Store::Sqlite(store),
+            DEFAULT_SESSION_IDLE,
+        )
+    }
+
+    fn bearer(token: &str) -> Credentials<'_> {
+        Credentials {
+            bearer: Some(token),
+            session: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_or_a_session_passes_and_a_wrong_bearer_is_not_rescued() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = auth(&dir, Some("a-token-for-unit-tests"));
+        let now = Utc::now();
+        let Login::Session(id) = auth
+            .login("a-token-for-unit-tests", CLIENT, now)
+            .await
+            .unwrap()
+        else {
+            panic!("the right token logs in");
+        };
+        let session = |bearer| Credentials {
+            bearer,
+            session: Some(id.as_str()),
+        };
+        let access = |credentials| auth.access(credentials, CLIENT, now);
+        assert_eq!(
+            access(bearer("a-token-for-unit-tests")).await,
+            Access::Allowed
+        );
+        assert_eq!(access(session(None)).await, Access::Allowed);
+        assert_eq!(access(session(Some("wrong"))).await, Access::Denied);
+        assert_eq!(access(Credentials::default()).await, Access::Denied);
+        let token_as_session = Credentials {
+            bearer: None,
+            session: Some("a-token-for-unit-tests"),
+        };
+        assert_eq!(access(token_as_session).await, Access::Denied);
+        assert!(!id.contains("a-token-for-unit-tests"));
+    }
+
+    #[tokio::test]
+    async fn without_a_token_everything_passes_and_nobody_logs_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = auth(&dir, None);
+        let now = Utc::now();
+        assert_eq!(
+            auth.access(Credentials::default(), CLIENT, now).await,
+            Access::Allowed
+        );
+        assert!(matches!(
+            auth.login("anything", CLIENT, now).await.unwrap(),
+            Login::Refused
+        ));
+    }
+}
