@@ -20,7 +20,8 @@
 //! - [`store`]: SQLite and PostgreSQL behind one enum; group commit; PostgreSQL also feeds
 //!   every instance's events to [`feed`] (LISTEN/NOTIFY).
 //! - [`feed`]: broadcast of stored events, published by the store in commit order.
-//! - [`auth`]: the token, the dashboard's session cookie and the API guard.
+//! - [`auth`]: the token, dashboard sessions (kept in the store), the throttle on wrong tokens
+//!   and the API guard.
 //! - [`enrich`]: outside context (web search, a team's lookup service) attached to events in
 //!   the background.
 //! - [`ingest`]: one delivery in, one answer out.

@@ -148,6 +148,8 @@ pub struct NewEvent {
     /// Counts toward `signature_failures`: invalid, or missing on a source that has secrets.
     pub signature_failure: bool,
     pub status: Status,
+    /// The delivery reports a failure (`provider::failure`); always false for a rejected
+    /// one, whose content is not trusted (see `ingest::judge`).
     pub is_error: bool,
 }
 

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub sources: BTreeMap<String, SourceSettings>,
     /// No token while listening off loopback (`--insecure-no-auth`): the dashboard warns.
     pub insecure: bool,
+    /// How long a dashboard session lasts without use.
+    pub session_idle: std::time::Duration,
     pub enrichment: Option<EnrichSettings>,
     pub alerts: AlertSettings,
 }
@@ -58,6 +60,7 @@ impl ServeOptions {
             store,
             token: settings.token,
             max_body_bytes: settings.max_body_bytes,
+            session_idle: settings.session_idle,
             sources: settings.sources,
             enrichment: settings.enrichment,
             alerts: settings.alerts,
@@ -109,7 +112,8 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         }),
     };
     let sources = Arc::new(options.sources);
-    let auth = Auth::new(options.token);
+    let auth = Auth::new(options.token, options.store.clone(), options.session_idle);
+    forget_sessions_of_other_tokens(&auth);
     let dashboard = dashboard_http::router(DashboardState {
         auth: auth.clone(),
         insecure: options.insecure,
@@ -158,6 +162,27 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .merge(dashboard)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+}
+
+/// Deletes the stored sessions made under another token (the token changed), in the
+/// background: they are refused anyway, this only keeps them from piling up.
+fn forget_sessions_of_other_tokens(auth: &Auth) {
+    if !auth.enabled() {
+        return;
+    }
+    let auth = auth.clone();
+    tokio::spawn(async move {
+        let Some(sessions) = auth.sessions() else {
+            return;
+        };
+        match sessions.revoke_other_tokens().await {
+            Ok(0) => {}
+            Ok(revoked) => tracing::info!(revoked, "Ended the sessions of an earlier token."),
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot end the sessions of an earlier token.")
+            }
+        }
+    });
 }
 
 /// Every 405 answers JSON like every other error (SPEC §2).

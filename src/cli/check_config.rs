@@ -32,6 +32,7 @@ pub fn render(s: &Settings) -> String {
     );
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
     out += &format!("pool_size = {}\n", s.pool_size);
+    out += &format!("session_idle = \"{}\"\n", age(s.session_idle));
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
     }
@@ -166,4 +167,15 @@ fn render_source(s: &SourceSettings) -> String {
         out += &format!("public_url = \"{url}\"\n");
     }
     out
+}
+
+/// A duration as the config file writes it: `12h`, `30m`, `7d`, else seconds.
+fn age(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }

@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 
 use super::GlobalArgs;
 use crate::app::{self, ServeOptions};
-use crate::config::{Overrides, Settings};
+use crate::config::{MIN_TOKEN_CHARS, Overrides, STRONG_TOKEN_HINT, Settings};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -63,6 +63,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.token.is_none() && settings.insecure_no_auth && !address.ip().is_loopback() {
         println!(
             "  WARNING: no token set and listening off loopback: anyone can read your webhooks"
+        );
+    }
+    if settings.weak_token() {
+        println!(
+            "  WARNING: the token is shorter than {MIN_TOKEN_CHARS} characters, so it is refused \
+             off loopback; {STRONG_TOKEN_HINT}"
         );
     }
     tracing::info!(address = %address, "Serving.");

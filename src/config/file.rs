@@ -19,6 +19,8 @@ pub struct ConfigFile {
     /// PostgreSQL connections per instance.
     pub pool_size: Option<usize>,
     pub public_url: Option<String>,
+    /// How long a dashboard session lasts without use (`12h`).
+    pub session_idle: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
     /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.

@@ -34,6 +34,10 @@ pub const DEFAULT_DATABASE: &str = "sqlite://hookwatch.db";
 pub const DEFAULT_CONFIG_FILE: &str = "hookwatch.toml";
 /// PostgreSQL connections per instance when nothing says otherwise (see `store`).
 pub const DEFAULT_POOL_SIZE: usize = crate::store::DEFAULT_POOL_SIZE;
+/// The shortest token accepted off loopback: shorter ones can be guessed, throttle or not.
+pub const MIN_TOKEN_CHARS: usize = 16;
+/// How to make a token that is long enough, for the messages about short ones.
+pub const STRONG_TOKEN_HINT: &str = "make one with `openssl rand -hex 32`";
 
 /// Why the settings could not be resolved. Every variant names what the user must fix; the
 /// command line turns any of them into exit code 2.
@@ -65,6 +69,11 @@ pub enum ConfigError {
          or `token = \"…\"` in the config file (or pass --insecure-no-auth)"
     )]
     PublicWithoutToken { listen: SocketAddr },
+    #[error(
+        "refusing to listen on {listen} with a token of {chars} characters: it could be \
+         guessed. Use at least {MIN_TOKEN_CHARS} random characters; {STRONG_TOKEN_HINT}"
+    )]
+    WeakToken { listen: SocketAddr, chars: usize },
 }
 
 /// What the command line and environment supplied; `None` means "not given".
@@ -90,6 +99,8 @@ pub struct Settings {
     pub max_body_bytes: u64,
     /// Connections in the PostgreSQL pool; unused with SQLite.
     pub pool_size: usize,
+    /// How long a dashboard session lasts without use (`session_idle`).
+    pub session_idle: std::time::Duration,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -149,6 +160,10 @@ impl Settings {
                 format!("{pool_size} is out of range: use 2 to 1000 connections"),
             ));
         }
+        let session_idle = match &file.session_idle {
+            None => crate::auth::DEFAULT_SESSION_IDLE,
+            Some(text) => parse_session_idle(text).map_err(|e| invalid("session_idle", e))?,
+        };
         if scope == Scope::Read {
             return Ok(Settings {
                 listen,
@@ -157,6 +172,7 @@ impl Settings {
                 insecure_no_auth: false,
                 max_body_bytes,
                 pool_size,
+                session_idle,
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -177,6 +193,12 @@ impl Settings {
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
+        if let Some(chars) = token.as_deref().map(|t| t.chars().count())
+            && chars < MIN_TOKEN_CHARS
+            && !listen.ip().is_loopback()
+        {
+            return Err(ConfigError::WeakToken { listen, chars });
+        }
         Ok(Settings {
             listen,
             database,
@@ -184,12 +206,31 @@ impl Settings {
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
             pool_size,
+            session_idle,
             sources,
             enrichment,
             alerts,
             config_path: path,
         })
     }
+}
+
+impl Settings {
+    /// Whether the token is shorter than [`MIN_TOKEN_CHARS`] (allowed on loopback only, with
+    /// a warning).
+    pub fn weak_token(&self) -> bool {
+        self.token
+            .as_deref()
+            .is_some_and(|t| t.chars().count() < MIN_TOKEN_CHARS)
+    }
+}
+
+/// `session_idle`: an age like `30m`, `12h` or `7d`, at least a second.
+fn parse_session_idle(text: &str) -> Result<std::time::Duration, String> {
+    crate::query::parse_age(text)
+        .and_then(|age| age.to_std().ok())
+        .filter(|age| age.as_secs() >= 1)
+        .ok_or_else(|| format!("`{text}` is not a duration like 30m, 12h or 7d (at least 1s)"))
 }
 
 /// How much of the configuration a command needs.

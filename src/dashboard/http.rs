@@ -3,9 +3,13 @@
 //!
 //! Access: with a token configured, `/` and the scripts need the token (`Authorization:
 //! Bearer` or the session cookie set by `POST /login`); without it `/` redirects to `/login`
-//! and sends no event data. The session cookie holds [`Auth::session`], never the token.
+//! and sends no event data. The session cookie holds a random session id (`auth::session`),
+//! never the token; `POST /logout` ends the session. An address throttled for guessing the
+//! token gets `429` on `/login` and on every page that needs the token.
 
-use axum::extract::{Path, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,8 +19,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::assets::{self, INDEX_HTML, LOGIN_HTML};
-use crate::auth::http::require_token;
-use crate::auth::{Auth, SESSION_COOKIE};
+use crate::auth::http::{cookie, require_token, too_many_attempts, with_retry_after};
+use crate::auth::{Access, Auth, Login, SESSION_COOKIE};
+use crate::http::ApiError;
 
 /// The policy of every dashboard answer: only this origin's files, no inline script or style,
 /// no framing, no `<base>`, forms post only here.
@@ -51,16 +56,27 @@ pub fn router(state: DashboardState) -> Router {
         .with_state(state)
 }
 
-async fn index(State(state): State<DashboardState>, headers: HeaderMap) -> Response {
-    if !state.auth.allows(&headers) {
-        return Redirect::to("/login").into_response();
+async fn index(
+    State(state): State<DashboardState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match state.auth.check(&headers, peer.ip()).await {
+        Access::Allowed => html(StatusCode::OK, INDEX_HTML.to_string()),
+        Access::Denied => Redirect::to("/login").into_response(),
+        Access::Throttled(wait) => too_many_attempts(wait),
     }
-    html(StatusCode::OK, INDEX_HTML.to_string())
 }
 
-async fn login_page(State(state): State<DashboardState>) -> Response {
+async fn login_page(
+    State(state): State<DashboardState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if !state.auth.enabled() {
         return Redirect::to("/").into_response();
+    }
+    if let Some(wait) = state.auth.throttled(peer.ip()) {
+        return login_throttled(wait);
     }
     html(StatusCode::OK, LOGIN_HTML.replace("<!--error-->", ""))
 }
@@ -74,26 +90,55 @@ pub struct LoginForm {
 
 async fn login(
     State(state): State<DashboardState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let Some(session) = state.auth.session() else {
+    if !state.auth.enabled() {
         return Redirect::to("/").into_response();
-    };
-    if !state.auth.is_token(form.token.trim()) {
-        tracing::info!("Dashboard login refused: wrong token.");
-        let message = r#"<p class="error" role="alert">That token is not right.</p>"#;
-        return html(
-            StatusCode::UNAUTHORIZED,
-            LOGIN_HTML.replace("<!--error-->", message),
-        );
     }
-    let secure = if over_https(&headers) { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    see_other("/", cookie)
+    let login = state
+        .auth
+        .login(form.token.trim(), peer.ip(), chrono::Utc::now())
+        .await;
+    match login {
+        Ok(Login::Session(id)) => {
+            let secure = if over_https(&headers) { "; Secure" } else { "" };
+            let cookie =
+                format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            see_other("/", cookie)
+        }
+        Ok(Login::Refused) => {
+            tracing::info!(client = %peer.ip(), "Dashboard login refused: wrong token.");
+            let message = r#"<p class="error" role="alert">That token is not right.</p>"#;
+            html(
+                StatusCode::UNAUTHORIZED,
+                LOGIN_HTML.replace("<!--error-->", message),
+            )
+        }
+        Ok(Login::Throttled(wait)) => login_throttled(wait),
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }
 
-async fn logout(headers: HeaderMap) -> Response {
+/// The login form again, `429` with `Retry-After`: this address guessed too often.
+fn login_throttled(wait: std::time::Duration) -> Response {
+    let message = r#"<p class="error" role="alert">Too many wrong tokens from this address. Wait a minute, then try again.</p>"#;
+    let page = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        LOGIN_HTML.replace("<!--error-->", message),
+    );
+    with_retry_after(page, wait)
+}
+
+/// Ends the session in the cookie (in the store too, so a copy of the cookie stops working)
+/// and clears the cookie.
+async fn logout(State(state): State<DashboardState>, headers: HeaderMap) -> Response {
+    if let (Some(sessions), Some(id)) = (state.auth.sessions(), cookie(&headers, SESSION_COOKIE))
+        && let Err(error) = sessions.revoke(id).await
+    {
+        return ApiError::from(error).into_response();
+    }
     let secure = if over_https(&headers) { "; Secure" } else { "" };
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
     see_other("/login", cookie)
@@ -117,14 +162,19 @@ fn see_other(location: &'static str, cookie: String) -> Response {
 
 async fn asset(
     State(state): State<DashboardState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let Some(asset) = assets::find(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !asset.public && !state.auth.allows(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+    if !asset.public {
+        match state.auth.check(&headers, peer.ip()).await {
+            Access::Allowed => {}
+            Access::Denied => return StatusCode::UNAUTHORIZED.into_response(),
+            Access::Throttled(wait) => return too_many_attempts(wait),
+        }
     }
     let headers = [
         (header::CONTENT_TYPE, asset.content_type),

@@ -106,6 +106,12 @@ impl Ingest {
 
 /// Reads the delivery's facts and signature and applies the source's policy. Pure: the time
 /// is the delivery's own arrival time.
+///
+/// A rejected delivery is never an error (`is_error` false), whatever its body says: its
+/// content is not trusted, so a forger sending `"status":"failed"` must not raise the
+/// `errors` count or alert. Deciding it here, once, makes every consumer agree (the rollups
+/// behind `/api/stats` and `/api/sources`, the `error=` filter, the `errors` alert rule);
+/// such records still count in `rejected` and `signature_failures`.
 pub fn judge(settings: &SourceSettings, d: Delivery) -> (NewEvent, Option<String>) {
     let content_type = header(&d.headers, "content-type").map(str::to_string);
     let parsed = settings.rules.parse(content_type.as_deref(), &d.body);
@@ -135,7 +141,7 @@ pub fn judge(settings: &SourceSettings, d: Delivery) -> (NewEvent, Option<String
         signature_reason: reason,
         signature_failure: failed,
         status,
-        is_error: facts.is_error,
+        is_error: facts.is_error && status == Status::Received,
     };
     (event, challenge)
 }

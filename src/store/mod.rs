@@ -10,6 +10,7 @@ mod error;
 mod filter;
 mod postgres;
 mod rollup;
+mod session;
 mod sql;
 mod sqlite;
 mod url;
@@ -22,6 +23,8 @@ use serde::Serialize;
 
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
+pub use session::SessionRecord;
+pub(crate) use session::SessionWrite;
 pub use url::DatabaseUrl;
 
 use tokio_util::sync::CancellationToken;

@@ -5,10 +5,12 @@ mod alert_config;
 #[allow(dead_code)]
 mod alert_support;
 mod alerts;
+mod auth;
 mod backends;
 mod browser;
 mod dashboard;
 mod enrich;
+mod forged;
 mod ingest;
 mod load;
 #[allow(dead_code)] // not every test file uses every helper

@@ -14,6 +14,7 @@ mod read;
 mod redeliver;
 mod rollup;
 mod schema;
+mod sessions;
 mod tls;
 mod writer;
 
@@ -32,8 +33,8 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
-    AlertNotice, Cause, Causes, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats,
-    StoreError,
+    AlertNotice, Cause, Causes, EnrichmentWrite, EventFilter, Inserted, SessionRecord,
+    SessionWrite, SourceRow, Stats, StoreError,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -251,6 +252,19 @@ impl PgStore {
     pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
         let client = self.client().await?;
         alerts::list(&client, limit).await.map_err(unavailable)
+    }
+
+    /// A session write (see `store::session`) on a pooled connection.
+    pub(super) async fn write_session(&self, write: SessionWrite) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        sessions::write(&mut client, &write)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.client().await?;
+        sessions::get(&client, id_hash).await.map_err(unavailable)
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

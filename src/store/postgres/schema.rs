@@ -122,6 +122,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN notify_until BIGINT;
     CREATE INDEX alerts_notify_until ON alerts (notify_until) WHERE notify_until IS NOT NULL;
     "#,
+    // 6: dashboard sessions (`store::session`): the hash of the id, never the id itself.
+    r#"
+    CREATE TABLE sessions (
+        id_hash           TEXT PRIMARY KEY,
+        token_fingerprint TEXT NOT NULL,
+        created_at        BIGINT NOT NULL,
+        last_seen         BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_last_seen ON sessions (last_seen);
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

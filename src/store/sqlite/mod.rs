@@ -7,6 +7,7 @@
 mod alerts;
 mod read;
 mod schema;
+mod sessions;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
-    AlertNotice, Cause, EnrichmentWrite, EventFilter, Inserted, SourceRow, Stats, StoreError,
+    AlertNotice, Cause, EnrichmentWrite, EventFilter, Inserted, SessionRecord, SessionWrite,
+    SourceRow, Stats, StoreError,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -157,6 +159,17 @@ impl SqliteStore {
     pub(super) async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
         self.write(|reply| writer::Job::AlertNotice { notice, reply })
             .await
+    }
+
+    /// A session write (see `store::session`), through the writer thread.
+    pub(super) async fn write_session(&self, write: SessionWrite) -> Result<u64, StoreError> {
+        self.write(|reply| writer::Job::Session { write, reply })
+            .await
+    }
+
+    pub(super) async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let id_hash = id_hash.to_string();
+        self.read(move |c| sessions::get(c, &id_hash)).await
     }
 
     /// Hands a job to the writer thread and waits for its answer, which comes after the

@@ -94,6 +94,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN notify_until INTEGER;
     CREATE INDEX alerts_notify_until ON alerts (notify_until) WHERE notify_until IS NOT NULL;
     "#,
+    // 5: dashboard sessions (`store::session`): the hash of the id, never the id itself.
+    r#"
+    CREATE TABLE sessions (
+        id_hash           TEXT PRIMARY KEY,
+        token_fingerprint TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        last_seen         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_last_seen ON sessions (last_seen);
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -17,7 +17,7 @@ use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
-use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, StoreError};
+use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -51,6 +51,11 @@ pub(super) enum Job {
         notice: AlertNotice,
         reply: oneshot::Sender<Result<Vec<Alert>, StoreError>>,
     },
+    /// Creates, touches or revokes sessions; answers the rows changed.
+    Session {
+        write: SessionWrite,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
 }
 
 /// Runs the writer until every sender is dropped.
@@ -77,6 +82,8 @@ enum Applied {
     Claimed(Option<i64>),
     /// Alerts taken over for sending (none for `AlertNotice::Done`).
     Alerts(Vec<Alert>),
+    /// A session write; the rows it changed.
+    Rows(u64),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -96,6 +103,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 Job::AlertNotice { notice, .. } => {
                     Applied::Alerts(super::alerts::notice(&tx, *notice)?)
                 }
+                Job::Session { write, .. } => Applied::Rows(super::sessions::write(&tx, write)?),
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -140,6 +148,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::AlertNotice { reply, .. }, Applied::Alerts(alerts)) => {
             let _ = reply.send(Ok(alerts));
         }
+        (Job::Session { reply, .. }, Applied::Rows(rows)) => {
+            let _ = reply.send(Ok(rows));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, SqliteError::OutOfStep.into()),
     }
@@ -158,6 +169,9 @@ fn fail(job: Job, cause: Cause) {
             let _ = reply.send(Err(error));
         }
         Job::AlertNotice { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Session { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }
