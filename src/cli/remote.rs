@@ -89,6 +89,21 @@ impl Server {
         }
     }
 
+    /// Sends `request` and reads a successful answer as JSON. A body cut short is worth
+    /// retrying; a whole body that is not JSON means this is not hookwatch.
+    pub async fn json(&self, request: RequestBuilder) -> Result<serde_json::Value, Failure> {
+        let bytes =
+            self.send(request).await?.bytes().await.map_err(|e| {
+                Failure::Retry(format!("reading from {}: {}", self.base, cause(&e)))
+            })?;
+        serde_json::from_slice(&bytes).map_err(|_| {
+            Failure::Fatal(format!(
+                "{} did not answer with JSON: is it hookwatch?",
+                self.base
+            ))
+        })
+    }
+
     /// Sends `request` and sorts the answer: a success, or which kind of failure.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, Failure> {
         let response = request

@@ -435,3 +435,41 @@ async fn a_redirecting_or_unreachable_application_is_reported_and_tail_goes_on()
         "the redirect was not followed"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_is_not_hookwatch_makes_tail_exit_1_saying_so() {
+    for status in [200, 404] {
+        let (url, _received) = application(status).await;
+        let mut tail = Tail::spawn(&url, &[], &[]);
+        assert_eq!(tail.exit_code().await, 1, "answering {status}");
+        assert!(
+            tail.stderr().contains("is it hookwatch?"),
+            "{}",
+            tail.stderr()
+        );
+    }
+}
+
+#[tokio::test]
+async fn tail_follows_and_forwards_exact_bytes_from_a_postgresql_backed_server() {
+    let Some(app) = spawn_on(Backend::Postgres, "").await else {
+        return;
+    };
+    let (url, mut received) = application(200).await;
+    let mut tail = Tail::start(&app, &["--json", "--forward-to", &url], &[]).await;
+    let body: Vec<u8> = (0..4096u32).map(|n| (n * 7 % 256) as u8).collect();
+    let response = app
+        .post(
+            "pg",
+            &[("content-type", "application/octet-stream")],
+            body.clone(),
+        )
+        .await;
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(tail.next_json().await["id"], id);
+    let got = next_received(&mut received).await;
+    assert_eq!(got.body, body);
+    tail.wait_stderr(&format!("#{id} -> 200 OK")).await;
+}

@@ -62,12 +62,7 @@ impl Forwarder {
         id: i64,
     ) -> Result<(HeaderMap, Vec<u8>), Failure> {
         let detail = server.get(client, &format!("api/events/{id}"), &[]);
-        let detail: Value = server
-            .send(detail)
-            .await?
-            .json()
-            .await
-            .map_err(|e| Failure::Retry(format!("reading event {id}: {}", cause(&e))))?;
+        let detail = server.json(detail).await?;
         let raw = server.get(client, &format!("api/events/{id}/raw"), &[]);
         let body = server
             .send(raw)

@@ -22,7 +22,6 @@ use clap::Args;
 use futures_util::StreamExt;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use serde_json::Value;
 
 use super::remote::{DEFAULT_SERVER, Failure, Server, cause, http_url};
 use super::runtime;
@@ -97,7 +96,7 @@ impl From<Failure> for End {
             Failure::Retry(why) => End::Retry(why),
             Failure::Fatal(why) => End::Stop(anyhow::anyhow!(why)),
             Failure::NotFound => End::Stop(anyhow::anyhow!(
-                "the server has no /api/stream: is it hookwatch?"
+                "the server has no event API (404): is it hookwatch?"
             )),
         }
     }
@@ -192,13 +191,7 @@ impl Tail {
         let request = self
             .server
             .get(&self.client, "api/events", &[("limit", "1")]);
-        let list: Value = self
-            .server
-            .send(request)
-            .await?
-            .json()
-            .await
-            .map_err(|e| Failure::Retry(format!("reading the newest event: {}", cause(&e))))?;
+        let list = self.server.json(request).await?;
         Ok(list["events"][0]["id"].as_i64().unwrap_or(0))
     }
 
