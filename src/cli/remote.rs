@@ -1,7 +1,7 @@
 //! The client side of the commands that talk to a running hookwatch (`tail`, `healthcheck`)
 //! rather than to the database: the `--server` URL, the token, and what an answer means.
 //!
-//! A failure is either worth retrying (the server is restarting, the network dropped) or
+//! A [`Failure`] is either temporary (the server is restarting, the network dropped) or
 //! final (a wrong token, a URL that is not hookwatch): a follower like `tail` waits out the
 //! first kind and stops on the second.
 
@@ -30,18 +30,43 @@ pub struct Server {
     token: Option<String>,
 }
 
-/// Why a request to the server did not give an answer to use.
+/// Why a request to the server gave no answer to use. [`Failure::is_temporary`] tells the
+/// kinds worth waiting out from the ones trying again cannot help.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// Worth trying again: the server is unreachable, restarting or overloaded.
-    #[error("{0}")]
-    Retry(String),
-    /// Trying again cannot help: the token is wrong or missing, or this is not hookwatch.
-    #[error("{0}")]
-    Fatal(String),
+    /// No answer: refused, reset, timed out, or cut short.
+    #[error("cannot reach {url}: {}", cause(error))]
+    Unreachable { url: Url, error: reqwest::Error },
+    /// The server is restarting or overloaded (5xx, 429).
+    #[error("{url} answered {status}")]
+    Unavailable { url: Url, status: StatusCode },
+    #[error("{0} needs a token (401): pass --token or set HOOKWATCH_TOKEN")]
+    TokenMissing(Url),
+    #[error("{0} refused the token (401): check --token or HOOKWATCH_TOKEN")]
+    TokenRefused(Url),
+    /// Any other 4xx, with the answer's `error` text.
+    #[error("{url} answered {status}: {message}")]
+    Refused {
+        url: Url,
+        status: StatusCode,
+        message: String,
+    },
+    /// A whole answer that is not hookwatch's JSON.
+    #[error("{0} did not answer with hookwatch's JSON: is it hookwatch?")]
+    NotHookwatch(Url),
     /// The thing asked for does not exist (an event pruned since it was announced).
-    #[error("not found")]
-    NotFound,
+    #[error("{0} was not found (404)")]
+    NotFound(Url),
+}
+
+impl Failure {
+    /// Whether the same request may succeed later without the user changing anything.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            Failure::Unreachable { .. } | Failure::Unavailable { .. }
+        )
+    }
 }
 
 impl Server {
@@ -89,49 +114,44 @@ impl Server {
         }
     }
 
-    /// Sends `request` and reads a successful answer as JSON. A body cut short is worth
-    /// retrying; a whole body that is not JSON means this is not hookwatch.
+    /// Sends `request` and reads a successful answer as JSON.
     pub async fn json(&self, request: RequestBuilder) -> Result<serde_json::Value, Failure> {
-        let bytes =
-            self.send(request).await?.bytes().await.map_err(|e| {
-                Failure::Retry(format!("reading from {}: {}", self.base, cause(&e)))
+        let response = self.send(request).await?;
+        let url = response.url().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| Failure::Unreachable {
+                url: url.clone(),
+                error,
             })?;
-        serde_json::from_slice(&bytes).map_err(|_| {
-            Failure::Fatal(format!(
-                "{} did not answer with JSON: is it hookwatch?",
-                self.base
-            ))
-        })
+        serde_json::from_slice(&bytes).map_err(|_| Failure::NotHookwatch(url))
     }
 
     /// Sends `request` and sorts the answer: a success, or which kind of failure.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, Failure> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure::Retry(format!("cannot reach {}: {}", self.base, cause(&e))))?;
-        let status = response.status();
+        let response = request.send().await.map_err(|error| Failure::Unreachable {
+            url: error.url().cloned().unwrap_or_else(|| self.base.clone()),
+            error,
+        })?;
+        let (status, url) = (response.status(), response.url().clone());
         if status.is_success() {
             return Ok(response);
         }
         Err(match status {
-            StatusCode::UNAUTHORIZED if self.token.is_some() => Failure::Fatal(format!(
-                "{} refused the token (401): check --token or HOOKWATCH_TOKEN",
-                self.base
-            )),
-            StatusCode::UNAUTHORIZED => Failure::Fatal(format!(
-                "{} needs a token (401): pass --token or set HOOKWATCH_TOKEN",
-                self.base
-            )),
-            StatusCode::NOT_FOUND => Failure::NotFound,
-            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
-                Failure::Retry(format!("{} answered {s}", self.base))
+            StatusCode::UNAUTHORIZED if self.token.is_some() => {
+                Failure::TokenRefused(self.base.clone())
             }
-            s => Failure::Fatal(format!(
-                "{} answered {s}: {}",
-                self.base,
-                error_text(response).await
-            )),
+            StatusCode::UNAUTHORIZED => Failure::TokenMissing(self.base.clone()),
+            StatusCode::NOT_FOUND => Failure::NotFound(url),
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                Failure::Unavailable { url, status }
+            }
+            status => Failure::Refused {
+                message: error_text(response).await,
+                url,
+                status,
+            },
         })
     }
 }
@@ -147,13 +167,11 @@ async fn error_text(response: Response) -> String {
 
 /// The innermost cause of an error ("Connection refused (os error 111)"), which says more
 /// than reqwest's outer "error sending request".
-pub fn cause(error: &(dyn std::error::Error + 'static)) -> String {
-    if let Some(e) = error.downcast_ref::<reqwest::Error>()
-        && e.is_timeout()
-    {
+pub fn cause(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
         return "timed out".to_string();
     }
-    let mut inner = error;
+    let mut inner: &dyn std::error::Error = error;
     while let Some(next) = inner.source() {
         inner = next;
     }

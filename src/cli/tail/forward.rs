@@ -54,7 +54,7 @@ impl Forwarder {
     }
 
     /// The event as stored: its detail's headers and its exact body bytes. Only an answer
-    /// from the server ends this: `Failure::Retry` is for the caller to wait out.
+    /// from the server ends this: a temporary failure is for the caller to wait out.
     pub async fn fetch(
         &self,
         server: &Server,
@@ -63,13 +63,13 @@ impl Forwarder {
     ) -> Result<(HeaderMap, Vec<u8>), Failure> {
         let detail = server.get(client, &format!("api/events/{id}"), &[]);
         let detail = server.json(detail).await?;
-        let raw = server.get(client, &format!("api/events/{id}/raw"), &[]);
-        let body = server
-            .send(raw)
-            .await?
+        let raw = server.send(server.get(client, &format!("api/events/{id}/raw"), &[]));
+        let raw = raw.await?;
+        let url = raw.url().clone();
+        let body = raw
             .bytes()
             .await
-            .map_err(|e| Failure::Retry(format!("reading event {id}'s body: {}", cause(&e))))?;
+            .map_err(|error| Failure::Unreachable { url, error })?;
         Ok((headers(&detail["headers"]), body.to_vec()))
     }
 

@@ -93,11 +93,11 @@ enum End {
 impl From<Failure> for End {
     fn from(failure: Failure) -> End {
         match failure {
-            Failure::Retry(why) => End::Retry(why),
-            Failure::Fatal(why) => End::Stop(anyhow::anyhow!(why)),
-            Failure::NotFound => End::Stop(anyhow::anyhow!(
-                "the server has no event API (404): is it hookwatch?"
+            Failure::NotFound(url) => End::Stop(anyhow::anyhow!(
+                "{url} was not found (404): is it hookwatch?"
             )),
+            f if f.is_temporary() => End::Retry(f.to_string()),
+            f => End::Stop(f.into()),
         }
     }
 }
@@ -111,8 +111,13 @@ impl Tail {
                 End::OutputClosed => return Ok(()),
             };
             let wait = self.backoff.next_delay();
+            let again = if self.connected_before {
+                "reconnecting"
+            } else {
+                "trying again"
+            };
             eprintln!(
-                "hookwatch tail: {why}; reconnecting in {:.1} s",
+                "hookwatch tail: {why}; {again} in {:.1} s",
                 wait.as_secs_f32()
             );
             tokio::time::sleep(wait).await;
@@ -247,9 +252,9 @@ impl Tail {
                 .await
             {
                 Ok((headers, body)) => return Ok(forwarder.send(summary, headers, body).await),
-                Err(Failure::NotFound) => return Ok(Forwarded::SkippedGone),
-                Err(Failure::Fatal(why)) => return Err(End::Stop(anyhow::anyhow!(why))),
-                Err(Failure::Retry(why)) => {
+                Err(Failure::NotFound(_)) => return Ok(Forwarded::SkippedGone),
+                Err(failure) if !failure.is_temporary() => return Err(End::Stop(failure.into())),
+                Err(why) => {
                     let wait = backoff.next_delay();
                     eprintln!(
                         "hookwatch tail: cannot fetch event {} to forward it ({why}); \
