@@ -47,6 +47,7 @@ async fn forward_to_resends_exact_bytes_and_headers_so_a_stripe_signature_still_
         .put(app.url("/webhook/blobs"))
         .header("content-type", "application/octet-stream")
         .header("x-custom", "kept")
+        .header("expect", "100-continue")
         .body(binary.clone())
         .send()
         .await
@@ -86,6 +87,10 @@ async fn forward_to_resends_exact_bytes_and_headers_so_a_stripe_signature_still_
     assert_eq!(second.method, Method::PUT);
     assert_eq!(second.body, binary, "binary bytes unchanged");
     assert_eq!(second.headers["x-custom"], "kept");
+    assert!(
+        second.headers.get("expect").is_none(),
+        "answered by hookwatch already"
+    );
     assert_eq!(second.headers["content-type"], "application/octet-stream");
     assert_eq!(
         second.headers["x-hookwatch-event-id"],
