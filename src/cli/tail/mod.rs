@@ -4,7 +4,8 @@
 //! Nothing is lost or shown twice: before the first connection `tail` asks for the newest
 //! event id and opens the stream after it, so even a disconnect before the first event leaves
 //! a resume point; after any disconnect it reconnects with `Last-Event-ID` set to the last
-//! event it handled, and it drops any id not above that one. An event counts as handled once
+//! event it handled, and it drops any id not above that one (unless the server's ids start
+//! again: see `connection`). An event counts as handled once
 //! it is printed and, with `--forward-to`, sent; while the server cannot give an event's
 //! body, `tail` waits and asks again rather than skip it.
 //!
@@ -127,12 +128,23 @@ impl Tail {
     /// One connection: find the starting point if needed, open the stream, handle messages
     /// until it ends.
     async fn connection(&mut self) -> End {
+        let newest = match self.newest_id().await {
+            Ok(id) => id,
+            Err(failure) => return failure.into(),
+        };
         let last_id = match self.last_id {
-            Some(id) => id,
-            None => match self.newest_id().await {
-                Ok(id) => *self.last_id.insert(id),
-                Err(failure) => return failure.into(),
-            },
+            // Normally the newest stored id is at least the last one handled. When it is
+            // lower, the server's data was replaced or emptied and its ids start again:
+            // resuming from the old id would hide every new event.
+            Some(last) if newest < last => {
+                eprintln!(
+                    "hookwatch tail: the server's newest event is {newest}, older than the \
+                     last one shown ({last}): its data was replaced; following from there"
+                );
+                *self.last_id.insert(newest)
+            }
+            Some(last) => last,
+            None => *self.last_id.insert(newest),
         };
         let filters: Vec<(&str, &str)> = [
             ("source", &self.args.source),

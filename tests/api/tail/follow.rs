@@ -1,6 +1,8 @@
 //! `tail` following the stream: what it prints, its filters, its token, bad flags and a
 //! server restart in the middle.
 
+use serde_json::Value;
+
 use super::*;
 
 #[tokio::test]
@@ -134,4 +136,29 @@ async fn a_server_that_is_not_hookwatch_makes_tail_exit_1_saying_so() {
             tail.stderr()
         );
     }
+}
+
+#[tokio::test]
+async fn a_server_started_again_on_fresh_data_is_followed_from_its_new_ids() {
+    let (old, fresh) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let address = free_address();
+    let base = format!("http://{address}");
+    let mut server = serve_process(old.path(), &address).await;
+    let mut tail = Tail::spawn(&base, &["--json"], &[]);
+    tail.wait_stderr("following").await;
+    let client = reqwest::Client::new();
+    let post = |body: &'static str| {
+        let request = client.post(format!("{base}/webhook/s")).body(body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["id"].clone() }
+    };
+    for body in ["a", "b", "c"] {
+        let id = post(body).await;
+        assert_eq!(tail.next_json().await["id"], id);
+    }
+    server.kill().await.unwrap();
+    let _server = serve_process(fresh.path(), &address).await;
+    tail.wait_stderr("data was replaced").await;
+    let id = post("first on the fresh database").await;
+    assert_eq!(id, 1);
+    assert_eq!(tail.next_json().await["id"], id);
 }

@@ -174,36 +174,10 @@ async fn tail_follows_and_forwards_exact_bytes_from_a_postgresql_backed_server()
     tail.wait_stderr(&format!("#{id} -> 200 OK")).await;
 }
 
-/// `hookwatch serve` as a child process on a fixed address and SQLite file, to be stopped and
-/// started again while `tail` is in the middle of forwarding.
-async fn serve_process(dir: &std::path::Path, address: &str) -> tokio::process::Child {
-    let database = format!("sqlite://{}", dir.join("hookwatch.db").display());
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", address, "--database", &database])
-        .current_dir(dir)
-        .env_remove("HOOKWATCH_TOKEN")
-        .env_remove("HOOKWATCH_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start hookwatch serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("banner in time");
-    assert!(banner.unwrap().is_some(), "hookwatch serve started");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
-}
-
 #[tokio::test]
 async fn an_event_whose_body_cannot_be_fetched_yet_is_forwarded_once_the_server_is_back() {
     let dir = tempfile::tempdir().unwrap();
-    let address = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().to_string()
-    };
+    let address = free_address();
     let base = format!("http://{address}");
     let mut server = serve_process(dir.path(), &address).await;
     // The application holds its first request until the server has been killed.

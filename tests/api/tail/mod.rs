@@ -178,3 +178,32 @@ async fn next_received(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
         .expect("the application receives a request in time")
         .expect("a request")
 }
+
+/// `hookwatch serve` as a child process on a fixed address and the SQLite file in `dir`, to
+/// be stopped and started again (on the same or another file) under a running `tail`.
+async fn serve_process(dir: &std::path::Path, address: &str) -> tokio::process::Child {
+    let database = format!("sqlite://{}", dir.join("hookwatch.db").display());
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", address, "--database", &database])
+        .current_dir(dir)
+        .env_remove("HOOKWATCH_TOKEN")
+        .env_remove("HOOKWATCH_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start hookwatch serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("banner in time");
+    assert!(banner.unwrap().is_some(), "hookwatch serve started");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// A free loopback address (bound, then released).
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
