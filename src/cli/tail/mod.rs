@@ -125,8 +125,8 @@ impl Tail {
         }
     }
 
-    /// One connection: find the starting point if needed, open the stream, handle messages
-    /// until it ends.
+    /// One connection: settle the resume point against the server's newest event, open the
+    /// stream after it, handle messages until it ends.
     async fn connection(&mut self) -> End {
         let newest = match self.newest_id().await {
             Ok(id) => id,
@@ -203,7 +203,7 @@ impl Tail {
         End::Retry("the server closed the stream".into())
     }
 
-    /// The newest stored event's id (0 when there is none): the stream starts after it.
+    /// The newest stored event's id (0 when there is none): where the first stream starts.
     async fn newest_id(&self) -> Result<i64, Failure> {
         let request = self
             .server
