@@ -4,9 +4,13 @@
 
 mod alerts;
 mod check_config;
+mod completions;
 mod events;
+mod healthcheck;
+mod remote;
 mod serve;
 mod stats;
+mod tail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +22,7 @@ use crate::store::Causes;
 
 /// hookwatch: receive, keep, verify and watch webhooks.
 #[derive(Debug, Parser)]
-#[command(name = "hookwatch", version, about)]
+#[command(name = "hookwatch", version = env!("HOOKWATCH_VERSION"), about)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -49,6 +53,12 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
     CheckConfig(serve::ServeArgs),
+    /// Follow a running server live; optionally re-send each event to a local application
+    Tail(tail::TailArgs),
+    /// Exit 0 when a running server's /healthz answers 200, else 1
+    Healthcheck(healthcheck::HealthcheckArgs),
+    /// Print shell completions (bash, zsh or fish)
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -60,6 +70,9 @@ pub fn run() -> ExitCode {
         Command::Stats(args) => stats::run(&cli.global, args),
         Command::Alerts(args) => alerts::run(&cli.global, args),
         Command::CheckConfig(args) => check_config::run(&cli.global, args),
+        Command::Tail(args) => tail::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,9 +22,11 @@ mod postgres_tls;
 mod process;
 mod read_api;
 mod signatures;
+mod small_commands;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
 mod store_contract;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
+mod tail;
 mod throwaway;
