@@ -28,6 +28,8 @@
 //! - [`query`]: filters, JSON views, the live stream, the read API.
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
 //! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
+//! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
+//! - [`retry_after`]: the `Retry-After` header read as a wait.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
@@ -40,10 +42,12 @@ pub mod config;
 pub mod dashboard;
 pub mod enrich;
 pub mod feed;
+pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod provider;
 pub mod query;
+pub mod retry_after;
 pub mod store;
 pub mod verify;

@@ -195,19 +195,12 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Option<Vec<u8>>
     Ok(Some(bytes))
 }
 
-/// How long to wait after failed attempt number `attempt` (1-based): `Retry-After` as seconds
-/// or an HTTP date when the service sent one, else exponential from `BASE_BACKOFF`.
+/// How long to wait after failed attempt number `attempt` (1-based): what `Retry-After` asks
+/// for when the service sent one, else exponential from `BASE_BACKOFF`.
 pub fn backoff(retry_after: Option<&str>, attempt: u32, now: DateTime<Utc>) -> Duration {
-    if let Some(value) = retry_after.map(str::trim) {
-        if let Ok(secs) = value.parse::<u64>() {
-            return Duration::from_secs(secs);
-        }
-        if let Ok(date) = DateTime::parse_from_rfc2822(value) {
-            let wait = date.with_timezone(&Utc) - now;
-            return wait.to_std().unwrap_or(Duration::ZERO);
-        }
-    }
-    BASE_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1).min(16))
+    retry_after
+        .and_then(|value| crate::retry_after::wait(value, now))
+        .unwrap_or_else(|| BASE_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,344 @@
+//! A rule's `to`: what kind of target it is, how it is shown, what it is called by default,
+//! and the one target that is never allowed — hookwatch's own `/webhook/`, which would feed
+//! every delivery back in for ever.
+//!
+//! Broker URLs may carry `{source}` and `{type}` in their subject, routing key or stream;
+//! they are filled in per event before the URL is parsed, so checking a rule parses it with
+//! both filled in with a harmless word.
+//!
+//! A `to` may hold credentials (`amqp://user:PASS@…`, `?token=…`). [`masked`] is the only
+//! form of it that is ever shown — API answers, the dashboard, logs, metrics labels,
+//! `check-config` — and works on the text itself, so what is shown is exactly what was
+//! written, less the secrets.
+
+use std::net::{IpAddr, SocketAddr};
+
+use url::Url;
+
+/// Where deliveries of a rule go, by the scheme of its `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `http://` or `https://`: the original request, re-sent.
+    Http,
+    /// `nats://HOST:PORT/SUBJECT`: a JetStream publish.
+    Nats,
+    /// `amqp://USER:PASS@HOST:PORT/VHOST?exchange=X&routing_key=K`: RabbitMQ, confirmed.
+    Amqp,
+    /// `redis://HOST:PORT/DB?stream=KEY`: `XADD`.
+    Redis,
+}
+
+/// Why a `to` cannot be used; said at start-up with the rule's key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("`{0}` is not a URL")]
+    NotAUrl(String),
+    #[error("the scheme `{0}` is not one of http, https, nats, amqp, redis")]
+    Scheme(String),
+    #[error(
+        "a nats:// target needs a subject after the host, as in nats://127.0.0.1:4222/webhooks.{{source}}"
+    )]
+    NoSubject,
+    #[error("a redis:// target needs a stream, as in redis://127.0.0.1:6379/0?stream=webhooks")]
+    NoStream,
+    #[error(
+        "it points at this hookwatch's own /webhook/, so every delivery would come back in (a loop)"
+    )]
+    Loop,
+}
+
+/// Where this hookwatch receives webhooks, for the loop check.
+#[derive(Debug, Clone)]
+pub struct Own<'a> {
+    pub listen: SocketAddr,
+    pub public_url: Option<&'a str>,
+}
+
+/// Parses and checks a `to`: a known scheme, what a broker needs, and not a loop.
+pub fn check(to: &str, own: &Own) -> Result<Kind, TargetError> {
+    let sample = to.replace("{source}", "source").replace("{type}", "type");
+    let url = Url::parse(&sample).map_err(|_| TargetError::NotAUrl(masked(to)))?;
+    let kind = match url.scheme() {
+        "http" | "https" => Kind::Http,
+        "nats" => Kind::Nats,
+        "amqp" => Kind::Amqp,
+        "redis" => Kind::Redis,
+        other => return Err(TargetError::Scheme(other.to_string())),
+    };
+    match kind {
+        Kind::Nats if url.path().trim_start_matches('/').is_empty() => {
+            return Err(TargetError::NoSubject);
+        }
+        Kind::Redis
+            if !url
+                .query_pairs()
+                .any(|(k, v)| k == "stream" && !v.is_empty()) =>
+        {
+            return Err(TargetError::NoStream);
+        }
+        Kind::Http if is_own_webhook(&url, own) => return Err(TargetError::Loop),
+        _ => {}
+    }
+    Ok(kind)
+}
+
+/// Whether an HTTP `to` lands on this hookwatch's `/webhook/` path: through its listening
+/// address (any loopback name when it listens on loopback or on every interface) or through
+/// its `public_url`.
+fn is_own_webhook(url: &Url, own: &Own) -> bool {
+    if !url.path().starts_with("/webhook/") {
+        return false;
+    }
+    if let Some(public) = own.public_url.and_then(|text| Url::parse(text).ok()) {
+        let same_origin = public.scheme() == url.scheme()
+            && public.host_str() == url.host_str()
+            && public.port_or_known_default() == url.port_or_known_default();
+        if same_origin {
+            return true;
+        }
+    }
+    if url.port_or_known_default() != Some(own.listen.port()) {
+        return false;
+    }
+    let listen_ip = own.listen.ip();
+    let any_loopback = listen_ip.is_loopback() || listen_ip.is_unspecified();
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(url::Host::Domain(name)) => {
+            return any_loopback && name.eq_ignore_ascii_case("localhost");
+        }
+        None => return false,
+    };
+    ip == listen_ip || (any_loopback && ip.is_loopback())
+}
+
+/// `to` as it may be shown: the password of `USER:PASS@` and the values of query parameters
+/// whose name contains `token`, `key`, `secret`, `password` or `sig` (except the AMQP
+/// `routing_key`) become `***`.
+pub fn masked(to: &str) -> String {
+    let (before_query, query) = match to.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (to, None),
+    };
+    let mut shown = mask_password(before_query);
+    if let Some(query) = query {
+        shown.push('?');
+        let params: Vec<String> = query.split('&').map(mask_param).collect();
+        shown.push_str(&params.join("&"));
+    }
+    shown
+}
+
+fn mask_password(head: &str) -> String {
+    let Some((scheme, rest)) = head.split_once("://") else {
+        return head.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return head.to_string();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => userinfo.to_string(),
+    };
+    format!("{scheme}://{user}@{host}{path}")
+}
+
+fn mask_param(param: &str) -> String {
+    let Some((name, _value)) = param.split_once('=') else {
+        return param.to_string();
+    };
+    let lower = name.to_ascii_lowercase();
+    // `routing_key` is hookwatch's own AMQP parameter: a routing key, not a secret.
+    let secret = lower != "routing_key"
+        && ["token", "key", "secret", "password", "sig"]
+            .iter()
+            .any(|word| lower.contains(word));
+    if secret {
+        format!("{name}=***")
+    } else {
+        param.to_string()
+    }
+}
+
+/// The name of an unnamed rule: its `to` host, `-`, and its 1-based position in the file
+/// (`localhost-1`), so two rules to one host are still two targets. Characters a name may not
+/// hold become `_`.
+pub fn default_name(to: &str, position: usize) -> String {
+    let host = Url::parse(&to.replace("{source}", "source").replace("{type}", "type"))
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "target".to_string());
+    let suffix = format!("-{position}");
+    let mut name: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.truncate(64 - suffix.len());
+    name + &suffix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own() -> Own<'static> {
+        Own {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            public_url: Some("https://hooks.example.com"),
+        }
+    }
+
+    #[test]
+    fn each_scheme_gives_its_kind() {
+        assert_eq!(check("http://localhost:3000/hooks", &own()), Ok(Kind::Http));
+        assert_eq!(check("https://app.example.com/h", &own()), Ok(Kind::Http));
+        assert_eq!(
+            check("nats://127.0.0.1:4222/webhooks.{source}.{type}", &own()),
+            Ok(Kind::Nats)
+        );
+        assert_eq!(
+            check(
+                "amqp://guest:guest@127.0.0.1:5672/%2f?exchange=hooks&routing_key={source}",
+                &own()
+            ),
+            Ok(Kind::Amqp)
+        );
+        assert_eq!(
+            check("redis://127.0.0.1:6379/0?stream=hooks&maxlen=1000", &own()),
+            Ok(Kind::Redis)
+        );
+    }
+
+    #[test]
+    fn unknown_schemes_and_incomplete_broker_urls_are_refused() {
+        assert_eq!(
+            check("ftp://example.com/x", &own()),
+            Err(TargetError::Scheme("ftp".into()))
+        );
+        assert_eq!(
+            check("file:///etc/passwd", &own()),
+            Err(TargetError::Scheme("file".into()))
+        );
+        assert!(matches!(
+            check("localhost:3000", &own()),
+            Err(TargetError::Scheme(_))
+        ));
+        assert!(matches!(
+            check("not a url", &own()),
+            Err(TargetError::NotAUrl(_))
+        ));
+        assert_eq!(
+            check("nats://127.0.0.1:4222", &own()),
+            Err(TargetError::NoSubject)
+        );
+        assert_eq!(
+            check("nats://127.0.0.1:4222/", &own()),
+            Err(TargetError::NoSubject)
+        );
+        assert_eq!(
+            check("redis://127.0.0.1:6379/0", &own()),
+            Err(TargetError::NoStream)
+        );
+        assert_eq!(
+            check("redis://127.0.0.1:6379/0?stream=", &own()),
+            Err(TargetError::NoStream)
+        );
+    }
+
+    #[test]
+    fn a_target_on_our_own_webhook_path_is_a_loop() {
+        for to in [
+            "http://127.0.0.1:8080/webhook/stripe",
+            "http://localhost:8080/webhook/x",
+            "http://127.0.0.2:8080/webhook/x",
+            "https://hooks.example.com/webhook/stripe",
+            "https://hooks.example.com:443/webhook/stripe?a=1",
+        ] {
+            assert_eq!(check(to, &own()), Err(TargetError::Loop), "{to}");
+        }
+        for to in [
+            "http://127.0.0.1:8081/webhook/stripe",
+            "http://127.0.0.1:8080/api/events",
+            "http://hooks.example.com/webhook/stripe",
+            "https://other.example.com/webhook/stripe",
+        ] {
+            assert_eq!(check(to, &own()), Ok(Kind::Http), "{to}");
+        }
+    }
+
+    #[test]
+    fn listening_on_every_interface_makes_loopback_a_loop_too() {
+        let everywhere = Own {
+            listen: "0.0.0.0:9000".parse().unwrap(),
+            public_url: None,
+        };
+        assert_eq!(
+            check("http://127.0.0.1:9000/webhook/a", &everywhere),
+            Err(TargetError::Loop)
+        );
+        assert_eq!(
+            check("http://[::1]:9000/webhook/a", &everywhere),
+            Err(TargetError::Loop)
+        );
+        assert_eq!(
+            check("http://10.1.2.3:9000/webhook/a", &everywhere),
+            Ok(Kind::Http)
+        );
+    }
+
+    #[test]
+    fn passwords_and_secret_looking_parameters_are_masked() {
+        assert_eq!(
+            masked("amqp://guest:s3cret@127.0.0.1:5672/%2f?exchange=x&routing_key=k"),
+            "amqp://guest:***@127.0.0.1:5672/%2f?exchange=x&routing_key=k"
+        );
+        assert_eq!(
+            masked("https://app.example.com/h?api_key=abc&x=1&access_token=t&sig=s&Password=p"),
+            "https://app.example.com/h?api_key=***&x=1&access_token=***&sig=***&Password=***"
+        );
+        assert_eq!(
+            masked("redis://:pw@127.0.0.1:6379/0?stream=s"),
+            "redis://:***@127.0.0.1:6379/0?stream=s"
+        );
+        assert_eq!(
+            masked("nats://user@127.0.0.1:4222/a"),
+            "nats://user@127.0.0.1:4222/a"
+        );
+        assert_eq!(
+            masked("http://localhost:3000/{source}"),
+            "http://localhost:3000/{source}"
+        );
+    }
+
+    #[test]
+    fn a_path_with_an_at_sign_is_not_mistaken_for_credentials() {
+        assert_eq!(masked("http://host/a:b@c"), "http://host/a:b@c");
+    }
+
+    #[test]
+    fn default_names_are_the_host_and_the_position() {
+        assert_eq!(
+            default_name("http://localhost:3000/hooks", 1),
+            "localhost-1"
+        );
+        assert_eq!(
+            default_name("nats://127.0.0.1:4222/x.{source}", 2),
+            "127.0.0.1-2"
+        );
+        assert_eq!(default_name("http://[::1]:3000/h", 3), "___1_-3");
+        let long = format!("http://{}.example.com/", "a".repeat(80));
+        let name = default_name(&long, 12);
+        assert_eq!(name.len(), 64);
+        assert!(name.ends_with("-12"));
+        assert!(crate::model::is_valid_source_name(&name));
+    }
+}
