@@ -4,8 +4,10 @@
 //!
 //! Left out are the headers that describe one connection rather than the message — the
 //! hop-by-hop ones of RFC 9110 (and any header the `Connection` header names), `Host` and
-//! `Content-Length`, which the client sets for the new request — and any `X-Hookwatch-*`
-//! header a sender put there, so the application can trust the ones hookwatch adds.
+//! `Content-Length`, which the client sets for the new request; `Expect`, since hookwatch
+//! already answered the sender's wish for a `100 Continue` and sends the stored body whole —
+//! and any `X-Hookwatch-*` header a sender put there, so the application can trust the ones
+//! hookwatch adds.
 
 use crate::model::Header;
 
@@ -45,6 +47,7 @@ pub fn forwarded_headers(headers: &[Header]) -> Vec<&Header> {
                 && !name.starts_with("proxy-")
                 && name != "host"
                 && name != "content-length"
+                && name != "expect"
                 && !name.starts_with("x-hookwatch-")
                 && !named_by_connection.contains(&name)
         })
@@ -101,6 +104,7 @@ mod tests {
             h("x-trace", "abc"),
             h("transfer-encoding", "chunked"),
             h("content-length", "42"),
+            h("expect", "100-continue"),
             h("stripe-signature", "t=1,v1=ff"),
             h("proxy-authorization", "Basic x"),
             h("proxy-foo", "y"),

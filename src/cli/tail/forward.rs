@@ -17,28 +17,11 @@ use serde_json::Value;
 
 use super::show::{Forwarded, Summary};
 use crate::cli::remote::{Failure, Server, cause};
+use crate::forward::outbound;
+use crate::model::Header;
 
 /// How long the application has to answer one event.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Headers that belong to one connection (RFC 9110 §7.6.1) or that the client sets itself.
-const NOT_FORWARDED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    // The sender's wish to see a `100 Continue` before its body (curl asks for large ones)
-    // was answered by hookwatch; the stored body is sent whole.
-    "expect",
-    "x-hookwatch-event-id",
-];
 
 /// The target application and the client that reaches it.
 pub struct Forwarder {
@@ -100,60 +83,42 @@ impl Forwarder {
 
 /// The target URL with the event's original query string after the target's own.
 pub fn target(to: &Url, query: &str) -> Url {
-    let mut url = to.clone();
-    if query.is_empty() {
-        return url;
-    }
-    let joined = match to.query().filter(|q| !q.is_empty()) {
-        Some(own) => format!("{own}&{query}"),
-        None => query.to_string(),
-    };
-    url.set_query(Some(&joined));
-    url
+    Url::parse(&outbound::url_with_query(to.as_str(), query)).unwrap_or_else(|_| to.clone())
 }
 
 /// The detail's `headers` object (a header sent several times is an array) as a header map,
-/// without the ones named in [`NOT_FORWARDED`] or listed in the original `Connection`.
+/// less what never travels on (`forward::outbound` says which).
 pub fn headers(object: &Value) -> HeaderMap {
-    let Some(object) = object.as_object() else {
-        return HeaderMap::new();
-    };
-    let values = |v: &Value| -> Vec<String> {
-        match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let connection_listed: Vec<String> = object
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| values(v))
-        .flat_map(|v| {
-            v.split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let pairs = header_pairs(object);
     let mut map = HeaderMap::new();
-    for (name, value) in object {
-        let lower = name.to_ascii_lowercase();
-        if NOT_FORWARDED.contains(&lower.as_str()) || connection_listed.contains(&lower) {
-            continue;
-        }
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
-            continue;
-        };
-        for value in values(value) {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                map.append(name.clone(), value);
-            }
+    for (name, value) in outbound::forwarded_headers(&pairs) {
+        let name = HeaderName::from_bytes(name.as_bytes());
+        let value = HeaderValue::from_str(value);
+        if let (Ok(name), Ok(value)) = (name, value) {
+            map.append(name, value);
         }
     }
     map
+}
+
+/// The detail's `headers` object as `(name, value)` pairs, a repeated header once per value.
+fn header_pairs(object: &Value) -> Vec<Header> {
+    let Some(object) = object.as_object() else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for (name, value) in object {
+        let values = match value {
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+            other => other.as_str().into_iter().collect::<Vec<_>>(),
+        };
+        pairs.extend(
+            values
+                .into_iter()
+                .map(|v| (name.to_ascii_lowercase(), v.to_string())),
+        );
+    }
+    pairs
 }
 
 #[cfg(test)]
