@@ -392,10 +392,11 @@ async fn stream_delay(duration: Duration, template: &Arc<String>, figures: &mut 
     };
     let target = Target::of("(g) PostgreSQL, 2 inst., probed", &[&two[0], &two[1]]);
     target.load(WARM_UP, template).await;
+    let stream = support::stream::probe_stream(&two[1].base).await;
     let until = std::time::Instant::now() + duration;
     let (report, (delays, lost)) = tokio::join!(
         target.load(duration, template),
-        support::stream::stream_delays(&two[0].base, &two[1].base, until)
+        support::stream::stream_delays(&two[0].base, stream, until)
     );
     let p99 = percentile(&delays, 0.99);
     println!(

@@ -8,22 +8,32 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-/// Probes until `until`, one every `GAP`; the delay of each probe seen on the stream, in
-/// microseconds, sorted (a probe not seen within a second after the last counts as lost).
-pub async fn stream_delays(from: &str, to: &str, until: Instant) -> (Vec<u32>, usize) {
-    const GAP: Duration = Duration::from_millis(20);
-    let client = reqwest::Client::new();
-    let response = client
-        .get(format!("{to}/api/stream?source=probe"))
-        .send()
+/// `to`'s live stream of the probe events, opened before the load starts (under load the
+/// opening alone may take a while).
+pub async fn probe_stream(to: &str) -> reqwest::Response {
+    let response = reqwest::get(format!("{to}/api/stream?source=probe"))
         .await
         .expect("open the stream");
     assert_eq!(response.status(), 200, "stream status");
+    response
+}
+
+/// Probes `from` until `until`, one every `GAP`, reading `stream` (`probe_stream`); the
+/// delay of each probe seen, in microseconds, sorted, and how many were not seen within a
+/// second after the last.
+pub async fn stream_delays(
+    from: &str,
+    stream: reqwest::Response,
+    until: Instant,
+) -> (Vec<u32>, usize) {
+    const GAP: Duration = Duration::from_millis(20);
+    let client = reqwest::Client::new();
+    let response = stream;
     let arrived: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let reader = tokio::spawn(read_ids(response, arrived.clone()));
     let mut answered: HashMap<i64, Instant> = HashMap::new();
     let mut n = 0u64;
-    while Instant::now() < until {
+    while n == 0 || Instant::now() < until {
         let posted = client
             .post(format!("{from}/webhook/probe"))
             .header("content-type", "application/json")
