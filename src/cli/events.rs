@@ -49,7 +49,6 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
         error: args.error,
         since: args.since,
         until: args.until,
-        q: None,
         limit: args.limit,
         before: args.before,
     };

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::assets::{self, INDEX_HTML, LOGIN_HTML};
 use crate::auth::http::require_token;
 use crate::auth::{Auth, SESSION_COOKIE};
+use crate::http::{NoParams, Params};
 
 /// The policy of every dashboard answer: only this origin's files, no inline script or style,
 /// no framing, no `<base>`, forms post only here.
@@ -134,7 +135,7 @@ async fn asset(
 }
 
 /// `GET /api/meta`: what the page needs to know about the server, never a secret.
-async fn meta(State(state): State<DashboardState>) -> Json<serde_json::Value> {
+async fn meta(State(state): State<DashboardState>, _: Params<NoParams>) -> Json<serde_json::Value> {
     Json(json!({
         "insecure": state.insecure,
         "auth": state.auth.enabled(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use super::stream::{StreamFilter, items};
 use super::{ListParams, ParamError, parse_time, type_match, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
-use crate::http::ApiError;
+use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::store::Store;
 
 /// What the read handlers need from the app.
@@ -34,6 +34,20 @@ pub struct QueryState {
     pub shutdown: CancellationToken,
 }
 
+impl QueryParams for ListParams {
+    const NAMES: &'static [&'static str] = &[
+        "source",
+        "type",
+        "status",
+        "signature",
+        "error",
+        "since",
+        "until",
+        "limit",
+        "before",
+    ];
+}
+
 impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> ApiError {
         ApiError::bad_request("invalid_parameter", e.to_string())
@@ -43,7 +57,7 @@ impl From<ParamError> for ApiError {
 /// `GET /api/events`
 pub async fn list_events(
     State(state): State<QueryState>,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = params.parse(Utc::now())?;
     let limit = filter.limit as usize;
@@ -65,6 +79,7 @@ pub async fn list_events(
 pub async fn get_event(
     State(state): State<QueryState>,
     Path(id): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
     let event = find(&state, &id).await?;
     Ok(Json(view::detail(&event)))
@@ -75,6 +90,7 @@ pub async fn get_event(
 pub async fn get_raw(
     State(state): State<QueryState>,
     Path(id): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Response, ApiError> {
     let event = find(&state, &id).await?;
     let content_type = event
@@ -119,10 +135,14 @@ pub struct StatsParams {
     pub since: Option<String>,
 }
 
+impl QueryParams for StatsParams {
+    const NAMES: &'static [&'static str] = &["since"];
+}
+
 /// `GET /api/stats`
 pub async fn stats(
     State(state): State<QueryState>,
-    Query(p): Query<StatsParams>,
+    Params(p): Params<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let since = match p.since.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -136,7 +156,10 @@ pub async fn stats(
 }
 
 /// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
-pub async fn sources(State(state): State<QueryState>) -> Result<Json<Value>, ApiError> {
+pub async fn sources(
+    State(state): State<QueryState>,
+    _: Params<NoParams>,
+) -> Result<Json<Value>, ApiError> {
     let rows = state.store.sources().await?;
     let verified = |name: &str| {
         state
@@ -195,10 +218,14 @@ pub struct StreamParams {
     pub last_event_id: Option<String>,
 }
 
+impl QueryParams for StreamParams {
+    const NAMES: &'static [&'static str] = &["source", "type", "last_event_id"];
+}
+
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
 pub async fn stream(
     State(state): State<QueryState>,
-    Query(p): Query<StreamParams>,
+    Params(p): Params<StreamParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = StreamFilter {

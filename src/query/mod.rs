@@ -9,7 +9,7 @@
 //! signature=valid|invalid|missing|unverified
 //! error=true|false       (also 1/0, yes/no)
 //! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d (15m, 2h, 7d)
-//! limit=N                1..=1000, default 50; larger values are capped at 1000
+//! limit=N                1..=1000, default 50
 //! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
 //! ```
 //!
@@ -57,7 +57,6 @@ pub struct ListParams {
     pub error: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
-    pub q: Option<String>,
     pub limit: Option<String>,
     pub before: Option<String>,
 }
@@ -65,19 +64,16 @@ pub struct ListParams {
 impl ListParams {
     /// Parses every parameter; the first bad one is reported.
     pub fn parse(&self, now: DateTime<Utc>) -> Result<EventFilter, ParamError> {
-        if self.q.as_deref().is_some_and(|q| !q.is_empty()) {
-            return Err(bad(
-                "q",
-                "full-text search is not available in this version",
-            ));
-        }
         let limit = match self.limit.as_deref().filter(|s| !s.is_empty()) {
             None => DEFAULT_LIMIT,
             Some(text) => match text.parse::<u32>() {
-                Ok(0) | Err(_) => {
-                    return Err(bad("limit", "must be a whole number from 1 to 1000"));
+                Ok(n @ 1..=MAX_LIMIT) => n,
+                _ => {
+                    return Err(bad(
+                        "limit",
+                        format!("`{text}` is not a whole number from 1 to {MAX_LIMIT}"),
+                    ));
                 }
-                Ok(n) => n.min(MAX_LIMIT),
             },
         };
         Ok(EventFilter {
@@ -220,11 +216,15 @@ mod tests {
     }
 
     #[test]
-    fn limits_default_to_50_and_are_capped_at_1000() {
+    fn limits_default_to_50_and_beyond_1000_are_refused() {
         assert_eq!(params(&[]).parse(now()).unwrap().limit, 50);
         assert_eq!(
-            params(&[("limit", "5000")]).parse(now()).unwrap().limit,
+            params(&[("limit", "1000")]).parse(now()).unwrap().limit,
             1000
+        );
+        assert_eq!(
+            params(&[("limit", "1001")]).parse(now()).unwrap_err().param,
+            "limit"
         );
         assert_eq!(
             params(&[("limit", "0")]).parse(now()).unwrap_err().param,

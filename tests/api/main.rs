@@ -23,6 +23,7 @@ mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
 mod store_contract;
+mod strict_input;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
 mod throwaway;
