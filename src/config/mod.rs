@@ -10,6 +10,8 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod not_built;
+mod redact;
 mod source;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ pub use file::ConfigFile;
 pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;
+use redact::redact_password;
 
 /// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
@@ -37,10 +40,11 @@ pub const DEFAULT_POOL_SIZE: usize = crate::store::postgres::DEFAULT_POOL_SIZE;
 /// command line turns any of them into exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The cause is part of the message, not a `source`, so it is printed once.
+    #[error("cannot read config file {}: {}", path.display(), read_problem(error))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -102,20 +106,23 @@ impl DatabaseUrl {
             DatabaseUrl::Postgres(url) => format!("PostgreSQL {}", redact_password(url)),
         }
     }
+
+    /// The URL as `--database` takes it (`sqlite://PATH`), with a PostgreSQL password shown
+    /// as `***`: what `check-config` prints, so it can be pasted back.
+    pub fn url_safe(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
 }
 
-/// Hides `:password@` in a URL so it can be logged.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    // The last `@` ends the user info: a password may itself contain `@`.
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
+/// An I/O error in a user's words; a missing file is the common case.
+fn read_problem(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string(),
     }
 }
 
@@ -142,6 +149,8 @@ pub struct Settings {
     pub max_body_bytes: u64,
     /// Connections in the PostgreSQL pool; unused with SQLite.
     pub pool_size: usize,
+    /// The top-level `public_url`, which sources inherit (shown by `check-config`).
+    pub public_url: Option<String>,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -209,6 +218,7 @@ impl Settings {
                 insecure_no_auth: false,
                 max_body_bytes,
                 pool_size,
+                public_url: file.public_url.clone(),
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -236,6 +246,7 @@ impl Settings {
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
             pool_size,
+            public_url: file.public_url.clone(),
             sources,
             enrichment,
             alerts,
@@ -265,9 +276,9 @@ fn load_file(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), Conf
         None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
         None => return Ok((ConfigFile::default(), None)),
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Read {
         path: path.clone(),
-        source,
+        error,
     })?;
     let file = ConfigFile::parse(&text).map_err(|e| ConfigError::Parse {
         path: path.clone(),
