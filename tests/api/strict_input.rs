@@ -2,6 +2,10 @@
 //! read route, config keys this build does not implement, and the offline commands' flags and
 //! database paths.
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use crate::support::*;
@@ -72,4 +76,315 @@ async fn a_repeated_or_out_of_range_parameter_is_refused_not_narrowed() {
     assert_refused(&app, "/api/alerts?limit=5000", "limit").await;
     let page = app.get_json("/api/events?limit=1000&source=").await;
     assert!(page["events"].is_array(), "{page}");
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
+
+/// What one run of the binary said.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `hookwatch ARGS` in `dir` with only the given `HOOKWATCH_*` variables set; gives up
+/// (and fails) after 20 s, so a command that should stop but serves instead cannot hang.
+fn hookwatch(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "HOOKWATCH_LISTEN",
+        "HOOKWATCH_TOKEN",
+        "HOOKWATCH_DATABASE",
+        "HOOKWATCH_CONFIG",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(envs.iter().copied());
+    let mut child = command.spawn().expect("start hookwatch");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("hookwatch {args:?} did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The names of the files in `dir`, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n",
+            "`forward`",
+        ),
+        ("[retention]\nmax_age = \"30d\"\n", "`retention`"),
+        ("trusted_proxies = [\"10.0.0.1\"]\n", "`trusted_proxies`"),
+        (
+            "[sources.stripe]\nprovider = \"stripe\"\nretention = \"90d\"\n",
+            "`sources.stripe.retention`",
+        ),
+        (
+            "[sources.stripe.response]\nstatus = 202\n",
+            "`sources.stripe.response`",
+        ),
+        (
+            "[sources.acme]\nscheme = \"hmac\"\nheader = \"X-Acme-Signature\"\n",
+            "`sources.acme.scheme`",
+        ),
+        (
+            "[sources.partner]\nallow_ips = [\"203.0.113.0/24\"]\n",
+            "`sources.partner.allow_ips`",
+        ),
+        (
+            "[[alerts.rules]]\nname = \"f\"\nkind = \"burst\"\nthreshold = 1\nwindow_secs = 60\n\
+             target = \"localhost-1\"\n",
+            "`alerts.rules[0].target`",
+        ),
+    ];
+    for (text, key) in cases {
+        std::fs::write(dir.path().join("new.toml"), text).unwrap();
+        for command in ["serve", "check-config"] {
+            let run = hookwatch(dir.path(), &[command, "--config", "new.toml"], &[]);
+            assert_eq!(run.code, Some(2), "{command} with {text}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("new.toml"),
+                "names the file: {}",
+                run.stderr
+            );
+            assert!(run.stderr.contains(key), "names {key}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("does not support"),
+                "says it is not built: {}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(files(dir.path()), ["new.toml"], "no database was created");
+}
+
+#[test]
+fn check_config_shows_every_section_it_understood() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "public_url = \"https://hooks.example.com\"\n\
+                [sources.stripe]\nprovider = \"stripe\"\nsecrets = [\"whsec_hidden_1\"]\n\
+                [[alerts.rules]]\nname = \"burst\"\nkind = \"burst\"\nthreshold = 3\nwindow_secs = 60\n\
+                [[alerts.sinks]]\nkind = \"log\"\n\
+                [enrichment]\nkind = \"swiftsearch\"\nurl = \"https://search.example/api\"\n\
+                api_key_env = \"HW_TEST_ENRICH_KEY\"\n";
+    std::fs::write(dir.path().join("hookwatch.toml"), toml).unwrap();
+    let run = hookwatch(
+        dir.path(),
+        &["check-config"],
+        &[("HW_TEST_ENRICH_KEY", "key-hidden-2")],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for section in [
+        "public_url = \"https://hooks.example.com\"",
+        "[sources.stripe]",
+        "[[alerts.rules]]",
+        "[[alerts.sinks]]",
+        "[enrichment]",
+    ] {
+        assert!(
+            run.stdout.contains(section),
+            "shows {section}: {}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains("hidden_1") && !run.stdout.contains("key-hidden-2"));
+    std::fs::write(dir.path().join("hookwatch.toml"), "").unwrap();
+    let empty = hookwatch(dir.path(), &["check-config"], &[]);
+    for absent in [
+        "# no [sources.NAME]",
+        "# no [enrichment]",
+        "# no [[alerts.rules]]",
+    ] {
+        assert!(
+            empty.stdout.contains(absent),
+            "says {absent}: {}",
+            empty.stdout
+        );
+    }
+}
+
+/// The value of `database = "…"` in check-config's output.
+fn database_line(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("database = "))
+        .unwrap_or_else(|| panic!("a database line: {stdout}"));
+    line["database = ".len()..].trim_matches('"').to_string()
+}
+
+#[test]
+fn check_config_prints_a_database_url_that_can_be_pasted_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = hookwatch(dir.path(), &["check-config"], &[]);
+    assert_eq!(database_line(&run.stdout), "sqlite://hookwatch.db");
+    let run = hookwatch(
+        dir.path(),
+        &["check-config", "--database", "sqlite:data/h.db"],
+        &[],
+    );
+    let shown = database_line(&run.stdout);
+    assert_eq!(shown, "sqlite://data/h.db");
+    let again = hookwatch(dir.path(), &["check-config", "--database", &shown], &[]);
+    assert_eq!(database_line(&again.stdout), shown, "pasted back, the same");
+    let run = hookwatch(
+        dir.path(),
+        &[
+            "check-config",
+            "--database",
+            "postgres://app:pw-secret-3@db.internal:5432/hooks",
+        ],
+        &[],
+    );
+    assert_eq!(
+        database_line(&run.stdout),
+        "postgres://app:***@db.internal:5432/hooks"
+    );
+    assert!(!run.stdout.contains("pw-secret-3"));
+}
+
+#[test]
+fn a_missing_config_file_is_reported_once_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = hookwatch(dir.path(), &["serve", "--config", "missing.toml"], &[]);
+    let env = hookwatch(
+        dir.path(),
+        &["events"],
+        &[("HOOKWATCH_CONFIG", "missing.toml")],
+    );
+    for run in [flag, env] {
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("missing.toml").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.matches("no such file").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("os error"), "{}", run.stderr);
+    }
+    assert_eq!(files(dir.path()), Vec::<String>::new(), "nothing created");
+}
+
+#[test]
+fn the_read_commands_on_a_database_file_that_does_not_exist_exit_1_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["events", "stats", "alerts"] {
+        let run = hookwatch(
+            dir.path(),
+            &[command, "--database", "sqlite://typo.db"],
+            &[],
+        );
+        assert_eq!(run.code, Some(1), "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("no database at typo.db"),
+            "{command}: {}",
+            run.stderr
+        );
+        let run = hookwatch(dir.path(), &[command], &[]);
+        assert_eq!(run.code, Some(1), "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("no database at hookwatch.db"),
+            "{command} with the default database: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(files(dir.path()), Vec::<String>::new(), "nothing created");
+}
+
+#[tokio::test]
+async fn a_bad_flag_value_exits_2_naming_the_flag() {
+    let dir = spawn_app().await.stop().await;
+    let db = format!("sqlite://{}", dir.path().join("hookwatch.db").display());
+    let with_db = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--database", &db]);
+        hookwatch(dir.path(), &all, &[])
+    };
+    for good in [
+        &[
+            "events", "--since", "2h", "--limit", "1000", "--status", "received",
+        ][..],
+        &["stats", "--since", "15m"],
+        &["alerts", "--limit", "1000"],
+    ] {
+        let run = with_db(good);
+        assert_eq!(run.code, Some(0), "{good:?}: {}", run.stderr);
+    }
+    let cases = [
+        (&["events", "--since", "2x"][..], "--since"),
+        (&["events", "--until", "tomorrow"], "--until"),
+        (&["events", "--limit", "0"], "--limit"),
+        (&["events", "--limit", "5000"], "--limit"),
+        (&["events", "--limit", "ten"], "--limit"),
+        (&["events", "--status", "ok"], "--status"),
+        (&["events", "--signature", "yes"], "--signature"),
+        (&["events", "--error", "maybe"], "--error"),
+        (&["events", "--before", "last"], "--before"),
+        (&["stats", "--since", "2x"], "--since"),
+        (&["alerts", "--limit", "0"], "--limit"),
+        (&["alerts", "--limit", "5000"], "--limit"),
+        (&["serve", "--pool-size", "many"], "--pool-size"),
+    ];
+    for (args, flag) in cases {
+        let run = with_db(args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(flag),
+            "{args:?} names {flag}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_address_in_use_is_named_with_how_to_choose_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let run = hookwatch(dir.path(), &["serve", "--listen", &address], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&address),
+        "names {address}: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("already in use"), "{}", run.stderr);
+    assert!(run.stderr.contains("--listen"), "{}", run.stderr);
+    assert_eq!(
+        files(dir.path()),
+        Vec::<String>::new(),
+        "no database created"
+    );
 }
