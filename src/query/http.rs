@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::stream::{StreamFilter, items};
-use super::{ListParams, ParamError, parse_time, type_match, view};
+use super::{ListParams, ParamError, parse_time, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
@@ -207,19 +207,29 @@ pub async fn healthz(State(state): State<QueryState>) -> Response {
 /// How long a disconnected stream client waits before reconnecting (SSE `retry:`).
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// Parameters of `/api/stream`.
+/// Parameters of `/api/stream`: the list filters that apply to events still to come.
 #[derive(Debug, Deserialize)]
 pub struct StreamParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    pub status: Option<String>,
+    pub signature: Option<String>,
+    pub error: Option<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
     pub last_event_id: Option<String>,
 }
 
 impl QueryParams for StreamParams {
-    const NAMES: &'static [&'static str] = &["source", "type", "last_event_id"];
+    const NAMES: &'static [&'static str] = &[
+        "source",
+        "type",
+        "status",
+        "signature",
+        "error",
+        "last_event_id",
+    ];
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
@@ -228,14 +238,15 @@ pub async fn stream(
     Params(p): Params<StreamParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let filter = StreamFilter {
-        source: p.source.filter(|s| !s.is_empty()),
-        event_type: p
-            .event_type
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(type_match),
+    let list = ListParams {
+        source: p.source,
+        event_type: p.event_type,
+        status: p.status,
+        signature: p.signature,
+        error: p.error,
+        ..ListParams::default()
     };
+    let filter = StreamFilter::from_list(list.parse(Utc::now())?);
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::sse::SseReader;
 use crate::support::*;
 
 /// A GET whose answer must be `400 {"error": …}` mentioning `needle`.
@@ -57,6 +58,46 @@ async fn every_read_route_refuses_a_query_parameter_it_does_not_know() {
     assert_refused(&app, "/api/stats?since=1h&until=1m", "`until`").await;
     assert_refused(&app, "/api/stream?source=s&limit=5", "`limit`").await;
     assert_refused(&app, "/api/alerts?limit=5&lmit=3", "`lmit`").await;
+}
+
+/// Posts a JSON body to source `s`; returns the event's id.
+async fn post_json(app: &TestApp, body: &'static str) -> i64 {
+    let response = app
+        .post("s", &[("content-type", "application/json")], body)
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_stream_applies_the_status_signature_and_error_filters_live_and_on_resume() {
+    let app = spawn_app_with("[sources.gh]\nprovider = \"github\"\nsecrets = [\"s3cret\"]\n").await;
+    let fine = r#"{"type":"payment","status":"ok"}"#;
+    let failed = r#"{"type":"payment","status":"failed"}"#;
+    post_json(&app, fine).await;
+    let failed_before = post_json(&app, failed).await;
+    let errors = app.url("/api/stream?error=true&status=received&signature=unverified");
+    let mut resumed = SseReader::open(&app.client, &errors, Some(0)).await;
+    let mut fine_only =
+        SseReader::open(&app.client, &app.url("/api/stream?error=false"), None).await;
+    let mut rejected =
+        SseReader::open(&app.client, &app.url("/api/stream?status=rejected"), None).await;
+    let failed_after = post_json(&app, failed).await;
+    let fine_after = post_json(&app, fine).await;
+    let forged = app.post("gh", &[("x-github-event", "push")], "{}").await;
+    assert_eq!(forged.status(), 401, "recorded as rejected");
+    let each = Duration::from_secs(10);
+    assert_eq!(
+        resumed.next_ids(2, each).await,
+        [failed_before, failed_after]
+    );
+    assert_eq!(fine_only.next_ids(1, each).await, [fine_after]);
+    let rejected_id = rejected.next_id(each).await.expect("the rejected one");
+    assert!(rejected_id > fine_after, "only the rejected one");
+    assert_refused(&app, "/api/stream?error=maybe", "error").await;
+    assert_refused(&app, "/api/stream?since=15m", "`since`").await;
 }
 
 #[tokio::test]
