@@ -33,7 +33,11 @@ const NOT_BUILT: &[(&str, &str)] = &[
     ("alerts.rules.*.target", "forwarding"),
 ];
 
-/// A key the file sets that this build does not implement.
+/// Values (at a key path) that name a feature this build lacks: the key itself is built.
+const NOT_BUILT_VALUES: &[(&str, &str, &str)] =
+    &[("alerts.rules.*.kind", "forward_failures", "forwarding")];
+
+/// A key the file sets (or sets to a value) that this build does not implement.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "key `{key}` is for {feature}, which this version of hookwatch does not support; remove \
@@ -45,18 +49,32 @@ pub struct NotBuilt {
     pub feature: &'static str,
 }
 
-/// The first key in `file` that names a feature this build lacks, in the order of the list.
+/// The first key in `file` that names a feature this build lacks, in the order of the lists.
 pub fn check(file: &Table) -> Result<(), NotBuilt> {
     for (pattern, feature) in NOT_BUILT {
         let segments: Vec<&str> = pattern.split('.').collect();
-        if let Some(key) = find_in_table(file, &segments, "") {
+        if let Some(key) = find_in_table(file, &segments, "", &|_| true) {
             return Err(NotBuilt { key, feature });
+        }
+    }
+    for (pattern, value, feature) in NOT_BUILT_VALUES {
+        let segments: Vec<&str> = pattern.split('.').collect();
+        let named = |found: &Value| found.as_str() == Some(value);
+        if let Some(key) = find_in_table(file, &segments, "", &named) {
+            return Err(NotBuilt {
+                key: format!("{key} = \"{value}\""),
+                feature,
+            });
         }
     }
     Ok(())
 }
 
-fn find_in_table(table: &Table, pattern: &[&str], at: &str) -> Option<String> {
+/// What a path pattern looks for at its end.
+type Wanted<'a> = &'a dyn Fn(&Value) -> bool;
+
+/// The path of the first value at `pattern` under `table` that is `wanted`.
+fn find_in_table(table: &Table, pattern: &[&str], at: &str, wanted: Wanted) -> Option<String> {
     let (first, rest) = pattern.split_first()?;
     let path = |key: &str| match at {
         "" => key.to_string(),
@@ -65,23 +83,23 @@ fn find_in_table(table: &Table, pattern: &[&str], at: &str) -> Option<String> {
     if *first == "*" {
         return table
             .iter()
-            .find_map(|(key, value)| find(value, rest, &path(key)));
+            .find_map(|(key, value)| find(value, rest, &path(key), wanted));
     }
     table
         .get(*first)
-        .and_then(|value| find(value, rest, &path(first)))
+        .and_then(|value| find(value, rest, &path(first), wanted))
 }
 
-fn find(value: &Value, pattern: &[&str], at: &str) -> Option<String> {
+fn find(value: &Value, pattern: &[&str], at: &str, wanted: Wanted) -> Option<String> {
     if pattern.is_empty() {
-        return Some(at.to_string());
+        return wanted(value).then(|| at.to_string());
     }
     match value {
-        Value::Table(table) => find_in_table(table, pattern, at),
+        Value::Table(table) => find_in_table(table, pattern, at, wanted),
         Value::Array(items) if pattern[0] == "*" => items
             .iter()
             .enumerate()
-            .find_map(|(n, item)| find(item, &pattern[1..], &format!("{at}[{n}]"))),
+            .find_map(|(n, item)| find(item, &pattern[1..], &format!("{at}[{n}]"), wanted)),
         _ => None,
     }
 }
@@ -121,6 +139,15 @@ mod tests {
         .unwrap();
         assert_eq!(target.key, "alerts.rules[1].target");
         assert!(target.to_string().contains("does not support"));
+    }
+
+    #[test]
+    fn a_value_that_names_a_feature_not_built_is_found() {
+        let text = "[[alerts.rules]]\nname = \"a\"\nkind = \"burst\"\n\
+                    [[alerts.rules]]\nname = \"f\"\nkind = \"forward_failures\"\n";
+        let kind = refused(text).unwrap();
+        assert_eq!(kind.key, "alerts.rules[1].kind = \"forward_failures\"");
+        assert_eq!(kind.feature, "forwarding");
     }
 
     #[test]

@@ -204,6 +204,10 @@ fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
              target = \"localhost-1\"\n",
             "`alerts.rules[0].target`",
         ),
+        (
+            "[[alerts.rules]]\nname = \"dead\"\nkind = \"forward_failures\"\n",
+            "alerts.rules[0].kind = \"forward_failures\"",
+        ),
     ];
     for (text, key) in cases {
         std::fs::write(dir.path().join("new.toml"), text).unwrap();
