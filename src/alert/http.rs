@@ -1,4 +1,4 @@
-//! `GET /api/alerts?limit=`: stored firings and resolutions, newest first (SPEC §5).
+//! `GET /api/alerts?limit=`: stored firings and resolutions, newest first.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! The command line (SPEC §7): argument definitions and dispatch, one file per command.
+//! The command line: argument definitions and dispatch, one file per command.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage, a bad flag value (`BadFlag`) or
 //! a bad configuration (`ConfigError`).

@@ -1,4 +1,4 @@
-//! Resolved settings: flags, then environment, then the config file, then defaults (SPEC §1).
+//! Resolved settings: flags, then environment, then the config file, then defaults.
 //!
 //! Raw user input becomes typed settings in one step (`Settings::resolve`), so the rest of the
 //! program never sees an unparsed value. Each lower module later receives only its own small
@@ -25,7 +25,7 @@ pub use source::{OnInvalid, SourceSettings};
 use crate::alert::AlertSettings;
 use redact::redact_password;
 
-/// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
+/// GitHub's own ceiling, so no provider's real delivery is refused.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
 /// Where hookwatch listens when nothing says otherwise: loopback only, so it is safe by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -1,4 +1,4 @@
-//! The read API (SPEC §5): events, one event, its raw body, stats, sources, health and the
+//! The read API: events, one event, its raw body, stats, sources, health and the
 //! live stream. Thin: parse, ask the store, render with `query::view`.
 
 use std::collections::BTreeMap;

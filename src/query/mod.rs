@@ -1,6 +1,6 @@
 //! The read side's input language: query-string parameters parsed into a typed `EventFilter`.
 //!
-//! Grammar (SPEC §5), every parameter optional:
+//! Grammar, every parameter optional:
 //!
 //! ```text
 //! source=NAME            exact source
@@ -13,7 +13,9 @@
 //! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
 //! ```
 //!
-//! Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
+//! Any other parameter, or one given twice, is refused before this parser runs (`http::Params`
+//! and each route's list of names); `/api/stream` takes source, type, status, signature and
+//! error. Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
 //! shapes in `query::view`.
 
 pub mod http;
