@@ -98,6 +98,9 @@ impl QueryParams for NoParams {
 /// entry goes when its feature lands (and its name joins the route's `NAMES`).
 const NOT_BUILT: &[(&str, &str)] = &[("q", "full-text search"), ("field", "field filters")];
 
+/// The most characters of an unknown parameter's name an error message repeats.
+const MAX_SHOWN_NAME: usize = 64;
+
 /// A route's query string, parsed into `T` after every name in it is checked against
 /// `T::NAMES`: an unknown, not yet supported or repeated parameter is a `400` naming it.
 #[derive(Debug)]
@@ -142,10 +145,18 @@ fn check_names(query: &str, accepted: &[&str]) -> Result<(), ApiError> {
         };
         return Err(ApiError::bad_request(
             "unknown_parameter",
-            format!("unknown query parameter `{name}`: {takes}"),
+            format!("unknown query parameter `{}`: {takes}", clipped(&name)),
         ));
     }
     Ok(())
+}
+
+/// An unknown name as an error message repeats it: at most `MAX_SHOWN_NAME` characters.
+fn clipped(name: &str) -> String {
+    match name.char_indices().nth(MAX_SHOWN_NAME) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +196,14 @@ mod tests {
         let (code, message) = refusal("field=/a%3D1", &["source"]);
         assert_eq!(code, "unsupported_parameter");
         assert!(message.contains("`field`") && message.contains("not supported"));
+    }
+
+    #[test]
+    fn a_huge_unknown_name_is_shown_clipped() {
+        let query = format!("{}=1", "é".repeat(10_000));
+        let (_, message) = refusal(&query, &["source"]);
+        assert!(message.len() < 400, "{} bytes", message.len());
+        assert!(message.contains("é…`"), "{message}");
     }
 
     #[test]
