@@ -79,7 +79,9 @@ impl IntoResponse for ApiError {
 }
 
 /// The query parameters a route understands. Every read route takes its query string as
-/// `Params<T>`; a route without parameters takes `Params<NoParams>`.
+/// `Params<T>`; a route without parameters takes `Params<NoParams>`. `T` also denies unknown
+/// fields, so a name listed here but missing from `T` is a `400` too, never ignored
+/// (`takes_every_name_it_lists` checks the two agree).
 pub trait QueryParams: DeserializeOwned {
     /// Every parameter name the route takes, as written in a query string.
     const NAMES: &'static [&'static str];
@@ -87,6 +89,7 @@ pub trait QueryParams: DeserializeOwned {
 
 /// For routes that take no query parameters: any parameter is refused.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
 impl QueryParams for NoParams {
@@ -115,6 +118,16 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
             .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
         Ok(Params(params))
     }
+}
+
+/// Whether `T` parses a query string that sets every name it lists (all empty), for each
+/// route's unit test.
+#[cfg(test)]
+pub fn takes_every_name_it_lists<T: QueryParams>() -> bool {
+    let query: Vec<String> = T::NAMES.iter().map(|n| format!("{n}=")).collect();
+    let uri: axum::http::Uri = format!("/?{}", query.join("&")).parse().unwrap();
+    check_names(uri.query().unwrap_or(""), T::NAMES).is_ok()
+        && Query::<T>::try_from_uri(&uri).is_ok()
 }
 
 /// Refuses the first name in `query` that is not in `accepted`, or that appears twice.
@@ -167,6 +180,11 @@ mod tests {
         let error = check_names(query, accepted).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         (error.code, error.message)
+    }
+
+    #[test]
+    fn a_route_without_parameters_takes_none() {
+        assert!(takes_every_name_it_lists::<NoParams>());
     }
 
     #[test]

@@ -131,6 +131,7 @@ async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiEr
 
 /// Parameters of `/api/stats`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatsParams {
     pub since: Option<String>,
 }
@@ -209,6 +210,7 @@ const RECONNECT: Duration = Duration::from_secs(1);
 
 /// Parameters of `/api/stream`: the list filters that apply to events still to come.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
@@ -273,5 +275,19 @@ fn sse_event(item: &FeedItem) -> SseEvent {
         FeedItem::Alert(a) => SseEvent::default()
             .event("alert")
             .data(view::alert(a).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::takes_every_name_it_lists;
+
+    #[test]
+    fn each_route_parses_every_parameter_it_lists() {
+        assert!(takes_every_name_it_lists::<ListParams>());
+        assert!(takes_every_name_it_lists::<StatsParams>());
+        assert!(takes_every_name_it_lists::<StreamParams>());
+        assert!(takes_every_name_it_lists::<crate::alert::http::AlertParams>());
     }
 }

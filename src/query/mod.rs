@@ -50,6 +50,7 @@ fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
 
 /// The raw list parameters as they arrive in a query string or on the command line.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
