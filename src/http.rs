@@ -85,6 +85,9 @@ impl IntoResponse for ApiError {
 pub trait QueryParams: DeserializeOwned {
     /// Every parameter name the route takes, as written in a query string.
     const NAMES: &'static [&'static str];
+    /// Parameters this route is to take once a feature lands, with what they are for; refused
+    /// saying so, like the ones every route lacks (`NOT_BUILT`).
+    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] = &[];
 }
 
 /// For routes that take no query parameters: any parameter is refused.
@@ -113,7 +116,7 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        check_names(parts.uri.query().unwrap_or(""), T::NAMES)?;
+        check_names(parts.uri.query().unwrap_or(""), T::NAMES, T::NOT_BUILT_HERE)?;
         let Query(params) = Query::<T>::try_from_uri(&parts.uri)
             .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
         Ok(Params(params))
@@ -126,12 +129,16 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
 pub fn takes_every_name_it_lists<T: QueryParams>() -> bool {
     let query: Vec<String> = T::NAMES.iter().map(|n| format!("{n}=")).collect();
     let uri: axum::http::Uri = format!("/?{}", query.join("&")).parse().unwrap();
-    check_names(uri.query().unwrap_or(""), T::NAMES).is_ok()
+    check_names(uri.query().unwrap_or(""), T::NAMES, &[]).is_ok()
         && Query::<T>::try_from_uri(&uri).is_ok()
 }
 
 /// Refuses the first name in `query` that is not in `accepted`, or that appears twice.
-fn check_names(query: &str, accepted: &[&str]) -> Result<(), ApiError> {
+fn check_names(
+    query: &str,
+    accepted: &[&str],
+    not_built_here: &[(&str, &str)],
+) -> Result<(), ApiError> {
     let mut seen = BTreeSet::new();
     for (name, _) in form_urlencoded::parse(query.as_bytes()) {
         if accepted.contains(&name.as_ref()) {
@@ -143,7 +150,8 @@ fn check_names(query: &str, accepted: &[&str]) -> Result<(), ApiError> {
             }
             continue;
         }
-        if let Some((_, feature)) = NOT_BUILT.iter().find(|(n, _)| *n == name) {
+        let mut not_built = NOT_BUILT.iter().chain(not_built_here);
+        if let Some((_, feature)) = not_built.find(|(n, _)| *n == name) {
             return Err(ApiError::bad_request(
                 "unsupported_parameter",
                 format!(
@@ -177,7 +185,7 @@ mod tests {
     use super::*;
 
     fn refusal(query: &str, accepted: &[&str]) -> (&'static str, String) {
-        let error = check_names(query, accepted).unwrap_err();
+        let error = check_names(query, accepted, &[("since", "replay from a time")]).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         (error.code, error.message)
     }
@@ -189,8 +197,9 @@ mod tests {
 
     #[test]
     fn known_names_pass_once_each_and_empty_values_are_fine() {
-        assert!(check_names("", &[]).is_ok());
-        assert!(check_names("source=a&type=&limit=5", &["source", "type", "limit"]).is_ok());
+        assert!(check_names("", &[], &[]).is_ok());
+        let accepted = ["source", "type", "limit"];
+        assert!(check_names("source=a&type=&limit=5", &accepted, &[]).is_ok());
     }
 
     #[test]
@@ -214,6 +223,12 @@ mod tests {
         let (code, message) = refusal("field=/a%3D1", &["source"]);
         assert_eq!(code, "unsupported_parameter");
         assert!(message.contains("`field`") && message.contains("not supported"));
+        let (code, message) = refusal("since=15m", &["source"]);
+        assert_eq!(code, "unsupported_parameter");
+        assert!(
+            message.contains("`since` (replay from a time)"),
+            "{message}"
+        );
     }
 
     #[test]

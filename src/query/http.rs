@@ -232,6 +232,8 @@ impl QueryParams for StreamParams {
         "error",
         "last_event_id",
     ];
+    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] =
+        &[("since", "replaying the stream from a time")];
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.

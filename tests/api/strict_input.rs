@@ -98,6 +98,7 @@ async fn the_stream_applies_the_status_signature_and_error_filters_live_and_on_r
     assert!(rejected_id > fine_after, "only the rejected one");
     assert_refused(&app, "/api/stream?error=maybe", "error").await;
     assert_refused(&app, "/api/stream?since=15m", "`since`").await;
+    assert_refused(&app, "/api/stream?since=15m", "not supported").await;
 }
 
 #[tokio::test]
