@@ -3,7 +3,7 @@
 //! Grammar, every parameter optional:
 //!
 //! ```text
-//! source=NAME            exact source
+//! source=NAME            exact source (a name a source can have, else refused)
 //! type=T | type=PREFIX*  exact event type, or every type starting with PREFIX
 //! status=received|rejected
 //! signature=valid|invalid|missing|unverified
@@ -25,7 +25,7 @@ pub mod view;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::model::{Signature, Status};
+use crate::model::{Signature, Status, is_valid_source_name};
 use crate::store::{EventFilter, TypeMatch};
 
 /// Default page size.
@@ -80,7 +80,12 @@ impl ListParams {
             },
         };
         Ok(EventFilter {
-            source: non_empty(&self.source).map(str::to_string),
+            source: parse_with(
+                &self.source,
+                "source",
+                |s| is_valid_source_name(s).then(|| s.to_string()),
+                "a source name (1–64 of A-Z a-z 0-9 . _ -)",
+            )?,
             event_type: non_empty(&self.event_type).map(type_match),
             status: parse_with(
                 &self.status,
@@ -241,6 +246,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_parameter() {
+        assert_eq!(
+            params(&[("source", "stripe ")])
+                .parse(now())
+                .unwrap_err()
+                .param,
+            "source"
+        );
         assert_eq!(
             params(&[("status", "ok")]).parse(now()).unwrap_err().param,
             "status"

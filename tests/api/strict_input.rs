@@ -114,6 +114,7 @@ async fn a_parameter_of_a_feature_not_yet_built_is_refused_saying_so() {
 async fn a_repeated_or_out_of_range_parameter_is_refused_not_narrowed() {
     let app = spawn_app().await;
     assert_refused(&app, "/api/events?source=a&source=b", "`source`").await;
+    assert_refused(&app, "/api/events?source=str%20ipe", "source").await;
     assert_refused(&app, "/api/events?limit=5000", "limit").await;
     assert_refused(&app, "/api/alerts?limit=5000", "limit").await;
     let page = app.get_json("/api/events?limit=1000&source=").await;
@@ -398,6 +399,7 @@ async fn a_bad_flag_value_exits_2_naming_the_flag() {
         (&["events", "--signature", "yes"], "--signature"),
         (&["events", "--error", "maybe"], "--error"),
         (&["events", "--before", "last"], "--before"),
+        (&["events", "--source", "stripe "], "--source"),
         (&["stats", "--since", "2x"], "--since"),
         (&["alerts", "--limit", "0"], "--limit"),
         (&["alerts", "--limit", "5000"], "--limit"),
