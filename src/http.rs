@@ -1,11 +1,18 @@
 //! The HTTP edge shared by every feature: one error type mapped to a response in one place.
 //!
-//! Every error reply is JSON `{"error": "…", "code": "snake_case"}` with a fitting status
-//! (SPEC §2); internals are logged, never returned.
+//! Every error reply is JSON `{"error": "…", "code": "snake_case"}` with a fitting status;
+//! internals are logged, never returned. Query strings are read through one extractor,
+//! `Params`, so no route can silently ignore a parameter it does not understand.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::store::StoreError;
@@ -68,5 +75,173 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response
+    }
+}
+
+/// The query parameters a route understands. Every read route takes its query string as
+/// `Params<T>`; a route without parameters takes `Params<NoParams>`. `T` also denies unknown
+/// fields, so a name listed here but missing from `T` is a `400` too, never ignored
+/// (`takes_every_name_it_lists` checks the two agree).
+pub trait QueryParams: DeserializeOwned {
+    /// Every parameter name the route takes, as written in a query string.
+    const NAMES: &'static [&'static str];
+    /// Parameters this route is to take once a feature lands, with what they are for; refused
+    /// saying so, like the ones every route lacks (`NOT_BUILT`).
+    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] = &[];
+}
+
+/// For routes that take no query parameters: any parameter is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+impl QueryParams for NoParams {
+    const NAMES: &'static [&'static str] = &[];
+}
+
+/// Parameters the product defines but this build does not serve yet, with what they are for.
+/// They are refused on every route with a message that says so, rather than as typos; an
+/// entry goes when its feature lands (and its name joins the route's `NAMES`).
+const NOT_BUILT: &[(&str, &str)] = &[("q", "full-text search"), ("field", "field filters")];
+
+/// The most characters of an unknown parameter's name an error message repeats.
+const MAX_SHOWN_NAME: usize = 64;
+
+/// A route's query string, parsed into `T` after every name in it is checked against
+/// `T::NAMES`: an unknown, not yet supported or repeated parameter is a `400` naming it.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        check_names(parts.uri.query().unwrap_or(""), T::NAMES, T::NOT_BUILT_HERE)?;
+        let Query(params) = Query::<T>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+        Ok(Params(params))
+    }
+}
+
+/// Whether `T` parses a query string that sets every name it lists (all empty), for each
+/// route's unit test.
+#[cfg(test)]
+pub fn takes_every_name_it_lists<T: QueryParams>() -> bool {
+    let query: Vec<String> = T::NAMES.iter().map(|n| format!("{n}=")).collect();
+    let uri: axum::http::Uri = format!("/?{}", query.join("&")).parse().unwrap();
+    check_names(uri.query().unwrap_or(""), T::NAMES, &[]).is_ok()
+        && Query::<T>::try_from_uri(&uri).is_ok()
+}
+
+/// Refuses the first name in `query` that is not in `accepted`, or that appears twice.
+fn check_names(
+    query: &str,
+    accepted: &[&str],
+    not_built_here: &[(&str, &str)],
+) -> Result<(), ApiError> {
+    let mut seen = BTreeSet::new();
+    for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+        if accepted.contains(&name.as_ref()) {
+            if !seen.insert(name.clone()) {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("query parameter `{name}` is given more than once"),
+                ));
+            }
+            continue;
+        }
+        let mut not_built = NOT_BUILT.iter().chain(not_built_here);
+        if let Some((_, feature)) = not_built.find(|(n, _)| *n == name) {
+            return Err(ApiError::bad_request(
+                "unsupported_parameter",
+                format!(
+                    "query parameter `{name}` ({feature}) is not supported by this version \
+                     of hookwatch"
+                ),
+            ));
+        }
+        let takes = match accepted {
+            [] => "this route takes no query parameters".to_string(),
+            names => format!("this route takes {}", names.join(", ")),
+        };
+        return Err(ApiError::bad_request(
+            "unknown_parameter",
+            format!("unknown query parameter `{}`: {takes}", clipped(&name)),
+        ));
+    }
+    Ok(())
+}
+
+/// An unknown name as an error message repeats it: at most `MAX_SHOWN_NAME` characters.
+fn clipped(name: &str) -> String {
+    match name.char_indices().nth(MAX_SHOWN_NAME) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(query: &str, accepted: &[&str]) -> (&'static str, String) {
+        let error = check_names(query, accepted, &[("since", "replay from a time")]).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        (error.code, error.message)
+    }
+
+    #[test]
+    fn a_route_without_parameters_takes_none() {
+        assert!(takes_every_name_it_lists::<NoParams>());
+    }
+
+    #[test]
+    fn known_names_pass_once_each_and_empty_values_are_fine() {
+        assert!(check_names("", &[], &[]).is_ok());
+        let accepted = ["source", "type", "limit"];
+        assert!(check_names("source=a&type=&limit=5", &accepted, &[]).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_with_what_the_route_takes() {
+        let (code, message) = refusal("source=a&sourc=github", &["source", "type"]);
+        assert_eq!(code, "unknown_parameter");
+        assert!(message.contains("`sourc`"), "{message}");
+        assert!(message.contains("source, type"), "{message}");
+        let (_, message) = refusal("bogus=1", &[]);
+        assert!(message.contains("`bogus`") && message.contains("no query parameters"));
+    }
+
+    #[test]
+    fn a_name_is_decoded_before_it_is_checked() {
+        let (_, message) = refusal("sour%63e=a&s%6Fu=1", &["source"]);
+        assert!(message.contains("`sou`"), "{message}");
+    }
+
+    #[test]
+    fn a_parameter_of_a_feature_not_built_says_so() {
+        let (code, message) = refusal("field=/a%3D1", &["source"]);
+        assert_eq!(code, "unsupported_parameter");
+        assert!(message.contains("`field`") && message.contains("not supported"));
+        let (code, message) = refusal("since=15m", &["source"]);
+        assert_eq!(code, "unsupported_parameter");
+        assert!(
+            message.contains("`since` (replay from a time)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_huge_unknown_name_is_shown_clipped() {
+        let query = format!("{}=1", "é".repeat(10_000));
+        let (_, message) = refusal(&query, &["source"]);
+        assert!(message.len() < 400, "{} bytes", message.len());
+        assert!(message.contains("é…`"), "{message}");
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_refused_rather_than_one_value_winning() {
+        let (_, message) = refusal("source=a&source=b", &["source"]);
+        assert!(message.contains("`source`") && message.contains("more than once"));
     }
 }

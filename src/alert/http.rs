@@ -1,12 +1,12 @@
-//! `GET /api/alerts?limit=`: stored firings and resolutions, newest first (SPEC §5).
+//! `GET /api/alerts?limit=`: stored firings and resolutions, newest first.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::view;
-use crate::http::ApiError;
+use crate::http::{ApiError, Params, QueryParams};
 use crate::store::Store;
 
 /// Alerts per answer when `limit` is not given.
@@ -15,8 +15,13 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 1000;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlertParams {
     pub limit: Option<String>,
+}
+
+impl QueryParams for AlertParams {
+    const NAMES: &'static [&'static str] = &["limit"];
 }
 
 /// Parses `limit`: 1–1000, default 50.
@@ -34,7 +39,7 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
 /// `GET /api/alerts`
 pub async fn list(
     State(store): State<Store>,
-    Query(params): Query<AlertParams>,
+    Params(params): Params<AlertParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(params.limit.as_deref())
         .map_err(|e| ApiError::bad_request("invalid_parameter", e))?;

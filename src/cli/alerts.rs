@@ -3,9 +3,8 @@
 
 use clap::Args;
 
-use super::{GlobalArgs, offline_settings, runtime};
+use super::{BadFlag, GlobalArgs, offline_settings, open_existing, runtime};
 use crate::alert::http::parse_limit;
-use crate::app::open_store;
 use crate::query::view;
 
 #[derive(Debug, Args)]
@@ -20,8 +19,9 @@ pub struct AlertsArgs {
 
 pub fn run(global: &GlobalArgs, args: AlertsArgs) -> anyhow::Result<()> {
     let settings = offline_settings(global)?;
-    let limit = parse_limit(args.limit.as_deref()).map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let alerts = runtime()?.block_on(async { open_store(&settings).await?.alerts(limit).await })?;
+    let limit = parse_limit(args.limit.as_deref()).map_err(BadFlag)?;
+    let alerts = runtime()?
+        .block_on(async { anyhow::Ok(open_existing(&settings).await?.alerts(limit).await?) })?;
     if args.json {
         for alert in &alerts {
             println!("{}", view::alert(alert));

@@ -21,7 +21,7 @@ pub fn render(s: &Settings) -> String {
         None => out += "# no config file\n",
     }
     out += &format!("listen = \"{}\"\n", s.listen);
-    out += &format!("database = \"{}\"\n", s.database.display_safe());
+    out += &format!("database = \"{}\"\n", s.database.url_safe());
     out += &format!(
         "token = {}\n",
         if s.token.is_some() {
@@ -33,11 +33,23 @@ pub fn render(s: &Settings) -> String {
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
     out += &format!("pool_size = {}\n", s.pool_size);
     out += &format!("session_idle = \"{}\"\n", age(s.session_idle));
+    if let Some(url) = &s.public_url {
+        out += &format!("public_url = \"{url}\"\n");
+    }
+    if s.sources.is_empty() {
+        out += "\n# no [sources.NAME]: every source is accepted and stored unverified\n";
+    }
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
     }
-    if let Some(enrichment) = &s.enrichment {
-        out += &format!("\n[enrichment]\n{}", render_enrichment(enrichment));
+    match &s.enrichment {
+        Some(enrichment) => {
+            out += &format!("\n[enrichment]\n{}", render_enrichment(enrichment));
+        }
+        None => out += "\n# no [enrichment]: events are not enriched\n",
+    }
+    if s.alerts.rules.is_empty() {
+        out += "\n# no [[alerts.rules]]: no alerts are raised\n";
     }
     for rule in &s.alerts.rules {
         out += &format!(
@@ -53,6 +65,9 @@ pub fn render(s: &Settings) -> String {
             "threshold = {}\nwindow_secs = {}\ncooldown_secs = {}\n",
             rule.threshold, rule.window_secs, rule.cooldown_secs
         );
+    }
+    if s.alerts.sinks.is_empty() && !s.alerts.rules.is_empty() {
+        out += "\n# no [[alerts.sinks]]: alerts are stored and shown, not sent\n";
     }
     for sink in &s.alerts.sinks {
         out += &render_sink(sink);

@@ -3,12 +3,12 @@
 use chrono::Utc;
 use clap::Args;
 
-use super::{GlobalArgs, offline_settings, runtime};
-use crate::app::open_store;
+use super::{BadFlag, GlobalArgs, offline_settings, open_existing, runtime};
 use crate::query::{ListParams, view};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
+    /// Only events of this source
     #[arg(long)]
     pub source: Option<String>,
     /// Event type; a trailing * matches by prefix (charge.*)
@@ -26,6 +26,7 @@ pub struct EventsArgs {
     /// RFC 3339 time or an age (15m, 2h, 7d)
     #[arg(long)]
     pub since: Option<String>,
+    /// Only events received before this time: RFC 3339 or an age (15m, 2h, 7d)
     #[arg(long)]
     pub until: Option<String>,
     /// At most this many events (1–1000)
@@ -49,12 +50,14 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
         error: args.error,
         since: args.since,
         until: args.until,
-        q: None,
         limit: args.limit,
         before: args.before,
     };
-    let filter = params.parse(Utc::now())?;
-    let events = runtime()?.block_on(async { open_store(&settings).await?.list(filter).await })?;
+    let filter = params
+        .parse(Utc::now())
+        .map_err(|e| BadFlag(e.to_string()))?;
+    let events = runtime()?
+        .block_on(async { anyhow::Ok(open_existing(&settings).await?.list(filter).await?) })?;
     if args.json {
         for event in &events {
             println!("{}", view::summary(event));

@@ -1,6 +1,7 @@
-//! The command line (SPEC §7): argument definitions and dispatch, one file per command.
+//! The command line: argument definitions and dispatch, one file per command.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage, a bad flag value (`BadFlag`) or
+//! a bad configuration (`ConfigError`).
 
 mod alerts;
 mod check_config;
@@ -17,8 +18,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, Overrides, Settings};
-use crate::store::Causes;
+use crate::app::open_store;
+use crate::config::{ConfigError, DatabaseUrl, Overrides, Settings};
+use crate::store::{Causes, Store};
 
 /// hookwatch: receive, keep, verify and watch webhooks.
 #[derive(Debug, Parser)]
@@ -78,11 +80,18 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hookwatch: {}", Causes(error.as_ref()));
-            let config_error = error.downcast_ref::<ConfigError>().is_some();
-            ExitCode::from(if config_error { 2 } else { 1 })
+            let usage = error.downcast_ref::<ConfigError>().is_some()
+                || error.downcast_ref::<BadFlag>().is_some();
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
+
+/// A flag value that cannot be used, e.g. `--since 2x`; the text starts with the flag's name
+/// (`since: …`). Exit code 2, like a value clap itself refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("--{0}")]
+pub struct BadFlag(pub String);
 
 /// Settings for the commands that only read the database (no listener, no token checks).
 fn offline_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
@@ -94,9 +103,55 @@ fn offline_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
     Ok(Settings::resolve_for_reading(&overrides)?)
 }
 
+/// Opens the store for a command that only reads it. A SQLite file that does not exist is an
+/// error (exit 1), so a mistyped path never becomes a new, empty database.
+async fn open_existing(settings: &Settings) -> anyhow::Result<Store> {
+    if let DatabaseUrl::Sqlite(path) = &settings.database
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {} (set the right one with --database sqlite://PATH, \
+             HOOKWATCH_DATABASE or `database` in the config file)",
+            path.display()
+        );
+    }
+    Ok(open_store(settings).await?)
+}
+
 /// A current-thread runtime for the offline commands.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag and argument of `command` and its subcommands that has no help text.
+    fn without_help(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if command.get_about().is_none() {
+            missing.push(format!("{path} (the command itself)"));
+        }
+        for arg in command.get_arguments() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            without_help(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_flag_of_every_command_has_help_text() {
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        without_help(&command, "hookwatch", &mut missing);
+        assert_eq!(missing, Vec::<String>::new(), "flags without help text");
+    }
 }

@@ -1,6 +1,8 @@
 //! `hookwatch serve`: resolve the settings, open the store, print the banner, serve until
 //! SIGTERM or Ctrl-C, then drain.
 
+use std::net::SocketAddr;
+
 use clap::Args;
 use tokio::net::TcpListener;
 
@@ -50,8 +52,9 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
+    // Bound before the store is opened, so a taken address leaves no new database behind.
+    let listener = bind(settings.listen).await?;
     let store = app::open_store(&settings).await?;
-    let listener = TcpListener::bind(settings.listen).await?;
     let address = listener.local_addr()?;
     println!("hookwatch is listening on http://{address}");
     println!("  dashboard: http://{address}/");
@@ -80,6 +83,24 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await?;
     tracing::info!("Stopped; every acknowledged event is committed.");
     Ok(())
+}
+
+/// Binds the listening socket; the error names the address and how to choose another.
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.map_err(|error| {
+        let problem = match error.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use (is another hookwatch or another server \
+                 running there?)"
+                    .to_string()
+            }
+            _ => error.to_string(),
+        };
+        anyhow::anyhow!(
+            "cannot listen on {address}: {problem}; choose another address with --listen ADDR \
+             (or HOOKWATCH_LISTEN, or `listen` in the config file)"
+        )
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a

@@ -3,8 +3,7 @@
 use chrono::Utc;
 use clap::Args;
 
-use super::{GlobalArgs, offline_settings, runtime};
-use crate::app::open_store;
+use super::{BadFlag, GlobalArgs, offline_settings, open_existing, runtime};
 use crate::query::{parse_time, view};
 
 #[derive(Debug, Args)]
@@ -22,10 +21,13 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<()> {
     let since = match args.since.as_deref() {
         None => None,
         Some(text) => Some(parse_time(text, Utc::now()).ok_or_else(|| {
-            anyhow::anyhow!("--since: `{text}` is not RFC 3339 or an age like 15m")
+            BadFlag(format!(
+                "since: `{text}` is not RFC 3339 or an age like 15m, 2h, 7d"
+            ))
         })?),
     };
-    let stats = runtime()?.block_on(async { open_store(&settings).await?.stats(since).await })?;
+    let stats = runtime()?
+        .block_on(async { anyhow::Ok(open_existing(&settings).await?.stats(since).await?) })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
         return Ok(());

@@ -1,4 +1,4 @@
-//! Resolved settings: flags, then environment, then the config file, then defaults (SPEC §1).
+//! Resolved settings: flags, then environment, then the config file, then defaults.
 //!
 //! Raw user input becomes typed settings in one step (`Settings::resolve`), so the rest of the
 //! program never sees an unparsed value. Each lower module later receives only its own small
@@ -10,6 +10,7 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod not_built;
 mod source;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;
 
-/// GitHub's own ceiling, so no provider's real delivery is refused (SPEC §2).
+/// GitHub's own ceiling, so no provider's real delivery is refused.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
 /// Where hookwatch listens when nothing says otherwise: loopback only, so it is safe by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -43,10 +44,11 @@ pub const STRONG_TOKEN_HINT: &str = "make one with `openssl rand -hex 32`";
 /// command line turns any of them into exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The cause is part of the message, not a `source`, so it is printed once.
+    #[error("cannot read config file {}: {}", path.display(), read_problem(error))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -76,6 +78,15 @@ pub enum ConfigError {
     WeakToken { listen: SocketAddr, chars: usize },
 }
 
+/// An I/O error in a user's words; a missing file is the common case.
+fn read_problem(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string(),
+    }
+}
+
 /// What the command line and environment supplied; `None` means "not given".
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -101,6 +112,8 @@ pub struct Settings {
     pub pool_size: usize,
     /// How long a dashboard session lasts without use (`session_idle`).
     pub session_idle: std::time::Duration,
+    /// The top-level `public_url`, which sources inherit (shown by `check-config`).
+    pub public_url: Option<String>,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -173,6 +186,7 @@ impl Settings {
                 max_body_bytes,
                 pool_size,
                 session_idle,
+                public_url: file.public_url.clone(),
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -207,6 +221,7 @@ impl Settings {
             max_body_bytes,
             pool_size,
             session_idle,
+            public_url: file.public_url.clone(),
             sources,
             enrichment,
             alerts,
@@ -254,9 +269,9 @@ fn load_file(named: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>), Conf
         None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
         None => return Ok((ConfigFile::default(), None)),
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Read {
         path: path.clone(),
-        source,
+        error,
     })?;
     let file = ConfigFile::parse(&text).map_err(|e| ConfigError::Parse {
         path: path.clone(),

@@ -21,7 +21,7 @@ use serde_json::json;
 use super::assets::{self, INDEX_HTML, LOGIN_HTML};
 use crate::auth::http::{cookie, require_token, too_many_attempts, with_retry_after};
 use crate::auth::{Access, Auth, Login, SESSION_COOKIE};
-use crate::http::ApiError;
+use crate::http::{ApiError, NoParams, Params};
 
 /// The policy of every dashboard answer: only this origin's files, no inline script or style,
 /// no framing, no `<base>`, forms post only here.
@@ -184,7 +184,7 @@ async fn asset(
 }
 
 /// `GET /api/meta`: what the page needs to know about the server, never a secret.
-async fn meta(State(state): State<DashboardState>) -> Json<serde_json::Value> {
+async fn meta(State(state): State<DashboardState>, _: Params<NoParams>) -> Json<serde_json::Value> {
     Json(json!({
         "insecure": state.insecure,
         "auth": state.auth.enabled(),

@@ -1,4 +1,4 @@
-//! The read API (SPEC §5): events, one event, its raw body, stats, sources, health and the
+//! The read API: events, one event, its raw body, stats, sources, health and the
 //! live stream. Thin: parse, ask the store, render with `query::view`.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::stream::{StreamFilter, items};
-use super::{ListParams, ParamError, parse_time, type_match, view};
+use super::{ListParams, ParamError, parse_time, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
-use crate::http::ApiError;
+use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::store::Store;
 
 /// What the read handlers need from the app.
@@ -34,6 +34,20 @@ pub struct QueryState {
     pub shutdown: CancellationToken,
 }
 
+impl QueryParams for ListParams {
+    const NAMES: &'static [&'static str] = &[
+        "source",
+        "type",
+        "status",
+        "signature",
+        "error",
+        "since",
+        "until",
+        "limit",
+        "before",
+    ];
+}
+
 impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> ApiError {
         ApiError::bad_request("invalid_parameter", e.to_string())
@@ -43,7 +57,7 @@ impl From<ParamError> for ApiError {
 /// `GET /api/events`
 pub async fn list_events(
     State(state): State<QueryState>,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = params.parse(Utc::now())?;
     let limit = filter.limit as usize;
@@ -65,6 +79,7 @@ pub async fn list_events(
 pub async fn get_event(
     State(state): State<QueryState>,
     Path(id): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
     let event = find(&state, &id).await?;
     Ok(Json(view::detail(&event)))
@@ -75,6 +90,7 @@ pub async fn get_event(
 pub async fn get_raw(
     State(state): State<QueryState>,
     Path(id): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Response, ApiError> {
     let event = find(&state, &id).await?;
     let content_type = event
@@ -115,14 +131,19 @@ async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiEr
 
 /// Parameters of `/api/stats`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatsParams {
     pub since: Option<String>,
+}
+
+impl QueryParams for StatsParams {
+    const NAMES: &'static [&'static str] = &["since"];
 }
 
 /// `GET /api/stats`
 pub async fn stats(
     State(state): State<QueryState>,
-    Query(p): Query<StatsParams>,
+    Params(p): Params<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let since = match p.since.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -136,7 +157,10 @@ pub async fn stats(
 }
 
 /// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
-pub async fn sources(State(state): State<QueryState>) -> Result<Json<Value>, ApiError> {
+pub async fn sources(
+    State(state): State<QueryState>,
+    _: Params<NoParams>,
+) -> Result<Json<Value>, ApiError> {
     let rows = state.store.sources().await?;
     let verified = |name: &str| {
         state
@@ -184,31 +208,49 @@ pub async fn healthz(State(state): State<QueryState>) -> Response {
 /// How long a disconnected stream client waits before reconnecting (SSE `retry:`).
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// Parameters of `/api/stream`.
+/// Parameters of `/api/stream`: the list filters that apply to events still to come.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    pub status: Option<String>,
+    pub signature: Option<String>,
+    pub error: Option<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
     pub last_event_id: Option<String>,
 }
 
+impl QueryParams for StreamParams {
+    const NAMES: &'static [&'static str] = &[
+        "source",
+        "type",
+        "status",
+        "signature",
+        "error",
+        "last_event_id",
+    ];
+    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] =
+        &[("since", "replaying the stream from a time")];
+}
+
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
 pub async fn stream(
     State(state): State<QueryState>,
-    Query(p): Query<StreamParams>,
+    Params(p): Params<StreamParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let filter = StreamFilter {
-        source: p.source.filter(|s| !s.is_empty()),
-        event_type: p
-            .event_type
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(type_match),
+    let list = ListParams {
+        source: p.source,
+        event_type: p.event_type,
+        status: p.status,
+        signature: p.signature,
+        error: p.error,
+        ..ListParams::default()
     };
+    let filter = StreamFilter::from_list(list.parse(Utc::now())?);
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -235,5 +277,19 @@ fn sse_event(item: &FeedItem) -> SseEvent {
         FeedItem::Alert(a) => SseEvent::default()
             .event("alert")
             .data(view::alert(a).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::takes_every_name_it_lists;
+
+    #[test]
+    fn each_route_parses_every_parameter_it_lists() {
+        assert!(takes_every_name_it_lists::<ListParams>());
+        assert!(takes_every_name_it_lists::<StatsParams>());
+        assert!(takes_every_name_it_lists::<StreamParams>());
+        assert!(takes_every_name_it_lists::<crate::alert::http::AlertParams>());
     }
 }

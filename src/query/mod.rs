@@ -1,19 +1,21 @@
 //! The read side's input language: query-string parameters parsed into a typed `EventFilter`.
 //!
-//! Grammar (SPEC §5), every parameter optional:
+//! Grammar, every parameter optional:
 //!
 //! ```text
-//! source=NAME            exact source
+//! source=NAME            exact source (a name a source can have, else refused)
 //! type=T | type=PREFIX*  exact event type, or every type starting with PREFIX
 //! status=received|rejected
 //! signature=valid|invalid|missing|unverified
 //! error=true|false       (also 1/0, yes/no)
 //! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d (15m, 2h, 7d)
-//! limit=N                1..=1000, default 50; larger values are capped at 1000
+//! limit=N                1..=1000, default 50
 //! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
 //! ```
 //!
-//! Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
+//! Any other parameter, or one given twice, is refused before this parser runs (`http::Params`
+//! and each route's list of names); `/api/stream` takes source, type, status, signature and
+//! error. Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
 //! shapes in `query::view`.
 
 pub mod http;
@@ -23,7 +25,7 @@ pub mod view;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::model::{Signature, Status};
+use crate::model::{Signature, Status, is_valid_source_name};
 use crate::store::{EventFilter, TypeMatch};
 
 /// Default page size.
@@ -48,6 +50,7 @@ fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
 
 /// The raw list parameters as they arrive in a query string or on the command line.
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub source: Option<String>,
     #[serde(rename = "type")]
@@ -57,7 +60,6 @@ pub struct ListParams {
     pub error: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
-    pub q: Option<String>,
     pub limit: Option<String>,
     pub before: Option<String>,
 }
@@ -65,23 +67,25 @@ pub struct ListParams {
 impl ListParams {
     /// Parses every parameter; the first bad one is reported.
     pub fn parse(&self, now: DateTime<Utc>) -> Result<EventFilter, ParamError> {
-        if self.q.as_deref().is_some_and(|q| !q.is_empty()) {
-            return Err(bad(
-                "q",
-                "full-text search is not available in this version",
-            ));
-        }
         let limit = match self.limit.as_deref().filter(|s| !s.is_empty()) {
             None => DEFAULT_LIMIT,
             Some(text) => match text.parse::<u32>() {
-                Ok(0) | Err(_) => {
-                    return Err(bad("limit", "must be a whole number from 1 to 1000"));
+                Ok(n @ 1..=MAX_LIMIT) => n,
+                _ => {
+                    return Err(bad(
+                        "limit",
+                        format!("`{text}` is not a whole number from 1 to {MAX_LIMIT}"),
+                    ));
                 }
-                Ok(n) => n.min(MAX_LIMIT),
             },
         };
         Ok(EventFilter {
-            source: non_empty(&self.source).map(str::to_string),
+            source: parse_with(
+                &self.source,
+                "source",
+                |s| is_valid_source_name(s).then(|| s.to_string()),
+                "a source name (1–64 of A-Z a-z 0-9 . _ -)",
+            )?,
             event_type: non_empty(&self.event_type).map(type_match),
             status: parse_with(
                 &self.status,
@@ -220,11 +224,15 @@ mod tests {
     }
 
     #[test]
-    fn limits_default_to_50_and_are_capped_at_1000() {
+    fn limits_default_to_50_and_beyond_1000_are_refused() {
         assert_eq!(params(&[]).parse(now()).unwrap().limit, 50);
         assert_eq!(
-            params(&[("limit", "5000")]).parse(now()).unwrap().limit,
+            params(&[("limit", "1000")]).parse(now()).unwrap().limit,
             1000
+        );
+        assert_eq!(
+            params(&[("limit", "1001")]).parse(now()).unwrap_err().param,
+            "limit"
         );
         assert_eq!(
             params(&[("limit", "0")]).parse(now()).unwrap_err().param,
@@ -238,6 +246,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_parameter() {
+        assert_eq!(
+            params(&[("source", "stripe ")])
+                .parse(now())
+                .unwrap_err()
+                .param,
+            "source"
+        );
         assert_eq!(
             params(&[("status", "ok")]).parse(now()).unwrap_err().param,
             "status"

@@ -16,20 +16,34 @@ use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use crate::feed::{Feed, FeedItem};
-use crate::model::Event;
+use crate::model::{Event, Signature, Status};
 use crate::store::{EventFilter, Store, TypeMatch};
 
 /// Events fetched from the store per refill.
 const REFILL_PAGE: u32 = 500;
 
-/// Which events a subscriber wants.
+/// Which events a subscriber wants: the list filters that make sense for what is to come.
 #[derive(Debug, Clone, Default)]
 pub struct StreamFilter {
     pub source: Option<String>,
     pub event_type: Option<TypeMatch>,
+    pub status: Option<Status>,
+    pub signature: Option<Signature>,
+    pub is_error: Option<bool>,
 }
 
 impl StreamFilter {
+    /// Takes the stream's part of a parsed list filter (the rest does not apply).
+    pub fn from_list(filter: EventFilter) -> StreamFilter {
+        StreamFilter {
+            source: filter.source,
+            event_type: filter.event_type,
+            status: filter.status,
+            signature: filter.signature,
+            is_error: filter.is_error,
+        }
+    }
+
     /// Whether a live event passes the filter; the same rules as the store's list query.
     pub fn matches(&self, e: &Event) -> bool {
         let source_ok = self.source.as_ref().is_none_or(|s| *s == e.new.source);
@@ -39,7 +53,11 @@ impl StreamFilter {
             (Some(TypeMatch::Prefix(prefix)), Some(have)) => have.starts_with(prefix.as_str()),
             (Some(_), None) => false,
         };
-        source_ok && type_ok
+        source_ok
+            && type_ok
+            && self.status.is_none_or(|s| s == e.new.status)
+            && self.signature.is_none_or(|s| s == e.new.signature)
+            && self.is_error.is_none_or(|b| b == e.new.is_error)
     }
 }
 
@@ -130,6 +148,9 @@ async fn refill(s: &mut State) -> Option<()> {
     let filter = EventFilter {
         source: s.filter.source.clone(),
         event_type: s.filter.event_type.clone(),
+        status: s.filter.status,
+        signature: s.filter.signature,
+        is_error: s.filter.is_error,
         after: Some(s.last_id),
         limit: REFILL_PAGE,
         ..EventFilter::default()

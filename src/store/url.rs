@@ -44,21 +44,42 @@ impl DatabaseUrl {
             DatabaseUrl::Postgres(url) => format!("PostgreSQL {}", redact_password(url)),
         }
     }
+
+    /// The URL as `--database` takes it (`sqlite://PATH`), with a PostgreSQL password shown
+    /// as `***`: what `check-config` prints, so it can be pasted back.
+    pub fn url_safe(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
 }
 
-/// Hides `:password@` in a URL so it can be logged.
-fn redact_password(url: &str) -> String {
+/// Hides the password of a URL (`user:password@`, or a `password=` query parameter) so it
+/// can be printed.
+pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     // The last `@` ends the user info: a password may itself contain `@`.
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
-    }
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => rest.to_string(),
+    };
+    let Some((base, query)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{scheme}://{base}?{}", query.join("&"))
 }
 
 #[cfg(test)]
@@ -96,5 +117,29 @@ mod tests {
         let tricky = DatabaseUrl::Postgres("postgres://app:p@ss@db/hooks".into()).display_safe();
         assert!(!tricky.contains("ss@"), "{tricky}");
         assert!(tricky.ends_with("@db/hooks"), "{tricky}");
+    }
+
+    #[test]
+    fn the_database_is_shown_as_a_url_that_can_be_pasted_back() {
+        let sqlite = DatabaseUrl::parse("sqlite:data/h.db").unwrap();
+        assert_eq!(sqlite.url_safe(), "sqlite://data/h.db");
+        assert_eq!(DatabaseUrl::parse(&sqlite.url_safe()), Ok(sqlite));
+        let absolute = DatabaseUrl::Sqlite("/var/lib/h.db".into());
+        assert_eq!(absolute.url_safe(), "sqlite:///var/lib/h.db");
+        let cases = [
+            (
+                "postgres://app:s3cret@db:5432/hooks",
+                "postgres://app:***@db:5432/hooks",
+            ),
+            ("postgres://app@db/hooks", "postgres://app@db/hooks"),
+            ("postgresql://db/hooks", "postgresql://db/hooks"),
+            (
+                "postgres://db/hooks?user=app&password=s3cret&sslmode=require",
+                "postgres://db/hooks?user=app&password=***&sslmode=require",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(DatabaseUrl::Postgres(url.into()).url_safe(), shown);
+        }
     }
 }

@@ -323,7 +323,11 @@ async fn the_alerts_command_reads_them_from_the_database() {
         table.contains("cli burst") && table.contains("firing"),
         "{table}"
     );
-    assert_eq!(run(&["--limit", "nope"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["--limit", "nope"]).status.code(),
+        Some(2),
+        "a bad flag value"
+    );
 }
 
 /// The stored alerts as `(rule, state, count)`, oldest first.

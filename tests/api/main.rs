@@ -26,6 +26,7 @@ mod small_commands;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
 mod store_contract;
+mod strict_input;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
 mod tail;

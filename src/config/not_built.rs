@@ -1,0 +1,160 @@
+//! Config keys the product defines but this build does not implement yet.
+//!
+//! Such a key must stop start-up like a typo does, or a user would believe a setting applies
+//! when nothing reads it. Listing them here, rather than letting serde call them unknown,
+//! lets the message say what is really wrong: the key is right, this version lacks the
+//! feature. When a feature lands, its entries go and its keys join the structs in `file`.
+//! Pure: works on the parsed TOML value.
+
+use toml::{Table, Value};
+
+/// Key paths (`*` is any source name or any array item) and the feature each belongs to.
+const NOT_BUILT: &[(&str, &str)] = &[
+    ("forward", "forwarding"),
+    ("retention", "retention"),
+    ("trusted_proxies", "client addresses behind a proxy"),
+    ("sources.*.response", "custom responses"),
+    ("sources.*.retention", "retention"),
+    ("sources.*.allow_ips", "IP allow lists"),
+    ("sources.*.scheme", "configurable signature schemes"),
+    ("sources.*.header", "configurable signature schemes"),
+    ("sources.*.algorithm", "configurable signature schemes"),
+    ("sources.*.encoding", "configurable signature schemes"),
+    ("sources.*.prefix", "configurable signature schemes"),
+    (
+        "sources.*.timestamp_header",
+        "configurable signature schemes",
+    ),
+    ("sources.*.signed", "configurable signature schemes"),
+    ("sources.*.user", "configurable signature schemes"),
+    ("sources.*.password_env", "configurable signature schemes"),
+    ("sources.*.query", "configurable signature schemes"),
+    ("sources.*.keys", "configurable signature schemes"),
+    ("alerts.rules.*.target", "forwarding"),
+];
+
+/// Values (at a key path) that name a feature this build lacks: the key itself is built.
+const NOT_BUILT_VALUES: &[(&str, &str, &str)] =
+    &[("alerts.rules.*.kind", "forward_failures", "forwarding")];
+
+/// A key the file sets (or sets to a value) that this build does not implement.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "key `{key}` is for {feature}, which this version of hookwatch does not support; remove \
+     it (nothing would read it)"
+)]
+pub struct NotBuilt {
+    /// Where it is, e.g. `sources.acme.scheme` or `alerts.rules[0].target`.
+    pub key: String,
+    pub feature: &'static str,
+}
+
+/// The first key in `file` that names a feature this build lacks, in the order of the lists.
+pub fn check(file: &Table) -> Result<(), NotBuilt> {
+    for (pattern, feature) in NOT_BUILT {
+        let segments: Vec<&str> = pattern.split('.').collect();
+        if let Some(key) = find_in_table(file, &segments, "", &|_| true) {
+            return Err(NotBuilt { key, feature });
+        }
+    }
+    for (pattern, value, feature) in NOT_BUILT_VALUES {
+        let segments: Vec<&str> = pattern.split('.').collect();
+        let named = |found: &Value| found.as_str() == Some(value);
+        if let Some(key) = find_in_table(file, &segments, "", &named) {
+            return Err(NotBuilt {
+                key: format!("{key} = \"{value}\""),
+                feature,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a path pattern looks for at its end.
+type Wanted<'a> = &'a dyn Fn(&Value) -> bool;
+
+/// The path of the first value at `pattern` under `table` that is `wanted`.
+fn find_in_table(table: &Table, pattern: &[&str], at: &str, wanted: Wanted) -> Option<String> {
+    let (first, rest) = pattern.split_first()?;
+    let path = |key: &str| match at {
+        "" => key.to_string(),
+        _ => format!("{at}.{key}"),
+    };
+    if *first == "*" {
+        return table
+            .iter()
+            .find_map(|(key, value)| find(value, rest, &path(key), wanted));
+    }
+    table
+        .get(*first)
+        .and_then(|value| find(value, rest, &path(first), wanted))
+}
+
+fn find(value: &Value, pattern: &[&str], at: &str, wanted: Wanted) -> Option<String> {
+    if pattern.is_empty() {
+        return wanted(value).then(|| at.to_string());
+    }
+    match value {
+        Value::Table(table) => find_in_table(table, pattern, at, wanted),
+        Value::Array(items) if pattern[0] == "*" => items
+            .iter()
+            .enumerate()
+            .find_map(|(n, item)| find(item, &pattern[1..], &format!("{at}[{n}]"), wanted)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> Option<NotBuilt> {
+        check(&text.parse::<Table>().unwrap()).err()
+    }
+
+    #[test]
+    fn top_level_sections_and_keys_are_found() {
+        let forward = refused("[[forward]]\nsource = \"*\"\nto = \"http://x\"\n").unwrap();
+        assert_eq!(forward.key, "forward");
+        assert_eq!(forward.feature, "forwarding");
+        assert_eq!(
+            refused("[retention]\nmax_age = \"30d\"\n").unwrap().key,
+            "retention"
+        );
+        assert_eq!(
+            refused("trusted_proxies = [\"10.0.0.1\"]\n").unwrap().key,
+            "trusted_proxies"
+        );
+    }
+
+    #[test]
+    fn keys_inside_any_source_or_array_item_are_found_with_their_place() {
+        let scheme = refused("[sources.stripe]\n[sources.acme]\nscheme = \"hmac\"\n").unwrap();
+        assert_eq!(scheme.key, "sources.acme.scheme");
+        let response = refused("[sources.s.response]\nstatus = 202\n").unwrap();
+        assert_eq!(response.key, "sources.s.response");
+        let target = refused(
+            "[[alerts.rules]]\nname = \"a\"\n[[alerts.rules]]\nname = \"b\"\ntarget = \"t\"\n",
+        )
+        .unwrap();
+        assert_eq!(target.key, "alerts.rules[1].target");
+        assert!(target.to_string().contains("does not support"));
+    }
+
+    #[test]
+    fn a_value_that_names_a_feature_not_built_is_found() {
+        let text = "[[alerts.rules]]\nname = \"a\"\nkind = \"burst\"\n\
+                    [[alerts.rules]]\nname = \"f\"\nkind = \"forward_failures\"\n";
+        let kind = refused(text).unwrap();
+        assert_eq!(kind.key, "alerts.rules[1].kind = \"forward_failures\"");
+        assert_eq!(kind.feature, "forwarding");
+    }
+
+    #[test]
+    fn built_keys_and_look_alikes_pass() {
+        let text = "listen = \"127.0.0.1:8080\"\n[sources.forward]\nprovider = \"stripe\"\n\
+                    [sources.scheme]\n[[alerts.rules]]\nname = \"r\"\nkind = \"burst\"\n";
+        assert_eq!(refused(text), None);
+        assert_eq!(refused("sources = 3\nalerts = []\n"), None);
+    }
+}
