@@ -32,6 +32,12 @@ pub fn render(s: &Settings) -> String {
     );
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
     out += &format!("pool_size = {}\n", s.pool_size);
+    out += &format!(
+        "header_timeout_secs = {}\nbody_idle_timeout_secs = {}\nmax_connections = {}\n",
+        s.limits.header_timeout.as_secs(),
+        s.limits.body_idle_timeout.as_secs(),
+        s.limits.max_connections
+    );
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
     }

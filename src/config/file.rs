@@ -19,6 +19,10 @@ pub struct ConfigFile {
     /// PostgreSQL connections per instance.
     pub pool_size: Option<usize>,
     pub public_url: Option<String>,
+    /// Connection limits, resolved in `config::limits`.
+    pub header_timeout_secs: Option<u64>,
+    pub body_idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
     /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.

@@ -10,6 +10,7 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod limits;
 mod source;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
+pub use limits::ConnectionLimits;
 pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;
@@ -142,6 +144,8 @@ pub struct Settings {
     pub max_body_bytes: u64,
     /// Connections in the PostgreSQL pool; unused with SQLite.
     pub pool_size: usize,
+    /// Timeouts and the connection bound that keep slow clients from holding the server.
+    pub limits: ConnectionLimits,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -201,6 +205,7 @@ impl Settings {
                 format!("{pool_size} is out of range: use 2 to 1000 connections"),
             ));
         }
+        let limits = limits::resolve(&file).map_err(|(key, problem)| invalid(key, problem))?;
         if scope == Scope::Read {
             return Ok(Settings {
                 listen,
@@ -209,6 +214,7 @@ impl Settings {
                 insecure_no_auth: false,
                 max_body_bytes,
                 pool_size,
+                limits,
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -236,6 +242,7 @@ impl Settings {
             insecure_no_auth: overrides.insecure_no_auth,
             max_body_bytes,
             pool_size,
+            limits,
             sources,
             enrichment,
             alerts,

@@ -18,6 +18,7 @@ mod postgres_growth;
 mod postgres_stream;
 mod postgres_tls;
 mod process;
+mod raw_http;
 mod read_api;
 mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
