@@ -21,6 +21,7 @@ mod process;
 mod raw_http;
 mod read_api;
 mod signatures;
+mod slow_clients;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
 mod store_contract;
