@@ -10,7 +10,7 @@
 //! can only be its own error answer; it is held back (hyper closes the connection right
 //! after it). Once hyper returns its error, [`finish`] writes the JSON answer in its place on
 //! the task's own handle of the socket, naming hyper's reason; a head cut off by the header
-//! timeout gets `408`.
+//! timeout gets `408`, an HTTP/2 preface (which hyper drops silently) `505`.
 //!
 //! A response whose body ends before the request's body was read can leave hyper's own answer
 //! to a following malformed request unflushed behind it; that one then goes out bare, as
@@ -244,6 +244,13 @@ fn own_answer(watch: &Watch, error: &hyper::Error, header_timeout: Duration) -> 
     if held != 0 {
         let status = StatusCode::from_u16(held).unwrap_or(StatusCode::BAD_REQUEST);
         return Some(refusal(status, error));
+    }
+    if error.is_parse_version_h2() {
+        return Some(ApiError::new(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "http2_not_supported",
+            "HTTP/2 without TLS is not served: speak HTTP/1.1",
+        ));
     }
     if error.is_timeout() && watch.head_begun.load(Relaxed) {
         let secs = header_timeout.as_secs();

@@ -134,6 +134,15 @@ async fn a_conflicting_content_length_is_a_json_400_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn an_http2_preface_without_tls_is_a_json_505() {
+    let app = spawn_app().await;
+    let message = one(app.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .error(505);
+    assert!(message.contains("HTTP/1.1"), "{message}");
+}
+
+#[tokio::test]
 async fn broken_chunked_framing_is_a_json_400_not_a_413() {
     let app = spawn_app().await;
     let request = b"POST /webhook/github HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
