@@ -1,40 +1,32 @@
 //! One accepted TCP connection as hyper sees it, watched so that even the answers hyper gives
 //! on its own are JSON `{"error": …}` like every other answer.
 //!
-//! hyper answers a request it cannot parse (a `<` in the target, a duplicate Content-Length,
-//! too many headers) with a bare status and an empty body, written before any handler runs,
-//! and it has no setting to change that; after a header timeout it closes without a word.
-//! So hyper gets a [`WatchedStream`]: one handle of a shared socket that counts requests
+//! hyper answers a request it cannot parse (a `<` in the target, conflicting Content-Length
+//! values, too many headers) with a bare status and an empty body, written before any handler
+//! runs, and it has no setting to change that; after a header timeout it closes without a
+//! word. Parsing each request head ourselves first would be a second HTTP parser to keep in
+//! step with hyper's; counting is enough. So hyper gets a [`WatchedStream`]: one handle of a shared socket that counts requests
 //! handed to the router (`dispatched`) and responses hyper has finished and flushed
 //! (`settled`). When the two are equal no answer of ours is owed, so what hyper writes then
 //! can only be its own error answer; it is held back (hyper closes the connection right
-//! after it). Once hyper returns its error, [`finish`] writes the JSON answer in its place on
-//! the task's own handle of the socket, naming hyper's reason; a head cut off by the header
-//! timeout gets `408`, an HTTP/2 preface (which hyper drops silently) `505`.
+//! after it). Once hyper returns its error, `refusal::finish` writes the JSON answer in its
+//! place on the task's own handle of the socket.
 //!
 //! A response whose body ends before the request's body was read can leave hyper's own answer
 //! to a following malformed request unflushed behind it; that one then goes out bare, as
 //! nothing of a real response may ever be held back.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-
-use crate::http::ApiError;
-
-/// How long a closed-off client may keep sending before the socket is closed under it: long
-/// enough for it to read the answer, short enough not to hold a connection slot.
-const LINGER: Duration = Duration::from_secs(2);
 
 /// What the connection task and hyper's handle of the socket know about each other.
 #[derive(Debug, Default)]
@@ -55,6 +47,16 @@ impl Watch {
     pub fn dispatched(&self) {
         self.dispatched.fetch_add(1, Relaxed);
         self.head_begun.store(false, Relaxed);
+    }
+
+    /// The status of hyper's own answer, if one was held back.
+    pub fn held(&self) -> Option<StatusCode> {
+        StatusCode::from_u16(self.held.load(Relaxed)).ok()
+    }
+
+    /// Whether part of a request head had arrived (so a timeout cut a request, not silence).
+    pub fn head_begun(&self) -> bool {
+        self.head_begun.load(Relaxed)
     }
 
     /// Whether hyper, writing `bytes` now, is giving its own answer (which is then held).
@@ -209,108 +211,6 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// After hyper is done with the connection (its handle dropped): writes the JSON answer hyper
-/// did not give, if one is owed, then closes the socket.
-pub async fn finish(
-    stream: Arc<TcpStream>,
-    watch: &Watch,
-    outcome: Result<(), hyper::Error>,
-    peer: SocketAddr,
-    header_timeout: Duration,
-) {
-    let answer = match &outcome {
-        Ok(()) => None,
-        Err(error) => own_answer(watch, error, header_timeout),
-    };
-    let Ok(mut stream) = Arc::try_unwrap(stream) else {
-        return;
-    };
-    let Some(answer) = answer else {
-        let _ = stream.shutdown().await;
-        return;
-    };
-    if let Err(error) = &outcome {
-        tracing::debug!(peer = %peer, status = answer.status.as_u16(), error = %error,
-            "Refused a request before routing.");
-    }
-    let _ = tokio::time::timeout(LINGER, answer_and_close(&mut stream, &answer)).await;
-}
-
-/// The answer owed after hyper failed with `error`, if any.
-fn own_answer(watch: &Watch, error: &hyper::Error, header_timeout: Duration) -> Option<ApiError> {
-    let held = watch.held.load(Relaxed);
-    if held != 0 {
-        let status = StatusCode::from_u16(held).unwrap_or(StatusCode::BAD_REQUEST);
-        return Some(refusal(status, error));
-    }
-    if error.is_parse_version_h2() {
-        return Some(ApiError::new(
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "http2_not_supported",
-            "HTTP/2 without TLS is not served: speak HTTP/1.1",
-        ));
-    }
-    if error.is_timeout() && watch.head_begun.load(Relaxed) {
-        let secs = header_timeout.as_secs();
-        return Some(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "header_timeout",
-            format!("the request line and headers did not arrive within {secs} s"),
-        ));
-    }
-    None
-}
-
-/// The JSON for hyper's own refusal with `status`, naming hyper's reason.
-fn refusal(status: StatusCode, error: &hyper::Error) -> ApiError {
-    match status {
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::new(
-            status,
-            "headers_too_large",
-            format!(
-                "the request has more than {} headers or they are too large",
-                super::server::MAX_HEADERS
-            ),
-        ),
-        StatusCode::URI_TOO_LONG => ApiError::new(status, "uri_too_long", "the URL is too long"),
-        _ => {
-            let reason = error.to_string();
-            let hint = if reason.contains("URI") {
-                ": characters such as < > \" and spaces in the URL must be percent-encoded"
-            } else if reason.contains("content-length") {
-                ": Content-Length must be one number, not repeated with another value"
-            } else {
-                ""
-            };
-            ApiError::new(
-                status,
-                "malformed_request",
-                format!("the request is not valid HTTP/1.1 ({reason}){hint}"),
-            )
-        }
-    }
-}
-
-/// Writes `answer` as a whole HTTP/1.1 response, then closes gently: the write side first,
-/// then reading off what the client still sends until it closes, so the close does not
-/// become a reset that could destroy the answer before the client reads it.
-async fn answer_and_close(stream: &mut TcpStream, answer: &ApiError) {
-    let body = answer.body().to_string();
-    let head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n",
-        answer.status.as_u16(),
-        answer.status.canonical_reason().unwrap_or(""),
-        body.len()
-    );
-    if stream.write_all((head + &body).as_bytes()).await.is_err() {
-        return;
-    }
-    let _ = stream.shutdown().await;
-    let mut sink = [0u8; 4096];
-    while let Ok(1..) = stream.read(&mut sink).await {}
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod body;
 mod conn;
+mod refusal;
 mod server;
 
 use std::collections::BTreeMap;

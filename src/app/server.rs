@@ -5,7 +5,7 @@
 //!   beyond the bound new clients wait in the kernel's listen backlog;
 //! - patience: hyper's header timeout cuts a client that sends its request head too slowly
 //!   (or keeps an idle connection), and each request body gives up when it stalls (`body`);
-//! - JSON even for the answers hyper gives on its own (`conn`).
+//! - JSON even for the answers hyper gives on its own (`conn`, `refusal`).
 //!
 //! Graceful shutdown: when `shutdown` completes the loop stops accepting, every connection
 //! is told to finish its in-flight request and close, and `run` returns once all have.
@@ -31,7 +31,8 @@ use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
 use super::body::Paced;
-use super::conn::{self, Counted, Watch, WatchedStream};
+use super::conn::{Counted, Watch, WatchedStream};
+use super::refusal;
 use crate::config::ConnectionLimits;
 
 /// Headers a request may carry; more is `431`.
@@ -141,6 +142,6 @@ impl Connection {
             }
         };
         let header_timeout = self.limits.header_timeout;
-        conn::finish(stream, &watch, outcome, peer, header_timeout).await;
+        refusal::finish(stream, &watch, outcome, peer, header_timeout).await;
     }
 }
