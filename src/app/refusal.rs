@@ -3,13 +3,13 @@
 //! a head cut off by the header timeout, `505` for an HTTP/2 preface (which hyper drops
 //! silently). Then the socket is closed gently, so the answer is not lost to a reset.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use super::conn::Watch;
 use crate::http::ApiError;
@@ -18,38 +18,17 @@ use crate::http::ApiError;
 /// enough for it to read the answer, short enough not to hold a connection slot.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// After hyper is done with the connection (its handle dropped): writes the JSON answer hyper
-/// did not give, if one is owed, then closes the socket.
-pub async fn finish(
-    stream: Arc<TcpStream>,
+/// The answer hyper did not give on this connection, if one is owed, from how hyper ended it.
+pub fn owed(
     watch: &Watch,
-    outcome: Result<(), hyper::Error>,
-    peer: SocketAddr,
+    outcome: &Result<(), hyper::Error>,
     header_timeout: Duration,
-) {
-    let answer = match &outcome {
-        Ok(()) => None,
-        Err(error) => own_answer(watch, error, header_timeout),
-    };
-    let Ok(mut stream) = Arc::try_unwrap(stream) else {
-        return;
-    };
-    let Some(answer) = answer else {
-        let _ = stream.shutdown().await;
-        return;
-    };
-    if let Err(error) = &outcome {
-        tracing::debug!(peer = %peer, status = answer.status.as_u16(), error = %error,
-            "Refused a request before routing.");
-    }
-    let _ = tokio::time::timeout(LINGER, answer_and_close(&mut stream, &answer)).await;
-}
-
-/// The answer owed after hyper failed with `error`, if any.
-fn own_answer(watch: &Watch, error: &hyper::Error, header_timeout: Duration) -> Option<ApiError> {
+) -> Option<ApiError> {
+    let error = outcome.as_ref().err()?;
     if let Some(status) = watch.held() {
         return Some(refusal(status, error));
     }
+
     if error.is_parse_version_h2() {
         return Some(ApiError::new(
             StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -66,6 +45,30 @@ fn own_answer(watch: &Watch, error: &hyper::Error, header_timeout: Duration) -> 
         ));
     }
     None
+}
+
+/// Once hyper has dropped its handle: writes `answer`, if any, then closes the socket. A
+/// server that is `draining` does not wait for the client to finish sending.
+pub async fn close(stream: Arc<TcpStream>, answer: Option<ApiError>, draining: &CancellationToken) {
+    let Ok(mut stream) = Arc::try_unwrap(stream) else {
+        return;
+    };
+    let Some(answer) = answer else {
+        let _ = stream.shutdown().await;
+        return;
+    };
+    let written = tokio::time::timeout(LINGER, write(&mut stream, &answer)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        return;
+    }
+    // Read off what the client still sends until it closes, so the close does not become a
+    // reset that could destroy the answer before the client reads it.
+    let mut sink = [0u8; 4096];
+    let drain = async { while let Ok(1..) = stream.read(&mut sink).await {} };
+    tokio::select! {
+        _ = tokio::time::timeout(LINGER, drain) => {}
+        () = draining.cancelled() => {}
+    }
 }
 
 /// The JSON for hyper's own refusal with `status`, naming hyper's reason.
@@ -98,10 +101,8 @@ fn refusal(status: StatusCode, error: &hyper::Error) -> ApiError {
     }
 }
 
-/// Writes `answer` as a whole HTTP/1.1 response, then closes gently: the write side first,
-/// then reading off what the client still sends until it closes, so the close does not
-/// become a reset that could destroy the answer before the client reads it.
-async fn answer_and_close(stream: &mut TcpStream, answer: &ApiError) {
+/// Writes `answer` as a whole HTTP/1.1 response and closes the write side.
+async fn write(stream: &mut TcpStream, answer: &ApiError) -> std::io::Result<()> {
     let body = answer.body().to_string();
     let head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -110,10 +111,6 @@ async fn answer_and_close(stream: &mut TcpStream, answer: &ApiError) {
         answer.status.canonical_reason().unwrap_or(""),
         body.len()
     );
-    if stream.write_all((head + &body).as_bytes()).await.is_err() {
-        return;
-    }
-    let _ = stream.shutdown().await;
-    let mut sink = [0u8; 4096];
-    while let Ok(1..) = stream.read(&mut sink).await {}
+    stream.write_all((head + &body).as_bytes()).await?;
+    stream.shutdown().await
 }

@@ -141,7 +141,11 @@ impl Connection {
                 }
             }
         };
-        let header_timeout = self.limits.header_timeout;
-        refusal::finish(stream, &watch, outcome, peer, header_timeout).await;
+        let answer = refusal::owed(&watch, &outcome, self.limits.header_timeout);
+        if let Some(answer) = &answer {
+            tracing::debug!(peer = %peer, status = answer.status.as_u16(),
+                reason = %answer.message, "Answered before routing.");
+        }
+        refusal::close(stream, answer, &self.draining).await;
     }
 }

@@ -211,3 +211,31 @@ async fn a_body_that_stops_arriving_is_a_json_408_and_nothing_is_stored() {
     let listed = app.get_json("/api/events").await;
     assert_eq!(listed["events"].as_array().unwrap().len(), 0, "{listed}");
 }
+
+#[tokio::test]
+async fn a_sender_that_waits_for_100_continue_gets_it_and_then_its_200() {
+    let app = spawn_app().await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /webhook/github HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\
+              Content-Length: 2\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tokio::time::timeout(DEADLINE, stream.read_exact(&mut byte))
+            .await
+            .expect("100 Continue arrives")
+            .expect("read");
+        interim.push(byte[0]);
+    }
+    assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"{}").await.unwrap();
+    let all = answers(&read_to_close(&mut stream).await);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].status, 200);
+    assert_eq!(all[0].json()["status"], "received");
+}
