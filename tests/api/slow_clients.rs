@@ -190,3 +190,45 @@ async fn a_slow_client_delays_a_graceful_stop_by_no_more_than_the_header_timeout
     assert_eq!(all.len(), 1, "{all:?}");
     all[0].error(408);
 }
+
+#[tokio::test]
+async fn a_body_that_keeps_moving_is_received_however_long_it_takes() {
+    let app = spawn_app_with("body_idle_timeout_secs = 1\n").await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let chunk = format!("{:1024}", "");
+    let length = 2 + 4 * chunk.len();
+    let head = format!(
+        "POST /webhook/steady HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\
+         Connection: close\r\n\r\n["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    for _ in 0..4 {
+        // Slower than nothing, faster than the timeout: 1 KiB every 600 ms.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stream.write_all(chunk.as_bytes()).await.unwrap();
+    }
+    stream.write_all(b"]").await.unwrap();
+    let all = answers(&read_to_close(&mut stream).await);
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "longer than the timeout"
+    );
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].status, 200, "{all:?}");
+    assert_eq!(all[0].json()["status"], "received");
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_without_an_answer() {
+    let app = spawn_app_with("header_timeout_secs = 1\n").await;
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    let started = Instant::now();
+    let read = read_to_close(&mut idle).await;
+    assert!(read.is_empty(), "{:?}", String::from_utf8_lossy(&read));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
