@@ -45,6 +45,21 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// A request body that stopped arriving (see [`BodyStalled`]).
+    pub fn body_timeout(stalled: &BodyStalled) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            stalled.to_string(),
+        )
+    }
+
+    /// The JSON every error answer carries, also written by the server itself for requests
+    /// that never reach a handler.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": self.message, "code": self.code })
+    }
+
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -52,6 +67,14 @@ impl ApiError {
             "a token is required: send Authorization: Bearer TOKEN",
         )
     }
+}
+
+/// The error a request body yields when the sender stops sending: raised by the server's body
+/// reader, turned into `408` by whichever handler was reading.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stopped arriving: no progress for {secs} s")]
+pub struct BodyStalled {
+    pub secs: u64,
 }
 
 impl From<StoreError> for ApiError {
@@ -67,7 +90,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.message, "code": self.code }));
+        let body = Json(self.body());
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response

@@ -2,11 +2,16 @@
 //!
 //! `serve(listener, …, shutdown)` takes a bound listener so tests bind port 0. Graceful
 //! shutdown: on the signal the server stops accepting, in-flight requests finish (each waits
-//! for its commit), open streams end, then `serve` returns.
+//! for its commit), open streams end, then `serve` returns. The accept loop and what it
+//! guards against (slow clients, too many of them, hyper's bare error answers) is `server`.
+
+mod body;
+mod conn;
+mod refusal;
+mod server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
 use crate::auth::http::require_token;
-use crate::config::{Settings, SourceSettings};
+use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
@@ -49,6 +54,7 @@ pub struct ServeOptions {
     pub session_idle: std::time::Duration,
     pub enrichment: Option<EnrichSettings>,
     pub alerts: AlertSettings,
+    pub limits: ConnectionLimits,
 }
 
 impl ServeOptions {
@@ -64,6 +70,7 @@ impl ServeOptions {
             sources: settings.sources,
             enrichment: settings.enrichment,
             alerts: settings.alerts,
+            limits: settings.limits,
         }
     }
 }
@@ -84,15 +91,14 @@ pub async fn serve(
         feed.clone(),
         cancel.clone(),
     );
+    let limits = options.limits;
     let router = router(options, feed, cancel.clone());
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let stop = cancel.clone();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await?;
+    server::run(listener, router, limits, async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await;
     cancel.cancel();
     if let Some(task) = alerts {
         let _ = task.await;

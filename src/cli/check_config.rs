@@ -33,6 +33,12 @@ pub fn render(s: &Settings) -> String {
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
     out += &format!("pool_size = {}\n", s.pool_size);
     out += &format!("session_idle = \"{}\"\n", age(s.session_idle));
+    out += &format!(
+        "header_timeout_secs = {}\nbody_idle_timeout_secs = {}\nmax_connections = {}\n",
+        s.limits.header_timeout.as_secs(),
+        s.limits.body_idle_timeout.as_secs(),
+        s.limits.max_connections
+    );
     if let Some(url) = &s.public_url {
         out += &format!("public_url = \"{url}\"\n");
     }

@@ -22,6 +22,10 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     /// How long a dashboard session lasts without use (`12h`).
     pub session_idle: Option<String>,
+    /// Connection limits, resolved in `config::limits`.
+    pub header_timeout_secs: Option<u64>,
+    pub body_idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
     /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.

@@ -10,6 +10,7 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod limits;
 mod not_built;
 mod source;
 
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use crate::store::DatabaseUrl;
 pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
+pub use limits::ConnectionLimits;
 pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;
@@ -114,6 +116,8 @@ pub struct Settings {
     pub session_idle: std::time::Duration,
     /// The top-level `public_url`, which sources inherit (shown by `check-config`).
     pub public_url: Option<String>,
+    /// Timeouts and the connection bound that keep slow clients from holding the server.
+    pub limits: ConnectionLimits,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -177,6 +181,7 @@ impl Settings {
             None => crate::auth::DEFAULT_SESSION_IDLE,
             Some(text) => parse_session_idle(text).map_err(|e| invalid("session_idle", e))?,
         };
+        let limits = limits::resolve(&file).map_err(|(key, problem)| invalid(key, problem))?;
         if scope == Scope::Read {
             return Ok(Settings {
                 listen,
@@ -187,6 +192,7 @@ impl Settings {
                 pool_size,
                 session_idle,
                 public_url: file.public_url.clone(),
+                limits,
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -222,6 +228,7 @@ impl Settings {
             pool_size,
             session_idle,
             public_url: file.public_url.clone(),
+            limits,
             sources,
             enrichment,
             alerts,

@@ -2,6 +2,7 @@
 //!
 //! The body is read with a hard limit while it streams in (nothing is buffered past
 //! `max_body_bytes`); a declared `Content-Length` over the limit is refused before reading.
+//! A body that stalls is `408`, one that cannot be read (bad chunked framing) `400`.
 
 use std::net::SocketAddr;
 
@@ -11,10 +12,11 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use http_body_util::LengthLimitError;
 use serde_json::json;
 
 use super::{Delivery, Ingest, Outcome};
-use crate::http::ApiError;
+use crate::http::{ApiError, BodyStalled};
 use crate::model::{Header, is_valid_source_name};
 
 /// What the ingest handler needs from the app.
@@ -49,7 +51,7 @@ pub async fn receive(
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let body = to_bytes(body, limit_usize)
         .await
-        .map_err(|_| too_large(limit))?;
+        .map_err(|error| unreadable(&error, limit))?;
     let delivery = Delivery {
         source,
         received_at,
@@ -100,6 +102,24 @@ fn invalid_source() -> ApiError {
     ApiError::bad_request(
         "invalid_source",
         "the source name must be 1–64 characters of A-Z a-z 0-9 . _ -",
+    )
+}
+
+/// Why the body could not be read: over the limit, stalled, or broken off.
+fn unreadable(error: &axum::Error, limit: u64) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<LengthLimitError>() {
+            return too_large(limit);
+        }
+        if let Some(stalled) = error.downcast_ref::<BodyStalled>() {
+            return ApiError::body_timeout(stalled);
+        }
+        cause = error.source();
+    }
+    ApiError::bad_request(
+        "unreadable_body",
+        format!("the body could not be read ({error}); nothing was stored"),
     )
 }
 

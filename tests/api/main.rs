@@ -20,8 +20,10 @@ mod postgres_growth;
 mod postgres_stream;
 mod postgres_tls;
 mod process;
+mod raw_http;
 mod read_api;
 mod signatures;
+mod slow_clients;
 mod small_commands;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
