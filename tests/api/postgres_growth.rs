@@ -16,7 +16,7 @@ use crate::support::*;
 /// Events added behind the server's back, so a full scan would be unmistakable.
 const GROWTH: i64 = 200_000;
 /// Rows per statement while growing it.
-const GROWTH_CHUNK: i64 = 20_000;
+const GROWTH_CHUNK: i64 = 5_000;
 
 /// Counters PostgreSQL's statistics show for the events table.
 #[derive(Debug, Clone, Copy)]
