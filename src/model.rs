@@ -188,7 +188,7 @@ pub struct Event {
     /// The body's length in bytes, kept apart so summaries know it without the body.
     pub size: i64,
     pub duplicates: i64,
-    /// The enrichment document, when enrichment ran (see SPEC §8).
+    /// The enrichment document, when enrichment ran.
     pub enrichment: Option<serde_json::Value>,
 }
 
@@ -200,7 +200,7 @@ impl Event {
     }
 }
 
-/// What an alert rule watches for (SPEC §6).
+/// What an alert rule watches for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
@@ -285,7 +285,7 @@ pub struct Alert {
     pub new: NewAlert,
 }
 
-/// Whether `name` may name a source: 1–64 characters of `[A-Za-z0-9._-]` (SPEC §2). Anything
+/// Whether `name` may name a source: 1–64 characters of `[A-Za-z0-9._-]`. Anything
 /// else is refused before a byte is stored, so names are always safe in URLs, logs and SQL.
 pub fn is_valid_source_name(name: &str) -> bool {
     (1..=64).contains(&name.len())

@@ -20,7 +20,7 @@ use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, NewAlert};
 use crate::store::{EventFilter, Store};
 
-/// How often time alone is evaluated (SPEC §8: at least once a second).
+/// How often time alone is evaluated (at least once a second).
 const TICK: Duration = Duration::from_secs(1);
 /// Stored alerts read at start to continue open alerts and cooldowns.
 const STORED_ALERTS: u32 = 1000;

@@ -1,4 +1,4 @@
-//! Alerts (SPEC §8, issue 6): notice bursts, errors, silence and forged deliveries, store each
+//! Alerts: notice bursts, errors, silence and forged deliveries, store each
 //! firing and resolution, stream it, and tell people through sinks.
 //!
 //! The evaluator is one task (`spawn`) off the ingest path: it subscribes to the feed, runs

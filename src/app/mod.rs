@@ -191,7 +191,7 @@ fn forget_sessions_of_other_tokens(auth: &Auth) {
     });
 }
 
-/// Every 405 answers JSON like every other error (SPEC §2).
+/// Every 405 answers JSON like every other error.
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     let message = match uri.path().starts_with("/webhook/") {
         true => "webhooks are accepted with POST, PUT or PATCH".to_string(),

@@ -1,4 +1,4 @@
-//! `[[alerts.rules]]` and `[[alerts.sinks]]` (SPEC §6, issue 6): the file's shape and its
+//! `[[alerts.rules]]` and `[[alerts.sinks]]`: the file's shape and its
 //! resolution into `alert::AlertSettings`. Every problem stops start-up naming the rule or
 //! sink, e.g. `alerts.rules[2] "stripe burst": window_secs must be at least 1` (indexes
 //! count from 0, as in the file's array). Secrets come from the environment and go into

@@ -1,4 +1,4 @@
-//! `[enrichment]` (SPEC §6, §8): the table as written, and its resolution into
+//! `[enrichment]`: the table as written, and its resolution into
 //! `enrich::EnrichSettings`. A mistake (unknown kind, no url, the key's variable unset, a key
 //! that belongs to the other kind) stops start-up naming `enrichment.KEY`. The key itself is
 //! read only from the environment variable named by `api_key_env`, never from the file.

@@ -2,7 +2,7 @@
 //! inspects webhooks in the browser.
 //!
 //! The page is static HTML, CSS and JavaScript embedded at build time (`assets/`); everything
-//! it shows comes from the public read API (`/api/*`, SPEC §5) and the live stream, so this
+//! it shows comes from the public read API (`/api/*`) and the live stream, so this
 //! module must not depend on the store or its internals. Every value from a webhook is put in
 //! the page as text, and a strict Content-Security-Policy forbids inline script and style, so
 //! a hostile payload cannot run in hookwatch's origin.

@@ -1,5 +1,5 @@
 //! One enrichment, start to finish: render the query, answer from the cache or call the
-//! service within the daily budget, build the document (SPEC §8), store it on the event.
+//! service within the daily budget, build the document, store it on the event.
 //!
 //! Shared by the background worker and `POST /api/events/{id}/enrich`. The cache and the
 //! budget sit behind one `std::sync::Mutex`, held only for map lookups, never across an await.
@@ -204,7 +204,7 @@ impl Enricher {
     }
 
     /// The stored document: `{"query","results","at"}` or `{"query","error","at"}` for
-    /// SwiftSearch (SPEC §8); the `http` kind adds `"kind":"http"` and keeps `result`.
+    /// SwiftSearch; the `http` kind adds `"kind":"http"` and keeps `result`.
     fn document(&self, query: &str, outcome: Result<Value, String>, at: DateTime<Utc>) -> Value {
         let at = at.to_rfc3339_opts(SecondsFormat::Micros, true);
         let http = matches!(self.settings.kind, Kind::Http { .. });

@@ -1,7 +1,7 @@
 //! The `http` kind: POST the event to a team's own lookup service and keep the JSON it
 //! answers. Pure: builds the request body and checks the answer.
 //!
-//! The request is `{"query", "event"}`: `event` is the summary (SPEC §3), or with
+//! The request is `{"query", "event"}`: `event` is the summary, or with
 //! `include_body = true` also `body`, `raw_body`/`raw_body_base64`. Headers are never sent:
 //! they may carry the sender's own credentials.
 

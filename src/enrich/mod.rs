@@ -1,4 +1,4 @@
-//! Enrichment (SPEC §8): attach outside context to events, after the `200`, never on the
+//! Enrichment: attach outside context to events, after the `200`, never on the
 //! ingest path.
 //!
 //! ## Tasks and channels

@@ -7,12 +7,12 @@ use std::fmt;
 use super::rule::Rule;
 use super::template::Template;
 
-/// Default results asked of SwiftSearch (SPEC §6's example).
+/// Default results asked of SwiftSearch (the documented example).
 pub const DEFAULT_MAX_RESULTS: u32 = 3;
 /// Default pages SwiftSearch scrapes: none. Scraping costs credits per page and hookwatch
 /// stores only titles and URLs, so it would be paid for and thrown away.
 pub const DEFAULT_AUTO_SCRAPE_TOP: u32 = 0;
-/// Default lifetime of a cached answer (SPEC §8).
+/// Default lifetime of a cached answer.
 pub const DEFAULT_CACHE_SECS: u64 = 86_400;
 /// Default limit of one outbound attempt.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 5;

@@ -1,4 +1,4 @@
-//! The SwiftSearch kind (SearchHive's API, SPEC §8): `POST {url}` with
+//! The SwiftSearch kind (SearchHive's API): `POST {url}` with
 //! `{"query","max_results","auto_scrape_top"}`; the answer's `search_results` become
 //! `[{"title","url"}]`. Pure: builds the request body and reads the answer.
 

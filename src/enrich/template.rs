@@ -16,7 +16,7 @@
 
 use serde_json::Value;
 
-/// The query when none is configured (SPEC §8).
+/// The query when none is configured.
 pub const DEFAULT_QUERY: &str = "{source} {event_type} troubleshooting documentation";
 /// Longest text one placeholder contributes; a sender must not be able to send huge queries.
 const MAX_VALUE_CHARS: usize = 200;

@@ -1,6 +1,6 @@
 //! Telling the sender from its headers, for sources that do not configure a `provider`.
 //!
-//! A provider is recognised by the presence of the header that only it sends (SPEC §3), even
+//! A provider is recognised by the presence of the header that only it sends, even
 //! when that header is empty. When several match (a relay that adds its own signature, say), the
 //! first in this order wins:
 //!
@@ -14,7 +14,7 @@
 //!
 //! Standard Webhooks comes last among the named ones because it is an open scheme any sender,
 //! including the others, may emit beside its own headers; a provider's own header is the more
-//! specific evidence. The rest follow SPEC §3's table.
+//! specific evidence. The rest follow the table in `docs/providers.md`.
 //!
 //! Pure: no I/O, no tokio, axum or SQL. Entry point: [`detect`].
 

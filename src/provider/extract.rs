@@ -1,4 +1,4 @@
-//! Each provider's own places for the event type and the delivery id (SPEC §3's table).
+//! Each provider's own places for the event type and the delivery id.
 //!
 //! `body` here is already the readable document (see `field::document`): a GitHub form
 //! delivery's `payload` JSON, say. Event types count only when they are strings; delivery ids

@@ -1,6 +1,6 @@
 //! Deciding `is_error`: whether a delivery reports that something went wrong.
 //!
-//! True when any of these hold (SPEC §3); text comparisons ignore ASCII case, so `FAILED` and
+//! True when any of these hold; text comparisons ignore ASCII case, so `FAILED` and
 //! `PaymentFailed` count too:
 //!
 //! - the body's top-level `type` is `error`, or its `status` is `failed`;

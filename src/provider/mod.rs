@@ -1,5 +1,5 @@
 //! Provider knowledge: who sent a delivery, what kind of event it is, the sender's own id for it,
-//! and whether it reports a failure (SPEC §3).
+//! and whether it reports a failure.
 //!
 //! Pure: no I/O, no tokio, axum or SQL, no clock; it depends only on `model`. Ingest calls it
 //! with the headers and the parsed body, and stores what it returns.

@@ -1,4 +1,4 @@
-//! The event as JSON (SPEC §3): the summary used in lists and the live stream, and the
+//! The event as JSON: the summary used in lists and the live stream, and the
 //! detail with headers and body. One place, so the API, the stream and `--json` agree.
 
 use base64::Engine;

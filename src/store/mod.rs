@@ -62,7 +62,7 @@ pub enum Inserted {
     Duplicate { id: i64 },
 }
 
-/// Totals for `/api/stats` (SPEC §5).
+/// Totals for `/api/stats`.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Stats {
     pub total: i64,

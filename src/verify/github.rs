@@ -2,7 +2,7 @@
 //! so GitHub deliveries have no replay window.
 //!
 //! GitHub also sends the legacy `x-hub-signature: sha1=<hex>` on every delivery. It is not used
-//! as a fallback when `x-hub-signature-256` is absent: SPEC §4 names only the sha256 header, the
+//! as a fallback when `x-hub-signature-256` is absent: GitHub documents the sha256 header as the one to check, the
 //! fixture vector `github-missing-header` requires a sha1-only request to be `missing`, and a
 //! fallback would let a request downgrade to SHA-1 by dropping a header. The same parser checks
 //! the legacy header in the tests, against the `github-sha1` vectors.

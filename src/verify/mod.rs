@@ -51,7 +51,7 @@ pub use outcome::{Outcome, Reason};
 pub const MAX_SIGNATURES: usize = 32;
 
 /// Which signing scheme a source uses. It follows from the source's provider, because each
-/// provider signs its own way (see SPEC §4).
+/// provider signs its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// `stripe-signature: t=…,v1=…`: hex HMAC-SHA256 of `"{t}.{body}"`.

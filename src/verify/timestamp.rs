@@ -1,6 +1,6 @@
 //! The replay window of the timestamped schemes (Stripe, Slack, Standard Webhooks).
 //!
-//! A signed timestamp must be within `tolerance_secs` of `now`, in both directions (SPEC §4: a
+//! A signed timestamp must be within `tolerance_secs` of `now`, in both directions (a
 //! future timestamp is as suspect as an old one). The window is inclusive: exactly 300 s old
 //! is valid with a 300 s tolerance, 301 s is not.
 

@@ -433,7 +433,7 @@ async fn both_backends_count_events_written_together_identically() {
     let again: Vec<NewEvent> = (3..5).flat_map(round).collect();
     for store in [&sqlite_store, &pg_store] {
         assert_eq!(all_at_once(store, &new).await, 0);
-        // The rejected event of each round is stored again: never a duplicate (SPEC §2).
+        // The rejected event of each round is stored again: never a duplicate.
         assert_eq!(all_at_once(store, &again).await, 14);
         let stats = store.stats(None).await.expect("stats");
         assert_eq!((stats.total, stats.duplicates), (26, 14));

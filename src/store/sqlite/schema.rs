@@ -62,7 +62,7 @@ const MIGRATIONS: &[&str] = &[
         last_received INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
-    // 2: alerts (issue 6). The unique key is the claim: the insert of an alert row is what
+    // 2: alerts. The unique key is the claim: the insert of an alert row is what
     // decides that this instance sends it (`Store::claim_alert`).
     r#"
     CREATE TABLE alerts (
