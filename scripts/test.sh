@@ -31,6 +31,9 @@ ensure_command chromium chromium "the browser tests"
 ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
 
+# The code must stay formatted and lint-free; both are quick next to the tests.
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
 # The benchmarks must keep compiling; running them is `cargo bench` (see README).
 cargo test --locked --benches --no-run
