@@ -35,6 +35,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("filters.js", JS, false),
     asset!("glance.js", JS, false),
     asset!("detail.js", JS, false),
+    asset!("link.js", JS, false),
     asset!("json.js", JS, false),
     asset!("curl.js", JS, false),
     asset!("alerts.js", JS, false),

@@ -1,5 +1,5 @@
-// The dashboard's start: read the filters from the URL, connect the live stream, load the
-// first page, and wire the controls. Each concern lives in its own module.
+// The dashboard's start: read the filters and an open event from the URL, connect the live
+// stream, load the first page, and wire the controls. Each concern lives in its own module.
 
 import { $, api } from "./dom.js";
 import * as feed from "./feed.js";
@@ -8,11 +8,13 @@ import * as filters from "./filters.js";
 import * as glance from "./glance.js";
 import * as detail from "./detail.js";
 import * as alerts from "./alerts.js";
+import * as link from "./link.js";
 
 let current = {};
 let nextBefore = null;
 
 async function start() {
+  const linked = link.eventFromUrl();
   wire();
   current = filters.fromUrl();
   filters.fill(current);
@@ -20,9 +22,8 @@ async function start() {
   meta();
   alerts.load();
   glance.show($("window").value);
+  if (linked !== null) detail.open(linked);
   await apply(current);
-  const match = /^#event-(\d+)$/.exec(location.hash);
-  if (match) detail.open(Number(match[1]));
 }
 
 /** Shows the view for `wanted`: an empty list, the stream (so nothing falls between), then

@@ -6,12 +6,20 @@ import { $, el, append, clear, api, badge, signatureBadge, bytes, copyButton } f
 import { tree, setAll } from "./json.js";
 import { curlCommand, headerPairs } from "./curl.js";
 import { alertsFor } from "./alerts.js";
+import * as link from "./link.js";
 
 let returnFocus = null;
+/** The event shown, or null while the panel is closed. */
+let shown = null;
+/** Counts opens, so only the latest one's answer is drawn. */
+let opening = 0;
 
-/** Opens the detail of event `id`; `from` gets the focus back on close. */
+/** Opens the detail of event `id` and puts it in the URL; `from` gets the focus back on close. */
 export async function open(id, from) {
   returnFocus = from || document.activeElement;
+  shown = Number(id);
+  const mine = ++opening;
+  link.show(shown);
   const panel = $("detail");
   const body = clear($("detail-body"));
   $("detail-title").textContent = `Event ${id}`;
@@ -19,22 +27,31 @@ export async function open(id, from) {
   document.body.classList.add("with-detail");
   $("close").focus();
   try {
-    render(body, await api(`/api/events/${encodeURIComponent(id)}`));
+    const event = await api(`/api/events/${encodeURIComponent(id)}`);
+    if (mine === opening) render(body, event); // not if another was opened meanwhile
   } catch (error) {
+    if (mine !== opening) return;
     body.append(el("p", { className: "error" }, error.status === 404 ? "This event no longer exists." : `Could not load the event (${error.message}).`));
   }
 }
 
-/** Closes the detail and puts the focus back where it was. */
+/** Closes the detail, takes it out of the URL and puts the focus back where it was. */
 export function close() {
+  if (shown === null) return;
+  shown = null;
+  link.hide();
   $("detail").hidden = true;
   document.body.classList.remove("with-detail");
   if (returnFocus && returnFocus.isConnected) returnFocus.focus();
 }
 
-/** Esc and the close button. */
+/** Esc, the close button, and Back or Forward through opened events. */
 export function wire() {
   $("close").addEventListener("click", close);
+  link.onChange((id) => {
+    if (id === null) close();
+    else if (id !== shown) open(id);
+  });
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("detail").hidden) close();
   });

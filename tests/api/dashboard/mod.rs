@@ -5,4 +5,5 @@ mod access;
 mod assets;
 mod curl;
 mod hostile;
+mod links;
 mod live;
