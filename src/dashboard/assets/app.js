@@ -1,7 +1,7 @@
 // The dashboard's start: read the filters and an open event from the URL, connect the live
 // stream, load the first page, and wire the controls. Each concern lives in its own module.
 
-import { $, api } from "./dom.js";
+import { $, api, copyButton } from "./dom.js";
 import * as feed from "./feed.js";
 import * as list from "./list.js";
 import * as filters from "./filters.js";
@@ -9,6 +9,7 @@ import * as glance from "./glance.js";
 import * as detail from "./detail.js";
 import * as alerts from "./alerts.js";
 import * as link from "./link.js";
+import { exampleCommand } from "./curl.js";
 
 let current = {};
 let nextBefore = null;
@@ -16,6 +17,7 @@ let nextBefore = null;
 async function start() {
   const linked = link.eventFromUrl();
   wire();
+  example();
   current = filters.fromUrl();
   filters.fill(current);
   $("window").value = filters.windowFromUrl();
@@ -26,11 +28,21 @@ async function start() {
   await apply(current);
 }
 
+/** The empty list's hint: a command for this very server, with a copy button. */
+function example() {
+  const command = exampleCommand(location.origin);
+  $("example-command").textContent = command;
+  $("example").append(copyButton("Copy", () => command));
+}
+
 /** Shows the view for `wanted`: an empty list, the stream (so nothing falls between), then
  *  the first page beneath whatever the stream delivered meanwhile. */
 async function apply(wanted) {
   current = wanted;
   filters.toUrl(current, $("window").value);
+  const filtered = Object.keys(current).length > 0;
+  $("empty-text").textContent = filtered ? "No events match these filters." : "No events yet. Send one:";
+  $("example").hidden = filtered;
   $("list").setAttribute("aria-busy", "true");
   list.replace([]);
   await feed.connect(filters.streamQuery(current), {

@@ -4,6 +4,7 @@
 mod access;
 mod assets;
 mod curl;
+mod hint;
 mod hostile;
 mod links;
 mod live;
