@@ -34,6 +34,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("list.js", JS, false),
     asset!("filters.js", JS, false),
     asset!("glance.js", JS, false),
+    asset!("chart.js", JS, false),
     asset!("detail.js", JS, false),
     asset!("link.js", JS, false),
     asset!("json.js", JS, false),

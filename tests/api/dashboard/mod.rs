@@ -8,3 +8,4 @@ mod hint;
 mod hostile;
 mod links;
 mod live;
+mod polish;
