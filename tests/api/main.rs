@@ -19,6 +19,7 @@ mod postgres_stream;
 mod postgres_tls;
 mod process;
 mod read_api;
+mod readme;
 mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
