@@ -92,6 +92,14 @@ function wire() {
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); apply(filters.read()); });
   $("filters").addEventListener("reset", () => setTimeout(() => apply({}), 0));
   $("older").addEventListener("click", () => loadPage(nextBefore));
+  // Back or Forward to another list (filters changed while an event was open) shows it.
+  window.addEventListener("popstate", () => {
+    const wanted = filters.fromUrl();
+    if (filters.listQuery(wanted) !== filters.listQuery(current)) {
+      filters.fill(wanted);
+      apply(wanted);
+    }
+  });
   $("window").addEventListener("change", () => {
     filters.toUrl(current, $("window").value);
     glance.show($("window").value);

@@ -95,6 +95,30 @@ async fn an_event_link_opens_that_event_a_click_sets_it_and_back_closes_it() {
     tab.until("Forward opens it again", &detail_shows("second-order"))
         .await;
 
+    // Filters changed while it is open stay when it closes; Back then brings the old ones.
+    tab.type_into("#filters [name=type]", "order.*").await;
+    tab.press("Enter").await;
+    tab.until(
+        "the new filters in the address, beside the event",
+        &format!("location.search.includes('type=order.*') && location.hash === '#event-{second}'"),
+    )
+    .await;
+    tab.press("Escape").await;
+    tab.until(
+        "the detail closes",
+        "document.querySelector('#detail').hidden && location.hash === ''",
+    )
+    .await;
+    let search: String = tab.eval("location.search").await;
+    assert_eq!(search, "?source=shop&type=order.*");
+    tab.eval::<bool>("history.back(), true").await;
+    tab.until(
+        "Back brings the list before the filters changed",
+        "location.search === '?source=shop' && \
+         document.querySelector('#filters [name=type]').value === ''",
+    )
+    .await;
+
     // A link to an event that is not there says so.
     tab.goto(&app.url("/#event-999999")).await;
     tab.until(
