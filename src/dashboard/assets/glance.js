@@ -66,6 +66,7 @@ function sourceList(rows) {
   const list = clear($("sources"));
   const names = clear($("source-names"));
   const now = Date.now();
+  if (!rows.length) list.append(el("li", { className: "muted" }, "None yet."));
   for (const row of rows) {
     names.append(el("option", { value: row.source }));
     const last = row.last_received;

@@ -28,6 +28,13 @@ async fn the_empty_list_shows_a_command_that_makes_an_event_when_pasted() {
                  !document.querySelector('#example').hidden && \
                  document.querySelector('#example-command').textContent.startsWith('curl ')";
     tab.until("the hint", shown).await;
+    // The rest of an empty page says it is empty, rather than drawing a peak of 1.
+    tab.until(
+        "the empty glance",
+        "document.querySelector('#legend').textContent === 'no events in this window' && \
+         document.querySelector('#sources').textContent === 'None yet.'",
+    )
+    .await;
     let command: String = tab
         .eval("document.querySelector('#example-command').textContent")
         .await;
