@@ -83,3 +83,41 @@ async fn the_empty_list_shows_a_command_that_makes_an_event_when_pasted() {
     tab.assert_nothing_ran().await;
     browser.close().await;
 }
+
+/// Records whether `#empty` was ever shown: at DOMContentLoaded, and at every change of its
+/// `hidden` attribute since (each record's old value is the state the one before it left).
+const WATCH_EMPTY: &str = "window.__emptyShown = false; \
+    document.addEventListener('DOMContentLoaded', () => { \
+      const node = document.getElementById('empty'); \
+      if (!node.hidden) window.__emptyShown = true; \
+      new MutationObserver((records) => { \
+        const states = records.map((r) => r.oldValue).slice(1).concat([node.getAttribute('hidden')]); \
+        if (states.some((s) => s === null)) window.__emptyShown = true; \
+      }).observe(node, { attributes: true, attributeFilter: ['hidden'], attributeOldValue: true }); \
+    });";
+
+#[tokio::test]
+async fn a_list_with_events_never_says_there_are_none_while_it_loads() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let body = r#"{"type":"already.here"}"#;
+    let json = [("content-type", "application/json")];
+    assert_eq!(app.post("shop", &json, body).await.status(), 200);
+    let tab = browser.open("about:blank").await;
+    tab.add_init_script(WATCH_EMPTY).await;
+    tab.goto(&app.url("/")).await;
+    tab.until(
+        "the event listed",
+        "!document.querySelector('#list').hasAttribute('aria-busy') && \
+         document.querySelector('#events').textContent.includes('already.here')",
+    )
+    .await;
+    assert!(
+        !tab.eval::<bool>("window.__emptyShown").await,
+        "the page said there were no events while it loaded them"
+    );
+    tab.assert_nothing_ran().await;
+    browser.close().await;
+}
