@@ -45,7 +45,7 @@ export function draw(rate, window, now = Date.now()) {
   drawBars(grid, order, peak, start, bucketMs);
   axis(start, start + bars * bucketMs, tick * MINUTE, window === "7d");
   const legend = clear($("legend"));
-  const per = minutes === 1 ? "minute" : `${minutes} min`;
+  const per = minutes === 1 ? "minute" : minutes % 60 ? `${minutes} min` : `${minutes / 60} h`;
   legend.append(el("span", { className: "muted" }, order.length ? `peak ${peak} per ${per}` : "no events in this window"));
   order.forEach((source, n) => legend.append(el("span", { className: `key c${n % COLOURS}` }, source)));
 }

@@ -208,7 +208,8 @@ async fn the_chart_has_a_time_axis_of_clock_times_or_days() {
     .await;
     tab.until(
         "days on the axis",
-        "[...document.querySelectorAll('#chart-axis span')].length >= 5 && \
+        "document.querySelector('#legend').textContent.startsWith('peak 1 per 2 h') && \
+         [...document.querySelectorAll('#chart-axis span')].length >= 5 && \
          [...document.querySelectorAll('#chart-axis span')].every(s => /^\\S+ \\d{1,2}$/.test(s.textContent))",
     )
     .await;
