@@ -8,7 +8,7 @@ import * as chart from "./chart.js";
 /** A source with nothing for this long is shown as quiet. */
 const QUIET_MS = 60 * 60 * 1000;
 /** Up to this many sources get a card each; more are listed in a table. */
-export const MAX_SOURCE_CARDS = 8;
+const MAX_SOURCE_CARDS = 8;
 
 let current = "1h";
 let timer = null;
