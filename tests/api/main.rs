@@ -22,6 +22,7 @@ mod postgres_tls;
 mod process;
 mod raw_http;
 mod read_api;
+mod readme;
 mod signatures;
 mod slow_clients;
 mod small_commands;

@@ -1,28 +1,38 @@
-// The dashboard's start: read the filters from the URL, connect the live stream, load the
-// first page, and wire the controls. Each concern lives in its own module.
+// The dashboard's start: read the filters and an open event from the URL, connect the live
+// stream, load the first page, and wire the controls. Each concern lives in its own module.
 
-import { $, api } from "./dom.js";
+import { $, api, copyButton } from "./dom.js";
 import * as feed from "./feed.js";
 import * as list from "./list.js";
 import * as filters from "./filters.js";
 import * as glance from "./glance.js";
 import * as detail from "./detail.js";
 import * as alerts from "./alerts.js";
+import * as link from "./link.js";
+import { exampleCommand } from "./curl.js";
 
 let current = {};
 let nextBefore = null;
 
 async function start() {
+  const linked = link.eventFromUrl();
   wire();
+  example();
   current = filters.fromUrl();
   filters.fill(current);
   $("window").value = filters.windowFromUrl();
   meta();
   alerts.load();
   glance.show($("window").value);
+  if (linked !== null) detail.open(linked);
   await apply(current);
-  const match = /^#event-(\d+)$/.exec(location.hash);
-  if (match) detail.open(Number(match[1]));
+}
+
+/** The empty list's hint: a command for this very server, with a copy button. */
+function example() {
+  const command = exampleCommand(location.origin);
+  $("example-command").textContent = command;
+  $("example").append(copyButton("Copy", () => command));
 }
 
 /** Shows the view for `wanted`: an empty list, the stream (so nothing falls between), then
@@ -30,6 +40,9 @@ async function start() {
 async function apply(wanted) {
   current = wanted;
   filters.toUrl(current, $("window").value);
+  const filtered = Object.keys(current).length > 0;
+  $("empty-text").textContent = filtered ? "No events match these filters." : "No events yet. Send one:";
+  $("example").hidden = filtered;
   $("list").setAttribute("aria-busy", "true");
   list.replace([]);
   await feed.connect(filters.streamQuery(current), {
@@ -79,6 +92,14 @@ function wire() {
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); apply(filters.read()); });
   $("filters").addEventListener("reset", () => setTimeout(() => apply({}), 0));
   $("older").addEventListener("click", () => loadPage(nextBefore));
+  // Back or Forward to another list (filters changed while an event was open) shows it.
+  window.addEventListener("popstate", () => {
+    const wanted = filters.fromUrl();
+    if (filters.listQuery(wanted) !== filters.listQuery(current)) {
+      filters.fill(wanted);
+      apply(wanted);
+    }
+  });
   $("window").addEventListener("change", () => {
     filters.toUrl(current, $("window").value);
     glance.show($("window").value);

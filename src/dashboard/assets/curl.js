@@ -46,3 +46,11 @@ function bodyBase64(event) {
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
 }
+
+/** The command the empty list suggests: a JSON delivery with a type, sent to this hookwatch
+ *  (`origin` is location.origin), that works when pasted into a shell. */
+export function exampleCommand(origin) {
+  const url = `${origin}/webhook/demo`;
+  const plain = /^[A-Za-z0-9_.:/-]+$/.test(url);
+  return `curl ${plain ? url : shellQuote(url)} -H 'content-type: application/json' -d '{"type":"hello"}'`;
+}

@@ -2,16 +2,24 @@
 // table, raw text, or hex and base64 for binary), headers, signature and its reason, delivery
 // id, duplicates, enrichment and alerts, with copy buttons and "copy as curl".
 
-import { $, el, append, clear, api, badge, signatureBadge, bytes, copyButton } from "./dom.js";
+import { $, el, append, clear, api, badge, signatureBadge, bytes, copyButton, plural, duration, ago } from "./dom.js";
 import { tree, setAll } from "./json.js";
 import { curlCommand, headerPairs } from "./curl.js";
 import { alertsFor } from "./alerts.js";
+import * as link from "./link.js";
 
 let returnFocus = null;
+/** The event shown, or null while the panel is closed. */
+let shown = null;
+/** Counts opens, so only the latest one's answer is drawn. */
+let opening = 0;
 
-/** Opens the detail of event `id`; `from` gets the focus back on close. */
+/** Opens the detail of event `id` and puts it in the URL; `from` gets the focus back on close. */
 export async function open(id, from) {
   returnFocus = from || document.activeElement;
+  shown = Number(id);
+  const mine = ++opening;
+  link.show(shown);
   const panel = $("detail");
   const body = clear($("detail-body"));
   $("detail-title").textContent = `Event ${id}`;
@@ -19,22 +27,31 @@ export async function open(id, from) {
   document.body.classList.add("with-detail");
   $("close").focus();
   try {
-    render(body, await api(`/api/events/${encodeURIComponent(id)}`));
+    const event = await api(`/api/events/${encodeURIComponent(id)}`);
+    if (mine === opening) render(body, event); // not if another was opened meanwhile
   } catch (error) {
+    if (mine !== opening) return;
     body.append(el("p", { className: "error" }, error.status === 404 ? "This event no longer exists." : `Could not load the event (${error.message}).`));
   }
 }
 
-/** Closes the detail and puts the focus back where it was. */
+/** Closes the detail, takes it out of the URL and puts the focus back where it was. */
 export function close() {
+  if (shown === null) return;
+  shown = null;
+  link.hide();
   $("detail").hidden = true;
   document.body.classList.remove("with-detail");
   if (returnFocus && returnFocus.isConnected) returnFocus.focus();
 }
 
-/** Esc and the close button. */
+/** Esc, the close button, and Back or Forward through opened events. */
 export function wire() {
   $("close").addEventListener("click", close);
+  link.onChange((id) => {
+    if (id === null) close();
+    else if (id !== shown) open(id);
+  });
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("detail").hidden) close();
   });
@@ -48,7 +65,7 @@ function render(box, event) {
 function facts(event) {
   const row = (name, value) => [el("dt", {}, name), el("dd", {}, value ?? "—")];
   return el("dl", { className: "facts" },
-    row("received", event.received_at),
+    row("received", `${event.received_at} (${ago(event.received_at)})`),
     row("request", `${event.method} ${event.path}${event.query ? `?${event.query}` : ""}`),
     row("from", event.remote_addr),
     row("content type", event.content_type),
@@ -61,8 +78,16 @@ function facts(event) {
 }
 
 function signature(event) {
+  const reason = event.signature_reason || "";
   return el("section", {}, el("h3", {}, "Signature"),
-    el("p", {}, signatureBadge(event.signature), " ", event.signature_reason || ""));
+    el("p", {}, signatureBadge(event.signature), " ", el("span", { className: "reason", title: reason }, readableReason(reason))));
+}
+
+/** The stored reason with its durations in words: "timestamp is 29257019 s old (tolerance
+ *  300 s)" reads "timestamp is 11 months old (tolerance 5 minutes)"; the exact text is the
+ *  tooltip. */
+export function readableReason(reason) {
+  return String(reason).replace(/\b(\d+) s\b/g, (_, n) => duration(Number(n)));
 }
 
 function alerts(id) {
@@ -104,7 +129,7 @@ function button(label, action) {
 function formTable(body) {
   const rows = [];
   for (const [key, value] of Object.entries(body)) {
-    for (const one of Array.isArray(value) ? value : [value]) rows.push(el("tr", {}, el("td", {}, key), el("td", {}, String(one))));
+    for (const one of Array.isArray(value) ? value : [value]) rows.push(el("tr", {}, el("td", { className: "key" }, key), el("td", {}, String(one))));
   }
   return el("table", { className: "grid kv" }, el("tbody", {}, rows));
 }
@@ -118,7 +143,7 @@ function binary(base64) {
     const text = chunk.map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : ".")).join("");
     lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${text}`);
   }
-  if (raw.length > 4096) lines.push(`… ${raw.length - 4096} more bytes`);
+  if (raw.length > 4096) lines.push(`… ${plural(raw.length - 4096, "more byte", "more bytes")}`);
   return el("div", {}, el("p", { className: "muted" }, "Not UTF-8: shown as hex; the exact bytes are in the download."),
     el("pre", { className: "raw hex" }, lines.join("\n")),
     el("details", {}, el("summary", {}, "Base64"), el("pre", { className: "raw" }, base64)),

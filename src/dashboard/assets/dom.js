@@ -54,13 +54,35 @@ export function clock(iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleTimeString([], { hour12: false });
 }
 
-/** "3 s ago", "5 min ago", "2 h ago", "4 d ago". */
+/** "1 event", "3 events": a count and its noun; `many` for a plural that is not `one` + "s". */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Units for `duration`, largest first: a month is a twelfth of a year, a year 365.25 days. */
+const UNITS = [
+  ["year", 31557600], ["month", 2629800], ["week", 604800], ["day", 86400],
+  ["hour", 3600], ["minute", 60], ["second", 1],
+];
+
+/** `seconds` in its largest whole unit, rounded down: "1 second", "5 minutes", "11 months". */
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const [unit, size] = UNITS.find(([, size]) => s >= size) || UNITS[UNITS.length - 1];
+  return plural(Math.floor(s / size), unit);
+}
+
+/** How long ago something `ms` milliseconds old happened, as a person says it: "just now"
+ *  under ten seconds (and for a clock slightly ahead), "1 minute ago", "8 months ago". */
+export function relative(ms) {
+  const s = Math.floor(ms / 1000);
+  return s >= 10 ? `${duration(s)} ago` : "just now";
+}
+
+/** How long ago the RFC 3339 time `iso` was, seen at `now` (milliseconds). */
 export function ago(iso, now = Date.now()) {
-  const s = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  const then = new Date(iso).getTime();
+  return Number.isNaN(then) ? String(iso) : relative(now - then);
 }
 
 /** "1.8 kB". */

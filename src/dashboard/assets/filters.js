@@ -28,7 +28,8 @@ export function toUrl(filters, window) {
   for (const name of FIELDS) if (filters[name]) params.set(name, filters[name]);
   if (window && window !== "1h") params.set("window", window);
   const query = params.toString();
-  history.replaceState(null, "", query ? `/?${query}` : "/");
+  // The fragment (an open event, see link.js) and the history entry's state stay as they are.
+  history.replaceState(history.state, "", `${query ? `/?${query}` : "/"}${location.hash}`);
 }
 
 /** Shows the filters in the form. */

@@ -1,7 +1,7 @@
 // A collapsible JSON tree from native <details> elements (keyboard-accessible for free). Keys
 // and values are text nodes; strings are shown JSON-quoted so control characters are visible.
 
-import { el } from "./dom.js";
+import { el, plural } from "./dom.js";
 
 /** Children shown per object or array before "… N more". */
 const MAX_CHILDREN = 500;
@@ -22,7 +22,7 @@ function node(key, value, depth) {
     return el("div", { className: "leaf" }, label, el("span", { className: "punct" }, open + close));
   }
   const details = el("details", { open: depth < 3 && entries.length <= 100 });
-  details.append(el("summary", {}, label, el("span", { className: "punct" }, `${open} ${entries.length} ${Array.isArray(value) ? "items" : "keys"} ${close}`)));
+  details.append(el("summary", {}, label, el("span", { className: "punct" }, `${open} ${plural(entries.length, Array.isArray(value) ? "item" : "key")} ${close}`)));
   const children = el("div", { className: "children" });
   for (const [k, v] of entries.slice(0, MAX_CHILDREN)) children.append(node(k, v, depth + 1));
   if (entries.length > MAX_CHILDREN) {

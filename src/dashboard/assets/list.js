@@ -31,12 +31,14 @@ export function row(event) {
   return tr;
 }
 
-/** Replaces the list with a page of events. */
+/** Replaces the list with a page of events; with none, the list is loading and the empty
+ *  hint waits for the page (`appendOlder`) to say whether there is anything. */
 export function replace(events) {
   queue = [];
   rows.clear();
   clear($("events"));
   appendOlder(events);
+  if (!events.length) $("empty").hidden = true;
 }
 
 /** Adds older events at the bottom (paging backwards). */

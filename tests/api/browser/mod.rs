@@ -264,6 +264,12 @@ impl Tab {
             .await;
     }
 
+    /// Emulates the reader's colour scheme (`"light"` or `"dark"`), as `prefers-color-scheme`.
+    pub async fn color_scheme(&self, scheme: &str) {
+        let features = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        self.call("Emulation.setEmulatedMedia", features).await;
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let shot = self

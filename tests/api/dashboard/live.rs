@@ -284,16 +284,18 @@ async fn a_screenshot_of_the_dashboard_with_the_fixture_payloads() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &png).unwrap();
     assert!(png.len() > 10_000, "a real picture");
+    // The same in dark mode, then the list at phone width in both, to look at.
+    let shots = target.join("target");
+    tab.color_scheme("dark").await;
+    std::fs::write(shots.join("dashboard-dark.png"), tab.screenshot().await).unwrap();
 
     tab.press("Escape").await;
     tab.resize(375, 800).await;
     let fits = "document.documentElement.scrollWidth <= 375";
     tab.until("no sideways scrolling at 375 px", fits).await;
-    std::fs::write(
-        target.join("target/dashboard-375.png"),
-        tab.screenshot().await,
-    )
-    .unwrap();
+    std::fs::write(shots.join("dashboard-375-dark.png"), tab.screenshot().await).unwrap();
+    tab.color_scheme("light").await;
+    std::fs::write(shots.join("dashboard-375.png"), tab.screenshot().await).unwrap();
     tab.assert_nothing_ran().await;
     browser.close().await;
 }

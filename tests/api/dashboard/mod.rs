@@ -4,5 +4,8 @@
 mod access;
 mod assets;
 mod curl;
+mod hint;
 mod hostile;
+mod links;
 mod live;
+mod polish;
