@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
-use crate::auth::http::require_token;
+use crate::auth::http::{OwnOrigin, require_token, same_origin};
+use crate::auth::origin::Origin;
 use crate::config::{DatabaseUrl, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
@@ -57,6 +58,8 @@ pub struct ServeOptions {
     pub session_idle: std::time::Duration,
     pub enrichment: Option<EnrichSettings>,
     pub alerts: AlertSettings,
+    /// The top-level `public_url`: its origin is hookwatch's own for the cross-origin check.
+    pub public_url: Option<String>,
 }
 
 impl ServeOptions {
@@ -72,6 +75,7 @@ impl ServeOptions {
             sources: settings.sources,
             enrichment: settings.enrichment,
             alerts: settings.alerts,
+            public_url: settings.public_url,
         }
     }
 }
@@ -121,6 +125,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
     };
     let sources = Arc::new(options.sources);
     let auth = Auth::new(options.token, options.store.clone(), options.session_idle);
+    let own_origin = OwnOrigin(options.public_url.as_deref().and_then(Origin::of_url));
     forget_sessions_of_other_tokens(&auth);
     let dashboard = dashboard_http::router(DashboardState {
         auth: auth.clone(),
@@ -163,11 +168,15 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .with_state(enrich);
-    Router::new()
-        .merge(webhook)
+    // What a browser may send state changes to; webhooks come from anywhere by design.
+    let browser = Router::new()
         .merge(api)
         .merge(enrich_api)
         .merge(dashboard)
+        .layer(middleware::from_fn_with_state(own_origin, same_origin));
+    Router::new()
+        .merge(webhook)
+        .merge(browser)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }

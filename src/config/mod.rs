@@ -153,6 +153,8 @@ pub struct Settings {
     pub pool_size: usize,
     /// How long a dashboard session lasts without use (`session_idle`).
     pub session_idle: std::time::Duration,
+    /// The top-level `public_url`, which sources inherit; an `http` or `https` URL.
+    pub public_url: Option<String>,
     pub sources: BTreeMap<String, SourceSettings>,
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
@@ -216,6 +218,15 @@ impl Settings {
             None => crate::auth::DEFAULT_SESSION_IDLE,
             Some(text) => parse_session_idle(text).map_err(|e| invalid("session_idle", e))?,
         };
+        let public_url = file.public_url.clone();
+        if let Some(url) = &public_url
+            && crate::auth::origin::Origin::of_url(url).is_none()
+        {
+            return Err(invalid(
+                "public_url",
+                format!("`{url}` is not an http:// or https:// URL with a host"),
+            ));
+        }
         if scope == Scope::Read {
             return Ok(Settings {
                 listen,
@@ -225,6 +236,7 @@ impl Settings {
                 max_body_bytes,
                 pool_size,
                 session_idle,
+                public_url,
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
@@ -259,6 +271,7 @@ impl Settings {
             max_body_bytes,
             pool_size,
             session_idle,
+            public_url,
             sources,
             enrichment,
             alerts,
