@@ -31,6 +31,7 @@
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
+//! - [`logs`]: the log's format and filter, from the environment.
 
 pub mod alert;
 pub mod app;
@@ -42,6 +43,7 @@ pub mod enrich;
 pub mod feed;
 pub mod http;
 pub mod ingest;
+pub mod logs;
 pub mod model;
 pub mod provider;
 pub mod query;

@@ -13,6 +13,7 @@ mod enrich;
 mod forged;
 mod ingest;
 mod load;
+mod logs;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
