@@ -47,7 +47,7 @@ pub enum Command {
     /// List stored alerts, newest first, straight from the database
     Alerts(alerts::AlertsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
-    CheckConfig(serve::ServeArgs),
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// Parses the command line and runs the command.

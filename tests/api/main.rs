@@ -8,6 +8,7 @@ mod alerts;
 mod auth;
 mod backends;
 mod browser;
+mod check_config;
 mod dashboard;
 mod enrich;
 mod forged;
