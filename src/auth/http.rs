@@ -80,10 +80,11 @@ pub async fn same_origin(State(own): State<OwnOrigin>, request: Request, next: N
         return next.run(request).await;
     }
     let headers = request.headers();
+    // A header that is present but not text counts as sent (and matches nothing).
     let text = |name| {
         headers
             .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(|v: &HeaderValue| v.to_str().unwrap_or_default())
     };
     let own = own.0.or_else(|| {
         let host = text(header::HOST).or_else(|| request.uri().authority().map(|a| a.as_str()));
@@ -98,11 +99,12 @@ pub async fn same_origin(State(own): State<OwnOrigin>, request: Request, next: N
     match origin::judge(own.as_ref(), sent) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
+            let from = sent.origin.or(sent.referer).and_then(Origin::of_url);
             tracing::info!(
                 client = %client_address(&request),
                 method = %request.method(),
                 path = request.uri().path(),
-                from = sent.origin.or(sent.referer).and_then(Origin::of_url).as_ref().map_or("(no usable origin)", Origin::as_str),
+                from = from.as_ref().map_or("(no usable origin)", Origin::as_str),
                 "Refused a state change from another origin."
             );
             ApiError::new(StatusCode::FORBIDDEN, "cross_origin", refusal.to_string())

@@ -66,6 +66,21 @@ async fn a_cookie_logout_from_another_origin_or_without_one_is_refused_and_the_s
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "cross_origin", "{body}");
     assert!(body["error"].as_str().unwrap().contains("origin"), "{body}");
+    let not_text = reqwest::header::HeaderValue::from_bytes(b"http://127.0.0.1\xff").unwrap();
+    let own_referer = format!("http://{}/", app.addr);
+    let hostile = client()
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .header("origin", not_text)
+        .header("referer", &own_referer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hostile.status(),
+        403,
+        "an Origin that is not text matches nothing"
+    );
     assert!(
         session_works(&app, &cookie).await,
         "no refused request ended the session"
