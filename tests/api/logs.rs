@@ -244,3 +244,60 @@ fn an_unknown_log_format_or_filter_stops_start_up_with_exit_2_naming_the_variabl
         assert!(stderr.contains(value), "{stderr}");
     }
 }
+
+/// The first log lines of `serve` run on a pseudo-terminal (through `script`), up to the line
+/// that says it is serving.
+async fn serve_on_a_terminal(envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = format!("{BIN} serve --listen 127.0.0.1:0");
+    let mut command = tokio::process::Command::new("script");
+    command
+        .args(["-q", "-e", "-c", &serve, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("HOOKWATCH_CONFIG")
+        .env_remove("HOOKWATCH_DATABASE")
+        .env_remove("HOOKWATCH_TOKEN")
+        .env_remove("NO_COLOR")
+        .env_remove("HOOKWATCH_LOG_FORMAT")
+        .env("HOOKWATCH_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("script (util-linux) runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen += &line;
+            seen.push('\n');
+            if line.contains("Serving") {
+                return;
+            }
+        }
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(30), read).await;
+    assert!(
+        finished.is_ok(),
+        "serve logged on the terminal in time:\n{seen}"
+    );
+    seen
+}
+
+#[tokio::test]
+async fn text_logs_are_coloured_on_a_terminal_unless_no_color_or_json() {
+    let coloured = serve_on_a_terminal(&[]).await;
+    assert!(
+        coloured.contains("\u{1b}["),
+        "colour on a terminal:\n{coloured}"
+    );
+    let plain = serve_on_a_terminal(&[("NO_COLOR", "1")]).await;
+    assert!(!plain.contains("\u{1b}["), "NO_COLOR:\n{plain}");
+    let json = serve_on_a_terminal(&[("HOOKWATCH_LOG_FORMAT", "json")]).await;
+    assert!(!json.contains("\u{1b}["), "JSON:\n{json}");
+    let line = json.lines().find(|l| l.contains("Serving")).unwrap();
+    let parsed: Value = serde_json::from_str(line.trim()).expect("a JSON line");
+    assert!(parsed["message"].as_str().unwrap().contains("Serving"));
+}
