@@ -33,6 +33,7 @@
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
+//! - [`logs`]: the log's format and filter, from the environment.
 
 pub mod alert;
 pub mod app;
@@ -45,6 +46,7 @@ pub mod feed;
 pub mod forward;
 pub mod http;
 pub mod ingest;
+pub mod logs;
 pub mod model;
 pub mod provider;
 pub mod query;

@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
-use crate::auth::http::require_token;
+use crate::auth::http::{OwnOrigin, require_token, same_origin};
+use crate::auth::origin::Origin;
 use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
@@ -55,6 +56,8 @@ pub struct ServeOptions {
     pub enrichment: Option<EnrichSettings>,
     pub alerts: AlertSettings,
     pub limits: ConnectionLimits,
+    /// The top-level `public_url`: its origin is hookwatch's own for the cross-origin check.
+    pub public_url: Option<String>,
 }
 
 impl ServeOptions {
@@ -71,6 +74,7 @@ impl ServeOptions {
             enrichment: settings.enrichment,
             alerts: settings.alerts,
             limits: settings.limits,
+            public_url: settings.public_url,
         }
     }
 }
@@ -119,6 +123,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
     };
     let sources = Arc::new(options.sources);
     let auth = Auth::new(options.token, options.store.clone(), options.session_idle);
+    let own_origin = OwnOrigin(options.public_url.as_deref().and_then(Origin::of_url));
     forget_sessions_of_other_tokens(&auth);
     let dashboard = dashboard_http::router(DashboardState {
         auth: auth.clone(),
@@ -161,11 +166,15 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .with_state(enrich);
-    Router::new()
-        .merge(webhook)
+    // What a browser may send state changes to; webhooks come from anywhere by design.
+    let browser = Router::new()
         .merge(api)
         .merge(enrich_api)
         .merge(dashboard)
+        .layer(middleware::from_fn_with_state(own_origin, same_origin));
+    Router::new()
+        .merge(webhook)
+        .merge(browser)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }

@@ -1,13 +1,15 @@
-//! Reading credentials from requests, and the middleware that guards the API.
+//! Reading credentials from requests, and the middlewares that guard the API (`require_token`)
+//! and every cookie-authenticated state change (`same_origin`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::origin::{self, Origin, Sent};
 use super::{Access, Auth, Credentials, SESSION_COOKIE, SessionError};
 use crate::http::ApiError;
 
@@ -63,6 +65,51 @@ pub async fn require_token(State(auth): State<Auth>, request: Request, next: Nex
         Access::Allowed => next.run(request).await,
         Access::Denied => ApiError::unauthorized().into_response(),
         Access::Throttled(wait) => too_many_attempts(wait),
+    }
+}
+
+/// hookwatch's own origin when `public_url` says it; otherwise each request's `Host` does.
+#[derive(Debug, Clone, Default)]
+pub struct OwnOrigin(pub Option<Origin>);
+
+/// Middleware for every route a browser may send state changes to (the API, login, logout;
+/// not the webhooks): a `POST` (any method but `GET` and `HEAD`) that comes from a page of
+/// another origin is refused with `403` JSON before it reaches a handler (`auth::origin`).
+pub async fn same_origin(State(own): State<OwnOrigin>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    // A header that is present but not text counts as sent (and matches nothing).
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or_default())
+    };
+    let own = own.0.or_else(|| {
+        let host = text(header::HOST).or_else(|| request.uri().authority().map(|a| a.as_str()));
+        host.and_then(Origin::of_host)
+    });
+    let sent = Sent {
+        bearer: bearer(headers).is_some(),
+        session: cookie(headers, SESSION_COOKIE).is_some(),
+        origin: text(header::ORIGIN),
+        referer: text(header::REFERER),
+    };
+    match origin::judge(own.as_ref(), sent) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let from = sent.origin.or(sent.referer).and_then(Origin::of_url);
+            tracing::info!(
+                client = %client_address(&request),
+                method = %request.method(),
+                path = request.uri().path(),
+                from = from.as_ref().map_or("(no usable origin)", Origin::as_str),
+                "Refused a state change from another origin."
+            );
+            ApiError::new(StatusCode::FORBIDDEN, "cross_origin", refusal.to_string())
+                .into_response()
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! Depends on `store` (sessions) only; knows nothing of HTTP outside `http`.
 
 pub mod http;
+pub mod origin;
 pub mod session;
 pub mod sessions;
 pub mod throttle;

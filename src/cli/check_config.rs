@@ -1,5 +1,10 @@
 //! `hookwatch check-config`: resolve the configuration exactly as `serve` would, print the
 //! effective settings with every secret masked, and exit 2 on any problem.
+//!
+//! The text form is TOML; `--json` is that same document converted, so both show the same
+//! values masked the same way (there is one renderer, `render`).
+
+use clap::Args;
 
 use super::GlobalArgs;
 use super::serve::ServeArgs;
@@ -7,10 +12,42 @@ use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
 
-pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(&args.overrides(global))?;
-    print!("{}", render(&settings));
+/// `check-config`'s flags: those of `serve`, and the output format.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Print the effective configuration as one JSON document (secrets masked as in the text)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The text form did not parse as TOML: a value the renderer did not quote as TOML needs.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot show the configuration as JSON: its text form is not valid TOML ({0})")]
+pub struct NotToml(String);
+
+pub fn run(global: &GlobalArgs, args: CheckConfigArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args.serve.overrides(global))?;
+    match args.json {
+        true => println!("{:#}", render_json(&settings)?),
+        false => print!("{}", render(&settings)),
+    }
     Ok(())
+}
+
+/// The effective settings as one JSON object: the text form's document, plus `config_file`
+/// (the path that was read, or null) in place of its comment.
+pub fn render_json(s: &Settings) -> Result<serde_json::Value, NotToml> {
+    let table: toml::Table = render(s).parse().map_err(|e| NotToml(format!("{e}")))?;
+    let config_file = s.config_path.as_ref().map(|p| p.display().to_string());
+    let mut document = serde_json::Map::new();
+    document.insert("config_file".into(), config_file.into());
+    for (key, value) in table {
+        let value = serde_json::to_value(value).map_err(|e| NotToml(e.to_string()))?;
+        document.insert(key, value);
+    }
+    Ok(document.into())
 }
 
 /// The effective settings as TOML-like text; secrets appear only as a count.

@@ -54,7 +54,7 @@ pub enum Command {
     /// List stored alerts, newest first, straight from the database
     Alerts(alerts::AlertsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
-    CheckConfig(serve::ServeArgs),
+    CheckConfig(check_config::CheckConfigArgs),
     /// Follow a running server live; optionally re-send each event to a local application
     Tail(tail::TailArgs),
     /// Exit 0 when a running server's /healthz answers 200, else 1

@@ -114,7 +114,7 @@ pub struct Settings {
     pub pool_size: usize,
     /// How long a dashboard session lasts without use (`session_idle`).
     pub session_idle: std::time::Duration,
-    /// The top-level `public_url`, which sources inherit (shown by `check-config`).
+    /// The top-level `public_url`, which sources inherit; an `http` or `https` URL.
     pub public_url: Option<String>,
     /// Timeouts and the connection bound that keep slow clients from holding the server.
     pub limits: ConnectionLimits,
@@ -182,6 +182,15 @@ impl Settings {
             Some(text) => parse_session_idle(text).map_err(|e| invalid("session_idle", e))?,
         };
         let limits = limits::resolve(&file).map_err(|(key, problem)| invalid(key, problem))?;
+        let public_url = file.public_url.clone();
+        if let Some(url) = &public_url
+            && crate::auth::origin::Origin::of_url(url).is_none()
+        {
+            return Err(invalid(
+                "public_url",
+                format!("`{url}` is not an http:// or https:// URL with a host"),
+            ));
+        }
         if scope == Scope::Read {
             return Ok(Settings {
                 listen,
@@ -191,7 +200,7 @@ impl Settings {
                 max_body_bytes,
                 pool_size,
                 session_idle,
-                public_url: file.public_url.clone(),
+                public_url,
                 limits,
                 sources: BTreeMap::new(),
                 enrichment: None,
@@ -227,7 +236,7 @@ impl Settings {
             max_body_bytes,
             pool_size,
             session_idle,
-            public_url: file.public_url.clone(),
+            public_url,
             limits,
             sources,
             enrichment,

@@ -6,6 +6,11 @@
 //! and sends no event data. The session cookie holds a random session id (`auth::session`),
 //! never the token; `POST /logout` ends the session. An address throttled for guessing the
 //! token gets `429` on `/login` and on every page that needs the token.
+//!
+//! `POST /login` and `POST /logout` pass the cross-origin check (`auth::origin`) before they
+//! get here. The Referrer-Policy is `same-origin`, not `no-referrer`: with `no-referrer` a
+//! browser sends `Origin: null` even on the page's own forms, which that check refuses; links
+//! to other sites still carry no referrer.
 
 use std::net::SocketAddr;
 
@@ -207,7 +212,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     let fixed = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     for (name, value) in fixed {

@@ -8,11 +8,13 @@ mod alerts;
 mod auth;
 mod backends;
 mod browser;
+mod check_config;
 mod dashboard;
 mod enrich;
 mod forged;
 mod ingest;
 mod load;
+mod logs;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;

@@ -1,6 +1,7 @@
 //! Access with the token: the `Authorization` scheme in any case, sessions that end, and the
 //! throttle on wrong tokens.
 
+mod csrf;
 mod sessions;
 mod start;
 mod throttle;

@@ -39,6 +39,7 @@ async fn log_out(app: &TestApp, cookie: &str) {
     let response = client()
         .post(app.url("/logout"))
         .header("cookie", cookie)
+        .header("origin", format!("http://{}", app.addr))
         .send()
         .await
         .expect("logout");

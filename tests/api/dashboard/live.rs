@@ -9,9 +9,10 @@ use crate::support::{TestApp, all_fixtures, spawn_app, spawn_app_with, spawn_in}
 const TOKEN: &str = "browser-test-token";
 
 /// The fixtures' secrets (tests/fixtures/payloads/index.json), accepting invalid ones so the
-/// picture shows every badge; their timestamps are old, hence the wide tolerance.
+/// picture shows every badge; their timestamps are old, hence the wide tolerance. Twilio's
+/// `public_url` is the source's own: a top-level one would be the dashboard's origin, and the
+/// browser reaches it on loopback.
 const FIXTURE_SOURCES: &str = r#"
-public_url = "https://hookwatch.example"
 [sources.github]
 provider = "github"
 secrets = ["It's a Secret to Everybody"]
@@ -39,6 +40,7 @@ on_invalid = "accept"
 provider = "twilio"
 secrets = ["12345"]
 on_invalid = "accept"
+public_url = "https://hookwatch.example"
 "#;
 
 async fn post_json(app: &TestApp, source: &str, body: serde_json::Value) {

@@ -3,6 +3,7 @@
 
 mod access;
 mod assets;
+mod csrf;
 mod curl;
 mod hint;
 mod hostile;
