@@ -10,6 +10,8 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod response;
+mod scheme;
 mod source;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
+pub use response::{BodyTemplate, MAX_DELAY_MS, ResponseSettings};
 pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;

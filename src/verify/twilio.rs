@@ -137,6 +137,7 @@ mod tests {
             body,
             url,
             content_type,
+            query: "",
         };
         verify(&req, &[TOKEN.to_string()])
     }
@@ -218,6 +219,7 @@ mod tests {
             body: BODY,
             url: Some(URL),
             content_type: Some(FORM),
+            query: "",
         };
         assert_eq!(verify(&req, &[TOKEN.to_string()]), Outcome::Missing);
     }
@@ -236,6 +238,7 @@ mod tests {
             body: BODY,
             url: Some(URL),
             content_type: Some(FORM),
+            query: "",
         };
         assert_eq!(verify(&req, &["54321".to_string()]), wrong);
         assert_eq!(
