@@ -105,6 +105,16 @@ impl Scheme {
         }
     }
 
+    /// The `scheme` value of a scheme described in config; `None` for a provider's own.
+    pub fn config_name(&self) -> Option<&'static str> {
+        match self {
+            Scheme::Hmac(_) => Some("hmac"),
+            Scheme::Basic(_) => Some("basic"),
+            Scheme::ApiKey(_) => Some("api_key"),
+            _ => None,
+        }
+    }
+
     /// Whether `secret` can be used with this scheme, so config can refuse a bad one at
     /// start-up instead of every delivery failing. Only Standard Webhooks constrains secrets:
     /// they must be base64 (after an optional `whsec_`). The error never contains the secret.

@@ -7,6 +7,7 @@ mod alert_support;
 mod alerts;
 mod backends;
 mod browser;
+mod configurable;
 mod dashboard;
 mod enrich;
 mod ingest;
@@ -19,6 +20,7 @@ mod postgres_stream;
 mod postgres_tls;
 mod process;
 mod read_api;
+mod responses;
 mod signatures;
 #[allow(dead_code)] // not every test file uses every helper
 mod sse;
