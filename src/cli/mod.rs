@@ -7,6 +7,7 @@ mod check_config;
 mod events;
 mod serve;
 mod stats;
+mod trigger;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Check the configuration and print it with secrets masked (exit 2 on problems)
     CheckConfig(serve::ServeArgs),
+    /// Send a signed sample delivery of a provider's event type (`--list` lists them)
+    Trigger(trigger::TriggerArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -59,12 +62,14 @@ pub fn run() -> ExitCode {
         Command::Stats(args) => stats::run(&cli.global, args),
         Command::Alerts(args) => alerts::run(&cli.global, args),
         Command::CheckConfig(args) => check_config::run(&cli.global, args),
+        Command::Trigger(args) => trigger::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hookwatch: {error:#}");
-            let config_error = error.downcast_ref::<ConfigError>().is_some();
+            let config_error = error.downcast_ref::<ConfigError>().is_some()
+                || error.downcast_ref::<trigger::UsageError>().is_some();
             ExitCode::from(if config_error { 2 } else { 1 })
         }
     }

@@ -34,6 +34,7 @@ mod hmac;
 mod mac;
 mod outcome;
 mod shopify;
+mod sign;
 mod slack;
 mod standard;
 mod stripe;
@@ -56,6 +57,7 @@ pub use basic::BasicScheme;
 pub use hmac::{Encoding, HmacScheme};
 pub use mac::Algorithm;
 pub use outcome::{Outcome, Reason};
+pub use sign::{SignError, Signed, sign};
 pub use template::{Part, Template, TemplateError, is_header_name};
 
 /// How many signature entries of one header are examined at most; later ones are ignored.

@@ -63,7 +63,7 @@ fn is_form(content_type: Option<&str>) -> bool {
 
 /// The form parameters as signed: decoded pairs sorted by key then value (byte order, which is
 /// code-point order), each key followed by its value. A repeated key contributes every value.
-fn sorted_params(body: &[u8]) -> String {
+pub(super) fn sorted_params(body: &[u8]) -> String {
     let mut pairs: Vec<_> = form_urlencoded::parse(body).collect();
     pairs.sort_unstable();
     pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()

@@ -28,3 +28,4 @@ mod store_contract;
 #[allow(dead_code)] // not every test file uses every helper
 mod support;
 mod throwaway;
+mod trigger;
