@@ -140,6 +140,13 @@ fn resolve(
         .map(Networks::parse)
         .transpose()
         .map_err(|e| ("allow_ips", e.to_string()))?;
+    if allow_ips.as_ref().is_some_and(Networks::is_empty) {
+        return Err((
+            "allow_ips",
+            "lists no network, so every delivery would be refused; remove the key to allow any"
+                .into(),
+        ));
+    }
     let response = raw.response.as_ref().map(response::resolve).transpose()?;
     let on_invalid = match raw.on_invalid.as_deref() {
         None | Some("reject") => OnInvalid::Reject,

@@ -289,6 +289,11 @@ fn a_mistake_in_a_configured_scheme_stops_start_up_naming_the_key() {
             "203.0.113.300/24",
         ),
         (
+            "[sources.a]\nallow_ips = []\n".into(),
+            "sources.a.allow_ips",
+            "no network",
+        ),
+        (
             "trusted_proxies = [\"proxy.local\"]\n".into(),
             "trusted_proxies",
             "proxy.local",
