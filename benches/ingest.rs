@@ -435,6 +435,7 @@ fn verify_micros(template: &Arc<String>) -> f64 {
                 body,
                 url: None,
                 content_type: Some("application/json"),
+                query: "",
             };
             assert_eq!(verifier.verify(&request, now).signature().as_str(), "valid");
         }

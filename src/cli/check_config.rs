@@ -205,6 +205,9 @@ fn render_source(s: &SourceSettings) -> String {
     }
     match &s.verifier {
         Some(v) => {
+            if let Some(name) = v.scheme.config_name() {
+                out += &format!("scheme = \"{name}\"\n");
+            }
             out += &format!("secrets = \"({} set, hidden)\"\n", v.secrets.len());
             out += &format!("tolerance_secs = {}\n", v.tolerance_secs);
         }
@@ -223,6 +226,13 @@ fn render_source(s: &SourceSettings) -> String {
     }
     if let Some(url) = &s.public_url {
         out += &format!("public_url = \"{url}\"\n");
+    }
+    if s.allow_ips.is_some() {
+        out += "allow_ips = \"(set)\"\n";
+    }
+    if let Some(r) = &s.response {
+        out += &format!("response.status = {}\n", r.status);
+        out += &format!("response.delay_ms = {}\n", r.delay.as_millis());
     }
     out
 }

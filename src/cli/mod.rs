@@ -12,6 +12,7 @@ mod remote;
 mod serve;
 mod stats;
 mod tail;
+mod trigger;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,8 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Print shell completions (bash, zsh or fish)
     Completions(completions::CompletionsArgs),
+    /// Send a signed sample delivery of a provider's event type (`--list` lists them)
+    Trigger(trigger::TriggerArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -75,13 +78,15 @@ pub fn run() -> ExitCode {
         Command::Tail(args) => tail::run(args),
         Command::Healthcheck(args) => healthcheck::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Trigger(args) => trigger::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hookwatch: {}", Causes(error.as_ref()));
             let usage = error.downcast_ref::<ConfigError>().is_some()
-                || error.downcast_ref::<BadFlag>().is_some();
+                || error.downcast_ref::<BadFlag>().is_some()
+                || error.downcast_ref::<trigger::UsageError>().is_some();
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

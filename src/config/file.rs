@@ -26,6 +26,8 @@ pub struct ConfigFile {
     pub header_timeout_secs: Option<u64>,
     pub body_idle_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    /// CIDRs of proxies whose `X-Forwarded-For` is believed (for `allow_ips`).
+    pub trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceFile>,
     /// `[[alerts.rules]]` and `[[alerts.sinks]]`; resolved in `config::alerts`.
@@ -55,6 +57,34 @@ pub struct SourceFile {
     pub event_type: Option<String>,
     pub delivery_id: Option<String>,
     pub public_url: Option<String>,
+    /// `hmac`, `basic` or `api_key`: a scheme described here instead of the provider's.
+    pub scheme: Option<String>,
+    /// `hmac`: the signature header; `api_key`: the key's header.
+    pub header: Option<String>,
+    pub algorithm: Option<String>,
+    pub encoding: Option<String>,
+    pub prefix: Option<String>,
+    pub timestamp_header: Option<String>,
+    pub signed: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    /// `api_key`: the key's query parameter.
+    pub query: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub allow_ips: Option<Vec<String>>,
+    pub response: Option<ResponseFile>,
+}
+
+/// One `[sources.NAME.response]` table: what the sender hears after the commit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseFile {
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub delay_ms: Option<u64>,
 }
 
 impl ConfigFile {

@@ -12,6 +12,8 @@ mod enrichment;
 mod file;
 mod limits;
 mod not_built;
+mod response;
+mod scheme;
 mod source;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,7 @@ pub use crate::store::DatabaseUrl;
 pub use enrichment::EnrichmentFile;
 pub use file::ConfigFile;
 pub use limits::ConnectionLimits;
+pub use response::{BodyTemplate, MAX_DELAY_MS, ResponseSettings};
 pub use source::{OnInvalid, SourceSettings};
 
 use crate::alert::AlertSettings;

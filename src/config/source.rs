@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use super::{ConfigError, ConfigFile, file::SourceFile};
+use super::response::{self, ResponseSettings};
+use super::{ConfigError, ConfigFile, file::SourceFile, scheme};
 use crate::model::{Provider, is_valid_source_name};
 use crate::provider::{FieldRule, SourceRules};
-use crate::verify::{Scheme, Verifier};
+use crate::verify::{Networks, Scheme, Verifier};
 
 /// Default replay window of timestamped schemes, as the providers' own SDKs use.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -31,6 +33,29 @@ pub struct SourceSettings {
     pub on_invalid: OnInvalid,
     /// The public base URL senders call (Twilio signs the URL).
     pub public_url: Option<String>,
+    /// `allow_ips`: only these client addresses are accepted (403 and recorded as rejected
+    /// otherwise); `None` accepts any.
+    pub allow_ips: Option<Networks>,
+    /// The top-level `trusted_proxies`, shared by every source: whose `X-Forwarded-For` is
+    /// believed when the client address is decided.
+    pub trusted_proxies: Arc<Networks>,
+    /// `[sources.NAME.response]`; `None`: the default JSON answer.
+    pub response: Option<ResponseSettings>,
+}
+
+impl SourceSettings {
+    /// The settings of a source that is not in the config: unverified, the default answer.
+    pub fn unconfigured() -> SourceSettings {
+        SourceSettings {
+            rules: SourceRules::default(),
+            verifier: None,
+            on_invalid: OnInvalid::Reject,
+            public_url: None,
+            allow_ips: None,
+            trusted_proxies: Arc::default(),
+            response: None,
+        }
+    }
 }
 
 /// Resolves every source in the file.
@@ -38,31 +63,40 @@ pub(super) fn resolve_all(
     file: &ConfigFile,
     origin: &str,
 ) -> Result<BTreeMap<String, SourceSettings>, ConfigError> {
+    let trusted =
+        Networks::parse(file.trusted_proxies.as_deref().unwrap_or_default()).map_err(|e| {
+            ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: "trusted_proxies".into(),
+                problem: e.to_string(),
+            }
+        })?;
+    let trusted = Arc::new(trusted);
     let mut out = BTreeMap::new();
     for (name, raw) in &file.sources {
-        let settings =
-            resolve(name, raw, file.public_url.as_deref()).map_err(|(key, problem)| {
-                ConfigError::Invalid {
-                    origin: origin.to_string(),
-                    key: format!(
-                        "sources.{name}{}{key}",
-                        if key.is_empty() { "" } else { "." }
-                    ),
-                    problem,
-                }
-            })?;
+        let settings = resolve(name, raw, file.public_url.as_deref(), &trusted).map_err(
+            |(key, problem)| ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: format!(
+                    "sources.{name}{}{key}",
+                    if key.is_empty() { "" } else { "." }
+                ),
+                problem,
+            },
+        )?;
         out.insert(name.clone(), settings);
     }
     Ok(out)
 }
 
 /// A problem: the key under the source's table, and what is wrong with it.
-type Problem = (&'static str, String);
+pub(super) type Problem = (&'static str, String);
 
 fn resolve(
     name: &str,
     raw: &SourceFile,
     global_url: Option<&str>,
+    trusted_proxies: &Arc<Networks>,
 ) -> Result<SourceSettings, Problem> {
     if !is_valid_source_name(name) {
         return Err((
@@ -90,8 +124,30 @@ fn resolve(
             "Twilio signs the URL it calls: set `public_url` (here or at the top level)".into(),
         ));
     }
-    let secrets = secrets(raw)?;
-    let verifier = verifier(provider, secrets, raw.tolerance_secs)?;
+    let tolerance_secs = raw.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS);
+    let env = |var: &str| std::env::var(var).ok();
+    let verifier = match scheme::resolve(raw, public_url.as_deref(), env)? {
+        Some((scheme, secrets)) => Some(Verifier {
+            scheme,
+            secrets,
+            tolerance_secs,
+        }),
+        None => verifier(provider, secrets(raw)?, tolerance_secs)?,
+    };
+    let allow_ips = raw
+        .allow_ips
+        .as_deref()
+        .map(Networks::parse)
+        .transpose()
+        .map_err(|e| ("allow_ips", e.to_string()))?;
+    if allow_ips.as_ref().is_some_and(Networks::is_empty) {
+        return Err((
+            "allow_ips",
+            "lists no network, so every delivery would be refused; remove the key to allow any"
+                .into(),
+        ));
+    }
+    let response = raw.response.as_ref().map(response::resolve).transpose()?;
     let on_invalid = match raw.on_invalid.as_deref() {
         None | Some("reject") => OnInvalid::Reject,
         Some("accept") => OnInvalid::Accept,
@@ -119,6 +175,9 @@ fn resolve(
         verifier,
         on_invalid,
         public_url,
+        allow_ips,
+        trusted_proxies: Arc::clone(trusted_proxies),
+        response,
     })
 }
 
@@ -151,7 +210,7 @@ fn secrets(raw: &SourceFile) -> Result<Vec<String>, Problem> {
 fn verifier(
     provider: Option<Provider>,
     secrets: Vec<String>,
-    tolerance: Option<u64>,
+    tolerance_secs: u64,
 ) -> Result<Option<Verifier>, Problem> {
     if secrets.is_empty() {
         return Ok(None);
@@ -175,6 +234,6 @@ fn verifier(
     Ok(Some(Verifier {
         scheme,
         secrets,
-        tolerance_secs: tolerance.unwrap_or(DEFAULT_TOLERANCE_SECS),
+        tolerance_secs,
     }))
 }

@@ -3,19 +3,22 @@
 //! The body is read with a hard limit while it streams in (nothing is buffered past
 //! `max_body_bytes`); a declared `Content-Length` over the limit is refused before reading.
 //! A body that stalls is `408`, one that cannot be read (bad chunked framing) `400`.
+//! A source's configured response (`[sources.NAME.response]`) replaces the default answer of a
+//! stored or duplicate delivery; like it, it is sent only after the commit.
 
 use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http_body_util::LengthLimitError;
 use serde_json::json;
 
 use super::{Delivery, Ingest, Outcome};
+use crate::config::ResponseSettings;
 use crate::http::{ApiError, BodyStalled};
 use crate::model::{Header, is_valid_source_name};
 
@@ -52,6 +55,7 @@ pub async fn receive(
     let body = to_bytes(body, limit_usize)
         .await
         .map_err(|error| unreadable(&error, limit))?;
+    let response = state.ingest.response(&source).cloned();
     let delivery = Delivery {
         source,
         received_at,
@@ -62,7 +66,61 @@ pub async fn receive(
         headers: header_pairs(&headers),
         body: body.to_vec(),
     };
-    Ok(answer(state.ingest.accept(delivery).await?))
+    let outcome = state.ingest.accept(delivery).await?;
+    match response {
+        Some(configured) => Ok(configured_answer(&configured, outcome).await),
+        None => Ok(answer(outcome)),
+    }
+}
+
+/// The source's configured answer for a stored or duplicate delivery (after its delay); the
+/// other outcomes (a challenge, a refusal) keep their own answers.
+async fn configured_answer(configured: &ResponseSettings, outcome: Outcome) -> Response {
+    let (id, delivery_id) = match &outcome {
+        Outcome::Received {
+            id, delivery_id, ..
+        }
+        | Outcome::Duplicate { id, delivery_id } => (*id, delivery_id.clone()),
+        _ => return answer(outcome),
+    };
+    if !configured.delay.is_zero() {
+        tokio::time::sleep(configured.delay).await;
+    }
+    let status = StatusCode::from_u16(configured.status).unwrap_or(StatusCode::OK);
+    let mut response = match &configured.body {
+        Some(body) => {
+            let text = body.render(id, delivery_id.as_deref());
+            let mut response = (status, text).into_response();
+            let content_type = configured
+                .content_type
+                .as_deref()
+                .unwrap_or("text/plain; charset=utf-8");
+            set_header(&mut response, "content-type", content_type);
+            response
+        }
+        None => {
+            let mut response = answer(outcome);
+            *response.status_mut() = status;
+            if let Some(content_type) = &configured.content_type {
+                set_header(&mut response, "content-type", content_type);
+            }
+            response
+        }
+    };
+    for (name, value) in &configured.headers {
+        set_header(&mut response, name, value);
+    }
+    response
+}
+
+/// Sets a header checked at start-up (so the conversions cannot fail; one that did is skipped).
+fn set_header(response: &mut Response, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        response.headers_mut().insert(name, value);
+    }
 }
 
 /// Any path under `/webhook/` that is not a single valid source name.
@@ -76,12 +134,13 @@ fn answer(outcome: Outcome) -> Response {
             id,
             source,
             received_at,
+            ..
         } => Json(json!({
             "status": "received", "id": id, "source": source,
             "received_at": crate::query::view::time(received_at),
         }))
         .into_response(),
-        Outcome::Duplicate { id } => {
+        Outcome::Duplicate { id, .. } => {
             Json(json!({ "status": "duplicate", "id": id })).into_response()
         }
         Outcome::SlackChallenge(challenge) => (
@@ -95,6 +154,9 @@ fn answer(outcome: Outcome) -> Response {
             format!("signature check failed: {reason}"),
         )
         .into_response(),
+        Outcome::Forbidden { reason } => {
+            ApiError::new(StatusCode::FORBIDDEN, "address_not_allowed", reason).into_response()
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod extract;
 mod failure;
 mod field;
 mod rule;
+pub mod samples;
 mod skeleton;
 
 #[cfg(test)]

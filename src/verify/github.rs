@@ -87,6 +87,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&req, &secrets)
@@ -131,6 +132,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         assert_eq!(
             verify_legacy_sha1(&req, &[SECRET.to_string()]),

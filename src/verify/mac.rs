@@ -9,23 +9,41 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 /// The hash under the HMAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Algorithm {
+pub enum Algorithm {
     Sha256,
-    /// Twilio only (and GitHub's legacy header).
+    /// Twilio (and GitHub's legacy header), and configurable schemes that ask for it.
     Sha1,
+    /// Configurable schemes only.
+    Sha512,
 }
 
 impl Algorithm {
+    /// Every algorithm by its config name, for parsing and for messages.
+    pub const ALL: [(&'static str, Algorithm); 3] = [
+        ("sha1", Algorithm::Sha1),
+        ("sha256", Algorithm::Sha256),
+        ("sha512", Algorithm::Sha512),
+    ];
+
+    /// Parses a config name (`sha1`, `sha256`, `sha512`).
+    pub fn parse(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| a)
+    }
+
     /// Length of the MAC in bytes; an offered signature of another length cannot match.
     pub(super) fn output_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 32,
             Algorithm::Sha1 => 20,
+            Algorithm::Sha512 => 64,
         }
     }
 }
@@ -37,7 +55,14 @@ pub(super) fn tag(algorithm: Algorithm, key: &[u8], message: &[&[u8]]) -> Option
     match algorithm {
         Algorithm::Sha256 => compute::<Hmac<Sha256>>(key, message),
         Algorithm::Sha1 => compute::<Hmac<Sha1>>(key, message),
+        Algorithm::Sha512 => compute::<Hmac<Sha512>>(key, message),
     }
+}
+
+/// Whether two byte strings are equal, in time that depends only on their lengths (for
+/// credentials compared as they are, not as MACs).
+pub(super) fn equal(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
 }
 
 fn compute<M: Mac + KeyInit>(key: &[u8], message: &[&[u8]]) -> Option<Vec<u8>> {

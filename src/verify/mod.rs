@@ -8,9 +8,12 @@
 //! Entry points: [`Scheme::for_provider`] picks the scheme, a [`Verifier`] holds the resolved
 //! settings of one source, and [`Verifier::verify`] checks one [`Request`].
 //!
-//! Layout: one file per scheme (`stripe`, `github`, `slack`, `shopify`, `standard`, `twilio`),
-//! chosen by the [`Scheme`] enum; `mac` computes and compares HMACs in constant time; `timestamp`
-//! owns the replay window; `outcome` holds [`Outcome`] and [`Reason`].
+//! Layout: one file per scheme, chosen by the [`Scheme`] enum: the providers' own (`stripe`,
+//! `github`, `slack`, `shopify`, `standard`, `twilio`) and the ones described in config for
+//! senders hookwatch does not know (`hmac` with its `template`, `basic`, `api_key`); `mac`
+//! computes and compares HMACs in constant time; `timestamp` owns the replay window; `address`
+//! decides the client address and checks `allow_ips`; `outcome` holds [`Outcome`] and
+//! [`Reason`].
 //!
 //! Every scheme follows the same order: a signature header that is absent gives
 //! [`Outcome::Missing`]; one that cannot be parsed gives [`Reason::MalformedHeader`]; then the
@@ -23,13 +26,19 @@
 //! signatures (Stripe, Standard Webhooks) have at most [`MAX_SIGNATURES`] of them examined, so a
 //! sender cannot make one request cost more than that many comparisons per secret.
 
+mod address;
+mod api_key;
+mod basic;
 mod github;
+mod hmac;
 mod mac;
 mod outcome;
 mod shopify;
+mod sign;
 mod slack;
 mod standard;
 mod stripe;
+mod template;
 mod timestamp;
 mod twilio;
 
@@ -42,7 +51,14 @@ use std::fmt;
 
 use crate::model::{Header, Provider};
 
+pub use address::{Networks, NotCidr, client_address};
+pub use api_key::ApiKeyScheme;
+pub use basic::BasicScheme;
+pub use hmac::{Encoding, HmacScheme};
+pub use mac::Algorithm;
 pub use outcome::{Outcome, Reason};
+pub use sign::{SignError, Signed, sign};
+pub use template::{Part, Template, TemplateError, is_header_name};
 
 /// How many signature entries of one header are examined at most; later ones are ignored.
 ///
@@ -50,9 +66,9 @@ pub use outcome::{Outcome, Reason};
 /// while it keeps a header of a million entries from costing a million comparisons.
 pub const MAX_SIGNATURES: usize = 32;
 
-/// Which signing scheme a source uses. It follows from the source's provider, because each
-/// provider signs its own way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which signing scheme a source uses: its provider's own, because each provider signs its own
+/// way, or one described in the source's config.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
     /// `stripe-signature: t=…,v1=…`: hex HMAC-SHA256 of `"{t}.{body}"`.
     Stripe,
@@ -68,6 +84,12 @@ pub enum Scheme {
     Standard,
     /// `x-twilio-signature`: base64 HMAC-SHA1 of the URL and the sorted form parameters.
     Twilio,
+    /// `scheme = "hmac"`: header, algorithm, encoding and signed content from config.
+    Hmac(Box<HmacScheme>),
+    /// `scheme = "basic"`: HTTP basic auth; the secrets are the accepted passwords.
+    Basic(BasicScheme),
+    /// `scheme = "api_key"`: a key in a header or query parameter; the secrets are the keys.
+    ApiKey(ApiKeyScheme),
 }
 
 impl Scheme {
@@ -85,10 +107,20 @@ impl Scheme {
         }
     }
 
+    /// The `scheme` value of a scheme described in config; `None` for a provider's own.
+    pub fn config_name(&self) -> Option<&'static str> {
+        match self {
+            Scheme::Hmac(_) => Some("hmac"),
+            Scheme::Basic(_) => Some("basic"),
+            Scheme::ApiKey(_) => Some("api_key"),
+            _ => None,
+        }
+    }
+
     /// Whether `secret` can be used with this scheme, so config can refuse a bad one at
     /// start-up instead of every delivery failing. Only Standard Webhooks constrains secrets:
     /// they must be base64 (after an optional `whsec_`). The error never contains the secret.
-    pub fn check_secret(self, secret: &str) -> Result<(), &'static str> {
+    pub fn check_secret(&self, secret: &str) -> Result<(), &'static str> {
         match self {
             Scheme::Standard => standard::check_secret(secret),
             _ if secret.is_empty() => Err("the secret is empty"),
@@ -130,13 +162,64 @@ impl Verifier {
             tolerance_secs: self.tolerance_secs,
         };
         let secrets = self.secrets.as_slice();
-        match self.scheme {
+        match &self.scheme {
             Scheme::Stripe => stripe::verify(req, secrets, window),
             Scheme::Github => github::verify(req, secrets),
             Scheme::Slack => slack::verify(req, secrets, window),
             Scheme::Shopify => shopify::verify(req, secrets),
             Scheme::Standard => standard::verify(req, secrets, window),
             Scheme::Twilio => twilio::verify(req, secrets),
+            Scheme::Hmac(scheme) => hmac::verify(scheme, req, secrets, window),
+            Scheme::Basic(scheme) => basic::verify(scheme, req, secrets),
+            Scheme::ApiKey(scheme) => api_key::verify(scheme, req, secrets),
+        }
+    }
+
+    /// Why a request whose outcome is [`Outcome::Missing`] is so: the header (or parameter)
+    /// the scheme looks for, by name.
+    pub fn missing_reason(&self) -> String {
+        let name = match &self.scheme {
+            Scheme::Stripe => "stripe-signature header",
+            Scheme::Github => "x-hub-signature-256 header",
+            Scheme::Slack => "x-slack-signature or x-slack-request-timestamp header",
+            Scheme::Shopify => "x-shopify-hmac-sha256 header",
+            Scheme::Standard => "webhook-signature (or svix-signature) header",
+            Scheme::Twilio => "x-twilio-signature header",
+            Scheme::Hmac(scheme) => return format!("no {} header was sent", scheme.header),
+            Scheme::Basic(_) => "authorization header",
+            Scheme::ApiKey(scheme) => {
+                let places: Vec<String> = (scheme.header.iter().map(|h| format!("{h} header")))
+                    .chain(scheme.query.iter().map(|q| format!("{q} query parameter")))
+                    .collect();
+                return format!("no API key was sent (in the {})", places.join(" or the "));
+            }
+        };
+        format!("no {name} was sent")
+    }
+
+    /// Replaces the credentials this scheme checked with `***` in what is stored: the
+    /// `Authorization` value of basic auth, the API key's header value or query parameter
+    /// value. They are the source's secrets, so they must not be kept or shown. Signature
+    /// schemes change nothing: a signature is not a secret.
+    pub fn mask(&self, headers: &mut [Header], query: &mut String) {
+        let header_name = match &self.scheme {
+            Scheme::Basic(_) => Some(basic::HEADER),
+            Scheme::ApiKey(scheme) => scheme.header.as_deref(),
+            _ => None,
+        };
+        if let Some(name) = header_name {
+            for (_, value) in headers
+                .iter_mut()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                *value = "***".into();
+            }
+        }
+        if let Scheme::ApiKey(ApiKeyScheme {
+            query: Some(name), ..
+        }) = &self.scheme
+        {
+            *query = api_key::mask_query(query, name);
         }
     }
 }
@@ -148,9 +231,11 @@ pub struct Request<'a> {
     pub headers: &'a [Header],
     /// The raw bytes received: signatures cover exact bytes, never re-serialised JSON.
     pub body: &'a [u8],
-    /// Twilio only: the full URL the sender called = `public_url` + path + query as received.
-    /// `None` for the other schemes (Twilio without it is invalid).
+    /// The full URL the sender called = `public_url` + path + query as received, for Twilio
+    /// and `{url}` in a configured template; `None` without a `public_url`.
     pub url: Option<&'a str>,
+    /// The query string as received (no `?`), where an API key may travel.
+    pub query: &'a str,
     /// The `content-type` value; Twilio signs form parameters but not JSON bodies.
     pub content_type: Option<&'a str>,
 }
@@ -222,6 +307,7 @@ mod tests {
             body: b"",
             url: None,
             content_type: None,
+            query: "",
         };
         let outcome = verifier.verify(&req, 0);
         assert_eq!(outcome, Outcome::Invalid(Reason::WrongSecret));

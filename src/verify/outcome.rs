@@ -78,6 +78,23 @@ pub enum Reason {
     /// secret that is not base64); config should have refused it at start-up.
     #[error("no configured secret is usable: {0}")]
     UnusableSecret(&'static str),
+    /// A configurable scheme's credential (a header or query parameter named in config) was
+    /// sent but cannot be read; `what` names it (`x-acme-signature header`).
+    #[error("{what} is malformed: {problem}")]
+    Malformed { what: String, problem: &'static str },
+    /// A header that the `signed` template or the timestamp check needs was not sent.
+    #[error("{0} header was not sent, and the signature covers it")]
+    MissingSignedHeader(String),
+    /// Basic auth or an API key that matches none of the source's.
+    #[error("the credentials match none of the source's")]
+    WrongCredentials,
+    /// The same credential sent twice (two headers, or header and query): refused rather than
+    /// guessing which one counts.
+    #[error("{0}")]
+    Ambiguous(&'static str),
+    /// The client address is outside the source's `allow_ips`.
+    #[error("client address {0} is not in allow_ips")]
+    AddressNotAllowed(String),
 }
 
 #[cfg(test)]

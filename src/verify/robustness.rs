@@ -10,20 +10,42 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::{Outcome, Request, Scheme, Verifier};
+use super::{
+    Algorithm, ApiKeyScheme, BasicScheme, Encoding, HmacScheme, Outcome, Request, Scheme, Template,
+    Verifier,
+};
 use crate::model::Header;
 
-const SCHEMES: [Scheme; 6] = [
-    Scheme::Stripe,
-    Scheme::Github,
-    Scheme::Slack,
-    Scheme::Shopify,
-    Scheme::Standard,
-    Scheme::Twilio,
-];
+/// Every built-in scheme and one of each configurable kind.
+fn schemes() -> Vec<Scheme> {
+    let hmac = HmacScheme {
+        header: "x-acme-signature".into(),
+        algorithm: Algorithm::Sha512,
+        encoding: Encoding::Base64,
+        prefix: Some("sha512=".into()),
+        timestamp_header: Some("x-acme-timestamp".into()),
+        signed: Template::parse("{timestamp}.{header:webhook-id}.{url}.{body}").expect("template"),
+    };
+    vec![
+        Scheme::Stripe,
+        Scheme::Github,
+        Scheme::Slack,
+        Scheme::Shopify,
+        Scheme::Standard,
+        Scheme::Twilio,
+        Scheme::Hmac(Box::new(hmac)),
+        Scheme::Basic(BasicScheme {
+            user: "user".into(),
+        }),
+        Scheme::ApiKey(ApiKeyScheme {
+            header: Some("x-api-key".into()),
+            query: Some("key".into()),
+        }),
+    ]
+}
 
-/// Headers whose values are signatures: the ones with loops over entries.
-const SIGNATURE_HEADERS: [&str; 7] = [
+/// Headers whose values are signatures or credentials: the ones with loops over entries.
+const SIGNATURE_HEADERS: [&str; 10] = [
     "stripe-signature",
     "x-hub-signature-256",
     "x-slack-signature",
@@ -31,11 +53,14 @@ const SIGNATURE_HEADERS: [&str; 7] = [
     "webhook-signature",
     "svix-signature",
     "x-twilio-signature",
+    "x-acme-signature",
+    "authorization",
+    "x-api-key",
 ];
 
 /// The other headers a scheme reads, with a plausible value that lets parsing go on to the
 /// signature.
-const OTHER_HEADERS: [(&str, &str); 7] = [
+const OTHER_HEADERS: [(&str, &str); 8] = [
     (
         "x-hub-signature",
         "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
@@ -46,6 +71,7 @@ const OTHER_HEADERS: [(&str, &str); 7] = [
     ("svix-id", "msg_1"),
     ("svix-timestamp", "1767225600"),
     ("content-type", "application/x-www-form-urlencoded"),
+    ("x-acme-timestamp", "1767225600"),
 ];
 
 const NOW: i64 = 1_767_225_600;
@@ -77,10 +103,11 @@ fn verify_all(headers: &[Header], body: &[u8], url: Option<&str>) -> Vec<Outcome
         body,
         url,
         content_type,
+        query: url.unwrap_or(""),
     };
-    SCHEMES
-        .iter()
-        .map(|s| verifier(*s).verify(&req, NOW))
+    schemes()
+        .into_iter()
+        .map(|s| verifier(s).verify(&req, NOW))
         .collect()
 }
 
@@ -114,7 +141,7 @@ proptest! {
 
     #[test]
     fn arbitrary_headers_never_panic_and_are_never_valid(
-        values in prop::collection::vec(prop::option::of(weird_string(300)), 14),
+        values in prop::collection::vec(prop::option::of(weird_string(300)), 18),
         body in prop::collection::vec(any::<u8>(), 0..256),
         url in prop::option::of(weird_string(200)),
     ) {
@@ -176,15 +203,16 @@ fn verifying_a_megabyte_header_takes_linear_time() {
                 Some(value.as_str())
             };
             let headers = headers_with(&value, other);
-            for scheme in SCHEMES {
+            for scheme in schemes() {
                 let req = Request {
                     headers: &headers,
                     body: value.as_bytes(),
                     url: Some(&url),
                     content_type: None,
+                    query: &url,
                 };
                 let started = Instant::now();
-                let outcome = verifier(scheme).verify(&req, NOW);
+                let outcome = verifier(scheme.clone()).verify(&req, NOW);
                 let took = started.elapsed();
                 let head: String = value.chars().take(20).collect();
                 assert!(took < LIMIT, "{scheme:?} took {took:?} on {head:?}…");
@@ -208,6 +236,7 @@ fn a_twilio_request_with_a_megabyte_url_and_form_takes_linear_time() {
                 body: value.as_bytes(),
                 url: Some(&url),
                 content_type,
+                query: "",
             };
             let started = Instant::now();
             let outcome = verifier(Scheme::Twilio).verify(&req, NOW);

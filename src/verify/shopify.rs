@@ -41,6 +41,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&req, &secrets)

@@ -114,7 +114,7 @@ fn parse_signatures(value: &str, name: &'static str) -> Result<Vec<Vec<u8>>, Rea
 }
 
 /// The HMAC key of a secret: base64-decode what follows an optional `whsec_`.
-fn key(secret: &str) -> Option<Vec<u8>> {
+pub(super) fn key(secret: &str) -> Option<Vec<u8>> {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
     STANDARD.decode(encoded).ok().filter(|key| !key.is_empty())
 }
@@ -147,6 +147,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&req, &secrets, window)

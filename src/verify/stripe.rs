@@ -118,6 +118,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&req, &secrets, window)
@@ -228,6 +229,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         assert_eq!(
             verify(&req, &[SECRET.to_string()], WINDOW),
@@ -244,6 +246,7 @@ mod tests {
             body: BODY,
             url: None,
             content_type: None,
+            query: "",
         };
         assert_eq!(verify(&req, &[SECRET.to_string()], WINDOW), Outcome::Valid);
     }

@@ -63,7 +63,7 @@ fn is_form(content_type: Option<&str>) -> bool {
 
 /// The form parameters as signed: decoded pairs sorted by key then value (byte order, which is
 /// code-point order), each key followed by its value. A repeated key contributes every value.
-fn sorted_params(body: &[u8]) -> String {
+pub(super) fn sorted_params(body: &[u8]) -> String {
     let mut pairs: Vec<_> = form_urlencoded::parse(body).collect();
     pairs.sort_unstable();
     pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()
@@ -137,6 +137,7 @@ mod tests {
             body,
             url,
             content_type,
+            query: "",
         };
         verify(&req, &[TOKEN.to_string()])
     }
@@ -218,6 +219,7 @@ mod tests {
             body: BODY,
             url: Some(URL),
             content_type: Some(FORM),
+            query: "",
         };
         assert_eq!(verify(&req, &[TOKEN.to_string()]), Outcome::Missing);
     }
@@ -236,6 +238,7 @@ mod tests {
             body: BODY,
             url: Some(URL),
             content_type: Some(FORM),
+            query: "",
         };
         assert_eq!(verify(&req, &["54321".to_string()]), wrong);
         assert_eq!(

@@ -78,6 +78,7 @@ impl Vector {
             body: &body,
             url: self.url.as_deref(),
             content_type,
+            query: "",
         };
         let verifier = Verifier {
             scheme: self.scheme()?,

@@ -184,22 +184,9 @@ fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
             "`forward`",
         ),
         ("[retention]\nmax_age = \"30d\"\n", "`retention`"),
-        ("trusted_proxies = [\"10.0.0.1\"]\n", "`trusted_proxies`"),
         (
             "[sources.stripe]\nprovider = \"stripe\"\nretention = \"90d\"\n",
             "`sources.stripe.retention`",
-        ),
-        (
-            "[sources.stripe.response]\nstatus = 202\n",
-            "`sources.stripe.response`",
-        ),
-        (
-            "[sources.acme]\nscheme = \"hmac\"\nheader = \"X-Acme-Signature\"\n",
-            "`sources.acme.scheme`",
-        ),
-        (
-            "[sources.partner]\nallow_ips = [\"203.0.113.0/24\"]\n",
-            "`sources.partner.allow_ips`",
         ),
         (
             "[[alerts.rules]]\nname = \"f\"\nkind = \"burst\"\nthreshold = 1\nwindow_secs = 60\n\

@@ -78,6 +78,7 @@ async fn forward_to_resends_exact_bytes_and_headers_so_a_stripe_signature_still_
         headers: &headers,
         body: &first.body,
         url: None,
+        query: "",
         content_type: Some("application/json"),
     };
     let now = chrono::Utc::now().timestamp();
