@@ -1,12 +1,14 @@
-//! One group-commit batch's new events: one statement that commits by itself, with the
-//! `NOTIFY` that wakes every instance's listener pipelined behind it.
+//! One group-commit batch's new events: one statement that commits by itself, and whose
+//! `NOTIFY` wakes every instance's listener when it commits.
 //!
 //! The statement first takes the transaction-level advisory lock `IDS_LOCK`, then draws each
 //! candidate's id from the sequence, inserts the events `ON CONFLICT DO NOTHING` (dedup is
 //! the partial unique index, enforced by the database for every instance) and the bodies of
 //! those it stored, adds them to both rollups, and answers each candidate's id and whether it
 //! was stored. It runs in an implicit transaction, so its answer arrives after its COMMIT:
-//! one round trip per batch. The lock is held from before the first id is drawn until that
+//! one round trip and one WAL flush per batch. The `NOTIFY` is part of the same transaction
+//! (PostgreSQL delivers it at COMMIT): sent in a transaction of its own, it would cost a
+//! second commit, and so a second WAL flush, per batch. The lock is held from before the first id is drawn until that
 //! COMMIT, which is what makes ids visible in order (see the module doc of `listen`).
 //!
 //! The statement joins only its own rows, never a table, so its cached plan stays right
@@ -31,8 +33,9 @@ pub(super) const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
 /// plan, evaluated before the first id is drawn. Then an id for each candidate (in order),
 /// the events, skipping redeliveries of stored ones, the bodies of those stored, and both
 /// rollups (in the writer's shard `$20`, rows in key order so writers sharing a shard lock
-/// them in the same order). Answers each candidate's id and whether it was stored, in the
-/// candidates' order. `received_at` is microseconds since 1970, so `/` is the floor.
+/// them in the same order), and the notification with the batch's highest id on channel `$21`
+/// (joined into the answer, so it is evaluated). Answers each candidate's id and whether it
+/// was stored, in the candidates' order. `received_at` is microseconds since 1970, so `/` is the floor.
 const INSERT_EVENTS: &str = "
     WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($19)::text AS taken),
     batch AS MATERIALIZED (
@@ -82,32 +85,24 @@ const INSERT_EVENTS: &str = "
         ON CONFLICT (source, shard) DO UPDATE SET provider = excluded.provider,
             count = s.count + excluded.count, errors = s.errors + excluded.errors,
             last_received = GREATEST(s.last_received, excluded.last_received)
-    )
+    ),
+    notified AS MATERIALIZED (SELECT pg_notify($21, max(id)::text) AS sent FROM batch)
     SELECT batch.id, stored.id IS NOT NULL
-    FROM batch LEFT JOIN stored USING (id)
+    FROM batch LEFT JOIN stored USING (id) CROSS JOIN notified
     ORDER BY batch.n";
 
-/// Wakes every listener with the highest id this session drew (`currval` is per session, so
-/// it is this batch's last id). Runs after the batch's own COMMIT, in a transaction of its
-/// own, outside the lock: inside the batch's transaction it would lengthen the section every
-/// writer queues on.
-const NOTIFY: &str = "SELECT pg_notify($1, currval('events_id_seq')::text)";
-
-/// Inserts and commits the candidates with their rollups, in one round trip, with the
-/// `NOTIFY` pipelined behind them. Answers, per candidate, its id and whether it was stored
-/// (the others were redeliveries of an event already in the database, possibly written by
-/// another instance). The `NOTIFY`'s failure only delays the listeners (they also read on a
-/// timer), so it never fails the batch.
+/// Inserts and commits the candidates with their rollups, in one round trip. Answers, per
+/// candidate, its id and whether it was stored (the others were redeliveries of an event
+/// already in the database, possibly written by another instance).
 pub(super) async fn insert(
     client: &ClientWrapper,
     candidates: &[&NewEvent],
     shard: i16,
 ) -> Result<Vec<(i64, bool)>, PgError> {
     let insert = client.prepare_cached(INSERT_EVENTS).await?;
-    let notify = client.prepare_cached(NOTIFY).await?;
     let columns = Columns::of(candidates);
     let c = &columns;
-    let params: [&(dyn ToSql + Sync); 20] = [
+    let params: [&(dyn ToSql + Sync); 21] = [
         &c.sources,
         &c.received,
         &c.methods,
@@ -128,15 +123,10 @@ pub(super) async fn insert(
         &c.bodies,
         &IDS_LOCK,
         &shard,
+        &CHANNEL,
     ];
-    let (rows, notified) = tokio::join!(
-        client.query(&insert, &params),
-        client.execute(&notify, &[&CHANNEL])
-    );
-    if let Err(error) = notified {
-        tracing::debug!(error = %error, "NOTIFY after a batch failed; listeners catch up later.");
-    }
-    Ok(rows?.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let rows = client.query(&insert, &params).await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// The candidates' fields as one array per column, for `UNNEST`.

@@ -11,12 +11,13 @@
 //! a page at a time, and publishes what it finds; nothing it skips can appear later.
 //!
 //! When it reads: one connection of its own (outside the pool) `LISTEN`s on
-//! `batch::CHANNEL`. Every writer, this instance's included, sends a `NOTIFY` after each
-//! batch's COMMIT with the batch's highest id; a notification above `last` starts a read, at
-//! most one per `MIN_GAP` so that under load one read serves many batches. A timer reads
-//! every `IDLE_READ` anyway: a notification is lost when its instance dies between COMMIT and
-//! NOTIFY. Nothing waits for anything else on the server: a long transaction elsewhere holds
-//! no id, so it delays no read.
+//! `batch::CHANNEL`. Every batch, this instance's included, notifies with its highest id as
+//! part of its own transaction, so the notification arrives exactly when the batch commits;
+//! a notification above `last` starts a read, at most one per `MIN_GAP` so that under load
+//! one read serves many batches. A timer reads every `IDLE_READ` anyway, in case a
+//! notification is missed (one sent while this connection was being re-made). Nothing waits
+//! for anything else on the server: a long transaction elsewhere holds no id, so it delays no
+//! read.
 //!
 //! Events are published as summaries (no headers or body): the stream and alerts need no
 //! more, and enrichment reads the body it needs from the store. When the connection drops
