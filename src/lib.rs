@@ -29,6 +29,7 @@
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
 //! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
+//! - [`braces`]: the `{placeholder}` syntax every template shares.
 //! - [`retry_after`]: the `Retry-After` header read as a wait.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
@@ -38,6 +39,7 @@
 pub mod alert;
 pub mod app;
 pub mod auth;
+pub mod braces;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

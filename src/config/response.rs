@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::file::ResponseFile;
 use super::source::Problem;
+use crate::braces;
 use crate::verify::is_header_name;
 
 /// The longest configurable delay: long enough to pass most senders' timeouts, short enough
@@ -53,38 +54,16 @@ enum Piece {
 impl BodyTemplate {
     /// Parses `body`; the error names what is wrong.
     pub fn parse(text: &str) -> Result<BodyTemplate, String> {
-        let mut pieces = Vec::new();
-        let mut literal = String::new();
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            if rest.starts_with("{{") || rest.starts_with("}}") {
-                literal.push(c);
-                rest = &rest[2..];
-            } else if c == '{' {
-                let end = rest
-                    .find('}')
-                    .ok_or("a `{` is never closed (write `{{` for a literal brace)")?;
-                let piece = match &rest[1..end] {
-                    "event_id" => Piece::EventId,
-                    "delivery_id" => Piece::DeliveryId,
-                    other => {
-                        return Err(format!(
-                            "unknown placeholder `{{{other}}}` (use {{event_id}} or {{delivery_id}})"
-                        ));
-                    }
-                };
-                pieces.push(Piece::Literal(std::mem::take(&mut literal)));
-                pieces.push(piece);
-                rest = &rest[end + 1..];
-            } else if c == '}' {
-                return Err("a `}` has no opening `{` (write `}}` for a literal brace)".into());
-            } else {
-                literal.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        pieces.push(Piece::Literal(literal));
-        Ok(BodyTemplate(pieces))
+        let pieces = braces::split(text).map_err(|e| e.to_string())?;
+        let pieces = pieces.into_iter().map(|piece| match piece {
+            braces::Piece::Literal(text) => Ok(Piece::Literal(text)),
+            braces::Piece::Placeholder("event_id") => Ok(Piece::EventId),
+            braces::Piece::Placeholder("delivery_id") => Ok(Piece::DeliveryId),
+            braces::Piece::Placeholder(other) => Err(format!(
+                "unknown placeholder `{{{other}}}` (use {{event_id}} or {{delivery_id}})"
+            )),
+        });
+        Ok(BodyTemplate(pieces.collect::<Result<_, _>>()?))
     }
 
     /// The body for one event; a delivery without an id gives an empty `{delivery_id}`.

@@ -16,6 +16,8 @@
 
 use serde_json::Value;
 
+use crate::braces::{self, BraceError, Piece};
+
 /// The query when none is configured.
 pub const DEFAULT_QUERY: &str = "{source} {event_type} troubleshooting documentation";
 /// Longest text one placeholder contributes; a sender must not be able to send huge queries.
@@ -42,10 +44,8 @@ enum Part {
 /// Why a template cannot be used; shown at start-up with the config key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("a `{{` is never closed (write `{{{{` for a literal brace)")]
-    Unclosed,
-    #[error("a `}}` has no opening brace (write `}}}}` for a literal brace)")]
-    Unopened,
+    #[error(transparent)]
+    Braces(#[from] BraceError),
     #[error(
         "unknown placeholder `{{{0}}}`: use {{source}}, {{event_type}}, {{provider}} or a JSON \
          pointer like {{/data/object/failure_code}}"
@@ -71,36 +71,13 @@ impl Template {
         if text.trim().is_empty() {
             return Err(TemplateError::Empty);
         }
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    literal.push('{');
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    literal.push('}');
-                }
-                '}' => return Err(TemplateError::Unopened),
-                '{' => {
-                    let (name, closed) = until_closing_brace(&mut chars);
-                    if !closed {
-                        return Err(TemplateError::Unclosed);
-                    }
-                    if !literal.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut literal)));
-                    }
-                    parts.push(placeholder(&name)?);
-                }
-                c => literal.push(c),
-            }
-        }
-        if !literal.is_empty() {
-            parts.push(Part::Text(literal));
-        }
+        let parts = braces::split(text)?
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Literal(text) => Ok(Part::Text(text)),
+                Piece::Placeholder(name) => placeholder(name),
+            })
+            .collect::<Result<Vec<Part>, TemplateError>>()?;
         Ok(Template {
             text: text.to_string(),
             parts,
@@ -139,18 +116,6 @@ impl Default for Template {
             parts: Vec::new(),
         })
     }
-}
-
-/// The placeholder's name, and whether its closing brace was found.
-fn until_closing_brace(chars: &mut impl Iterator<Item = char>) -> (String, bool) {
-    let mut name = String::new();
-    for c in chars {
-        if c == '}' {
-            return (name, true);
-        }
-        name.push(c);
-    }
-    (name, false)
 }
 
 fn placeholder(name: &str) -> Result<Part, TemplateError> {
@@ -241,8 +206,14 @@ mod tests {
             Template::parse("{sauce}"),
             Err(TemplateError::Unknown("sauce".into()))
         );
-        assert_eq!(Template::parse("{source"), Err(TemplateError::Unclosed));
-        assert_eq!(Template::parse("source}"), Err(TemplateError::Unopened));
+        assert_eq!(
+            Template::parse("{source"),
+            Err(TemplateError::Braces(BraceError::Unclosed))
+        );
+        assert_eq!(
+            Template::parse("source}"),
+            Err(TemplateError::Braces(BraceError::StrayClose))
+        );
         assert_eq!(Template::parse("  "), Err(TemplateError::Empty));
     }
 }

@@ -8,6 +8,7 @@
 //! copied.
 
 use super::Request;
+use crate::braces::{self, BraceError, Piece};
 use crate::model::header;
 
 /// One piece of the signed content.
@@ -36,10 +37,8 @@ pub enum TemplateError {
         "unknown placeholder `{{{0}}}` (use {{body}}, {{timestamp}}, {{url}} or {{header:NAME}})"
     )]
     UnknownPlaceholder(String),
-    #[error("a `{{` is never closed (write `{{{{` for a literal brace)")]
-    Unclosed,
-    #[error("a `}}` has no opening `{{` (write `}}}}` for a literal brace)")]
-    StrayClose,
+    #[error(transparent)]
+    Braces(#[from] BraceError),
     #[error("the template is empty")]
     Empty,
 }
@@ -47,31 +46,13 @@ pub enum TemplateError {
 impl Template {
     /// Parses the template text.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            if rest.starts_with("{{") || rest.starts_with("}}") {
-                literal.push(c);
-                rest = &rest[2..];
-            } else if c == '}' {
-                return Err(TemplateError::StrayClose);
-            } else if c == '{' {
-                let end = rest.find('}').ok_or(TemplateError::Unclosed)?;
-                let part = placeholder(&rest[1..end])?;
-                if !literal.is_empty() {
-                    parts.push(Part::Literal(std::mem::take(&mut literal)));
-                }
-                parts.push(part);
-                rest = &rest[end + 1..];
-            } else {
-                literal.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
+        let parts = braces::split(text)?
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Literal(text) => Ok(Part::Literal(text)),
+                Piece::Placeholder(name) => placeholder(name),
+            })
+            .collect::<Result<Vec<Part>, TemplateError>>()?;
         if parts.is_empty() {
             return Err(TemplateError::Empty);
         }
@@ -184,8 +165,14 @@ mod tests {
 
     #[test]
     fn unbalanced_braces_and_an_empty_template_are_errors() {
-        assert_eq!(Template::parse("{body"), Err(TemplateError::Unclosed));
-        assert_eq!(Template::parse("body}"), Err(TemplateError::StrayClose));
+        assert_eq!(
+            Template::parse("{body"),
+            Err(TemplateError::Braces(BraceError::Unclosed))
+        );
+        assert_eq!(
+            Template::parse("body}"),
+            Err(TemplateError::Braces(BraceError::StrayClose))
+        );
         assert_eq!(Template::parse(""), Err(TemplateError::Empty));
     }
 
