@@ -44,7 +44,7 @@ use crate::store::Causes;
 const PAGE: i64 = 512;
 /// The shortest time between two reads: under load every batch of every instance notifies,
 /// and one read after a short pause takes all of them in one page.
-const MIN_GAP: Duration = Duration::from_millis(5);
+const MIN_GAP: Duration = Duration::from_millis(25);
 /// How often the listener reads without a notification.
 const IDLE_READ: Duration = Duration::from_secs(1);
 /// First and longest wait between reconnection attempts.
