@@ -11,6 +11,7 @@ use super::serve::ServeArgs;
 use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
+use crate::store::TypeMatch;
 
 /// `check-config`'s flags: those of `serve`, and the output format.
 #[derive(Debug, Args)]
@@ -57,8 +58,8 @@ pub fn render(s: &Settings) -> String {
         Some(path) => out += &format!("# config file: {}\n", path.display()),
         None => out += "# no config file\n",
     }
-    out += &format!("listen = \"{}\"\n", s.listen);
-    out += &format!("database = \"{}\"\n", s.database.url_safe());
+    out += &format!("listen = {}\n", q(s.listen));
+    out += &format!("database = {}\n", q(s.database.url_safe()));
     out += &format!(
         "token = {}\n",
         if s.token.is_some() {
@@ -69,7 +70,7 @@ pub fn render(s: &Settings) -> String {
     );
     out += &format!("max_body_bytes = {}\n", s.max_body_bytes);
     out += &format!("pool_size = {}\n", s.pool_size);
-    out += &format!("session_idle = \"{}\"\n", age(s.session_idle));
+    out += &format!("session_idle = {}\n", q(age(s.session_idle)));
     out += &format!(
         "header_timeout_secs = {}\nbody_idle_timeout_secs = {}\nmax_connections = {}\n",
         s.limits.header_timeout.as_secs(),
@@ -77,7 +78,7 @@ pub fn render(s: &Settings) -> String {
         s.limits.max_connections
     );
     if let Some(url) = &s.public_url {
-        out += &format!("public_url = \"{url}\"\n");
+        out += &format!("public_url = {}\n", q(url));
     }
     if s.sources.is_empty() {
         out += "\n# no [sources.NAME]: every source is accepted and stored unverified\n";
@@ -96,13 +97,17 @@ pub fn render(s: &Settings) -> String {
     }
     for rule in &s.alerts.rules {
         out += &format!(
-            "\n[[alerts.rules]]\nname = {:?}\nkind = \"{}\"\nsource = {:?}\n",
-            rule.name,
-            rule.kind.as_str(),
-            rule.source.as_deref().unwrap_or("(every source)")
+            "\n[[alerts.rules]]\nname = {}\nkind = {}\nsource = {}\n",
+            q(&rule.name),
+            q(rule.kind.as_str()),
+            q(rule.source.as_deref().unwrap_or("(every source)"))
         );
         if let Some(t) = &rule.event_type {
-            out += &format!("type = {t:?}\n");
+            let pattern = match t {
+                TypeMatch::Exact(text) => text.clone(),
+                TypeMatch::Prefix(prefix) => format!("{prefix}*"),
+            };
+            out += &format!("type = {}\n", q(pattern));
         }
         out += &format!(
             "threshold = {}\nwindow_secs = {}\ncooldown_secs = {}\n",
@@ -120,15 +125,15 @@ pub fn render(s: &Settings) -> String {
 
 /// `[enrichment]` as resolved, defaults included; the key only as "set, hidden".
 fn render_enrichment(e: &EnrichSettings) -> String {
-    let mut out = format!("kind = \"{}\"\nurl = \"{}\"\n", e.kind.name(), e.url);
+    let mut out = format!("kind = {}\nurl = {}\n", q(e.kind.name()), q(&e.url));
     if let Some(var) = &e.api_key_env {
-        out += &format!("api_key_env = \"{var}\"\n");
+        out += &format!("api_key_env = {}\n", q(var));
     }
     if e.api_key.is_some() {
         out += "api_key = \"(set, hidden)\"\n";
     }
-    out += &format!("query = {:?}\n", e.query.as_str());
-    out += &format!("when_types = {:?}\n", e.rule.types);
+    out += &format!("query = {}\n", q(e.query.as_str()));
+    out += &format!("when_types = {}\n", list(&e.rule.types));
     out += &format!("when_errors = {}\n", e.rule.errors);
     match &e.kind {
         Kind::SwiftSearch {
@@ -148,7 +153,7 @@ fn render_enrichment(e: &EnrichSettings) -> String {
 
 /// A sink with every secret masked: webhook URLs show only scheme and host.
 fn render_sink(sink: &SinkConfig) -> String {
-    let mut out = format!("\n[[alerts.sinks]]\nkind = \"{}\"\n", sink.kind.name());
+    let mut out = format!("\n[[alerts.sinks]]\nkind = {}\n", q(sink.kind.name()));
     let host_only = |url: &str| {
         reqwest::Url::parse(url)
             .ok()
@@ -163,28 +168,29 @@ fn render_sink(sink: &SinkConfig) -> String {
     };
     match &sink.kind {
         SinkKind::Log => {}
-        SinkKind::Slack(c) => out += &format!("url = \"{}\"\n", host_only(c.url.expose())),
-        SinkKind::Webhook(c) => out += &format!("url = \"{}\"\n", host_only(c.url.expose())),
+        SinkKind::Slack(c) => out += &format!("url = {}\n", q(host_only(c.url.expose()))),
+        SinkKind::Webhook(c) => out += &format!("url = {}\n", q(host_only(c.url.expose()))),
         SinkKind::PagerDuty(c) => {
             out += &format!(
-                "url = \"{}\"\nrouting_key = \"(set, hidden)\"\nseverity = \"{}\"\n",
-                c.url, c.severity
+                "url = {}\nrouting_key = \"(set, hidden)\"\nseverity = {}\n",
+                q(&c.url),
+                q(&c.severity)
             );
         }
         SinkKind::Email(c) => {
             let to: Vec<String> = c.to.iter().map(|m| m.to_string()).collect();
             out += &format!(
-                "host = \"{}\"\nport = {}\ntls = \"{:?}\"\nfrom = \"{}\"\nto = {:?}\npassword = \"{}\"\n",
-                c.host,
+                "host = {}\nport = {}\ntls = {}\nfrom = {}\nto = {}\npassword = {}\n",
+                q(&c.host),
                 c.port,
-                c.tls,
-                c.from,
-                to,
-                if c.password.is_some() {
+                q(format!("{:?}", c.tls)),
+                q(&c.from),
+                list(&to),
+                q(if c.password.is_some() {
                     "(set, hidden)"
                 } else {
                     "(none)"
-                }
+                })
             );
         }
     }
@@ -201,12 +207,12 @@ fn render_sink(sink: &SinkConfig) -> String {
 fn render_source(s: &SourceSettings) -> String {
     let mut out = String::new();
     if let Some(p) = s.rules.provider {
-        out += &format!("provider = \"{}\"\n", p.as_str());
+        out += &format!("provider = {}\n", q(p.as_str()));
     }
     match &s.verifier {
         Some(v) => {
             if let Some(name) = v.scheme.config_name() {
-                out += &format!("scheme = \"{name}\"\n");
+                out += &format!("scheme = {}\n", q(name));
             }
             out += &format!("secrets = \"({} set, hidden)\"\n", v.secrets.len());
             out += &format!("tolerance_secs = {}\n", v.tolerance_secs);
@@ -217,15 +223,15 @@ fn render_source(s: &SourceSettings) -> String {
         OnInvalid::Reject => "reject",
         OnInvalid::Accept => "accept",
     };
-    out += &format!("on_invalid = \"{policy}\"\n");
+    out += &format!("on_invalid = {}\n", q(policy));
     if let Some(rule) = &s.rules.event_type {
-        out += &format!("event_type = \"{rule}\"\n");
+        out += &format!("event_type = {}\n", q(rule));
     }
     if let Some(rule) = &s.rules.delivery_id {
-        out += &format!("delivery_id = \"{rule}\"\n");
+        out += &format!("delivery_id = {}\n", q(rule));
     }
     if let Some(url) = &s.public_url {
-        out += &format!("public_url = \"{url}\"\n");
+        out += &format!("public_url = {}\n", q(url));
     }
     if s.allow_ips.is_some() {
         out += "allow_ips = \"(set)\"\n";
@@ -235,6 +241,17 @@ fn render_source(s: &SourceSettings) -> String {
         out += &format!("response.delay_ms = {}\n", r.delay.as_millis());
     }
     out
+}
+
+/// `text` as a TOML string, quotes and escapes included, so any value reads back as written.
+fn q(text: impl std::fmt::Display) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// Strings as a TOML array.
+fn list(items: &[String]) -> String {
+    let items = items.iter().map(|item| toml::Value::String(item.clone()));
+    toml::Value::Array(items.collect()).to_string()
 }
 
 /// A duration as the config file writes it: `12h`, `30m`, `7d`, else seconds.

@@ -143,3 +143,34 @@ fn check_config_json_exits_2_on_a_problem_with_nothing_on_stdout() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sources.s.provider"), "{stderr}");
 }
+
+#[test]
+fn check_config_quotes_every_value_so_odd_ones_read_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[sources.s]\nevent_type = \"/data/say \\\"hi\\\"\\\\x\"\n\
+                  [[alerts.rules]]\nname = \"a \\\"quoted\\\" rule\"\nkind = \"burst\"\n\
+                  type = \"charge.*\"\nthreshold = 5\nwindow_secs = 60\n";
+    std::fs::write(dir.path().join("hookwatch.toml"), config).unwrap();
+    let database = r#"sqlite://odd "name" \ here.db"#;
+    let mut command = Command::new(BIN);
+    let out = command
+        .args(["check-config", "--json", "--database", database])
+        .current_dir(dir.path())
+        .env_remove("HOOKWATCH_CONFIG")
+        .env_remove("HOOKWATCH_DATABASE")
+        .env_remove("HOOKWATCH_TOKEN")
+        .output()
+        .expect("run hookwatch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(json["database"], database);
+    assert_eq!(json["sources"]["s"]["event_type"], r#"/data/say "hi"\x"#);
+    let rule = &json["alerts"]["rules"][0];
+    assert_eq!(rule["name"], r#"a "quoted" rule"#);
+    assert_eq!(rule["type"], "charge.*", "the pattern as written: {rule}");
+}
