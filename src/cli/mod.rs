@@ -17,7 +17,8 @@ mod trigger;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::open_store;
 use crate::config::{ConfigError, DatabaseUrl, Overrides, Settings};
@@ -68,18 +69,12 @@ pub enum Command {
 
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(&cli.global, args),
-        Command::Events(args) => events::run(&cli.global, args),
-        Command::Stats(args) => stats::run(&cli.global, args),
-        Command::Alerts(args) => alerts::run(&cli.global, args),
-        Command::CheckConfig(args) => check_config::run(&cli.global, args),
-        Command::Tail(args) => tail::run(args),
-        Command::Healthcheck(args) => healthcheck::run(args),
-        Command::Completions(args) => completions::run(args),
-        Command::Trigger(args) => trigger::run(&cli.global, args),
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
     };
+    let result = unused_globals(&cli.command, &matches).and_then(|()| dispatch(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -89,6 +84,47 @@ pub fn run() -> ExitCode {
                 || error.downcast_ref::<trigger::UsageError>().is_some();
             ExitCode::from(if usage { 2 } else { 1 })
         }
+    }
+}
+
+/// Refuses a global flag given on the command line to a command that does not use it (the
+/// commands that talk to a running server have no database; only `trigger` reads a config),
+/// so it is never silently ignored. The same setting in the environment is ambient and
+/// passes.
+fn unused_globals(command: &Command, matches: &ArgMatches) -> anyhow::Result<()> {
+    let (name, unused): (&str, &[&str]) = match command {
+        Command::Tail(_) | Command::Healthcheck(_) | Command::Completions(_) => (
+            matches.subcommand_name().unwrap_or(""),
+            &["database", "config"],
+        ),
+        Command::Trigger(_) => ("trigger", &["database"]),
+        _ => return Ok(()),
+    };
+    let Some((_, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    for flag in unused {
+        if sub.value_source(flag) == Some(ValueSource::CommandLine) {
+            return Err(BadFlag(format!(
+                "{flag}: `{name}` does not use it, so it would be ignored"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
+        Command::Stats(args) => stats::run(&cli.global, args),
+        Command::Alerts(args) => alerts::run(&cli.global, args),
+        Command::CheckConfig(args) => check_config::run(&cli.global, args),
+        Command::Tail(args) => tail::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Trigger(args) => trigger::run(&cli.global, args),
     }
 }
 

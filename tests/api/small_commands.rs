@@ -87,3 +87,24 @@ async fn version_names_the_package_version_and_the_git_commit() {
         None => assert_eq!(text, expected),
     }
 }
+
+#[tokio::test]
+async fn a_global_flag_a_command_does_not_use_is_refused_not_ignored() {
+    for args in [
+        &["tail", "--database", "sqlite://x.db"][..],
+        &["--config", "a.toml", "healthcheck"],
+        &["completions", "bash", "--database", "sqlite://x.db"],
+        &[
+            "trigger",
+            "--database",
+            "sqlite://x.db",
+            "stripe",
+            "charge.failed",
+        ],
+    ] {
+        let out = run(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("does not use it"), "{args:?}: {stderr}");
+    }
+}
