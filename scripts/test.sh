@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
-# openssl for the PostgreSQL TLS tests' certificates, python3 for the fixtures' signer. Safe
+# openssl for the PostgreSQL TLS tests' certificates, systemd-analyze for
+# checking contrib/hookwatch.service, python3 for the fixtures' signer. Safe
 # to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,7 @@ ensure_command() {
 ensure_postgres
 ensure_command chromium chromium "the browser tests"
 ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
+ensure_command systemd-analyze systemd "the systemd unit check"
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
 
 # The code must stay formatted and lint-free; both are quick next to the tests.

@@ -10,6 +10,7 @@ mod backends;
 mod browser;
 mod check_config;
 mod configurable;
+mod contrib;
 mod dashboard;
 mod enrich;
 mod forged;
