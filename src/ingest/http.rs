@@ -55,7 +55,7 @@ pub async fn receive(
     let body = to_bytes(body, limit_usize)
         .await
         .map_err(|error| unreadable(&error, limit))?;
-    let response = state.ingest.response(&source).cloned();
+    let response = state.ingest.response(&source);
     let delivery = Delivery {
         source,
         received_at,
@@ -68,7 +68,7 @@ pub async fn receive(
     };
     let outcome = state.ingest.accept(delivery).await?;
     match response {
-        Some(configured) => Ok(configured_answer(&configured, outcome).await),
+        Some(configured) => Ok(configured_answer(configured, outcome).await),
         None => Ok(answer(outcome)),
     }
 }
