@@ -30,6 +30,7 @@
 //! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
 //! - [`braces`]: the `{placeholder}` syntax every template shares.
+//! - [`redact`]: URLs shown without their credentials.
 //! - [`retry_after`]: the `Retry-After` header read as a wait.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
@@ -52,6 +53,7 @@ pub mod logs;
 pub mod model;
 pub mod provider;
 pub mod query;
+pub mod redact;
 pub mod retry_after;
 pub mod store;
 pub mod verify;

@@ -6,14 +6,15 @@
 //! they are filled in per event before the URL is parsed, so checking a rule parses it with
 //! both filled in with a harmless word.
 //!
-//! A `to` may hold credentials (`amqp://user:PASS@…`, `?token=…`). [`masked`] is the only
-//! form of it that is ever shown — API answers, the dashboard, logs, metrics labels,
-//! `check-config` — and works on the text itself, so what is shown is exactly what was
-//! written, less the secrets.
+//! A `to` may hold credentials (`amqp://user:PASS@…`, `?token=…`). [`redact::url`] is the
+//! only form of it that is ever shown — API answers, the dashboard, logs, metrics labels,
+//! `check-config`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
+
+use crate::redact;
 
 /// Where deliveries of a rule go, by the scheme of its `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub struct Own<'a> {
 /// Parses and checks a `to`: a known scheme, what a broker needs, and not a loop.
 pub fn check(to: &str, own: &Own) -> Result<Kind, TargetError> {
     let sample = to.replace("{source}", "source").replace("{type}", "type");
-    let url = Url::parse(&sample).map_err(|_| TargetError::NotAUrl(masked(to)))?;
+    let url = Url::parse(&sample).map_err(|_| TargetError::NotAUrl(redact::url(to)))?;
     let kind = match url.scheme() {
         "http" | "https" => Kind::Http,
         "nats" => Kind::Nats,
@@ -111,56 +112,6 @@ fn is_own_webhook(url: &Url, own: &Own) -> bool {
         None => return false,
     };
     ip == listen_ip || (any_loopback && ip.is_loopback())
-}
-
-/// `to` as it may be shown: the password of `USER:PASS@` and the values of query parameters
-/// whose name contains `token`, `key`, `secret`, `password` or `sig` (except the AMQP
-/// `routing_key`) become `***`.
-pub fn masked(to: &str) -> String {
-    let (before_query, query) = match to.split_once('?') {
-        Some((head, query)) => (head, Some(query)),
-        None => (to, None),
-    };
-    let mut shown = mask_password(before_query);
-    if let Some(query) = query {
-        shown.push('?');
-        let params: Vec<String> = query.split('&').map(mask_param).collect();
-        shown.push_str(&params.join("&"));
-    }
-    shown
-}
-
-fn mask_password(head: &str) -> String {
-    let Some((scheme, rest)) = head.split_once("://") else {
-        return head.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return head.to_string();
-    };
-    let user = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None => userinfo.to_string(),
-    };
-    format!("{scheme}://{user}@{host}{path}")
-}
-
-fn mask_param(param: &str) -> String {
-    let Some((name, _value)) = param.split_once('=') else {
-        return param.to_string();
-    };
-    let lower = name.to_ascii_lowercase();
-    // `routing_key` is hookwatch's own AMQP parameter: a routing key, not a secret.
-    let secret = lower != "routing_key"
-        && ["token", "key", "secret", "password", "sig"]
-            .iter()
-            .any(|word| lower.contains(word));
-    if secret {
-        format!("{name}=***")
-    } else {
-        param.to_string()
-    }
 }
 
 /// The name of an unnamed rule: its `to` host, `-`, and its 1-based position in the file
@@ -293,35 +244,6 @@ mod tests {
             check("http://10.1.2.3:9000/webhook/a", &everywhere),
             Ok(Kind::Http)
         );
-    }
-
-    #[test]
-    fn passwords_and_secret_looking_parameters_are_masked() {
-        assert_eq!(
-            masked("amqp://guest:s3cret@127.0.0.1:5672/%2f?exchange=x&routing_key=k"),
-            "amqp://guest:***@127.0.0.1:5672/%2f?exchange=x&routing_key=k"
-        );
-        assert_eq!(
-            masked("https://app.example.com/h?api_key=abc&x=1&access_token=t&sig=s&Password=p"),
-            "https://app.example.com/h?api_key=***&x=1&access_token=***&sig=***&Password=***"
-        );
-        assert_eq!(
-            masked("redis://:pw@127.0.0.1:6379/0?stream=s"),
-            "redis://:***@127.0.0.1:6379/0?stream=s"
-        );
-        assert_eq!(
-            masked("nats://user@127.0.0.1:4222/a"),
-            "nats://user@127.0.0.1:4222/a"
-        );
-        assert_eq!(
-            masked("http://localhost:3000/{source}"),
-            "http://localhost:3000/{source}"
-        );
-    }
-
-    #[test]
-    fn a_path_with_an_at_sign_is_not_mistaken_for_credentials() {
-        assert_eq!(masked("http://host/a:b@c"), "http://host/a:b@c");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use super::postgres;
+use crate::redact;
 
 /// Which store to use, parsed from `--database`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ impl DatabaseUrl {
     pub fn display_safe(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(path) => format!("SQLite file {}", path.display()),
-            DatabaseUrl::Postgres(url) => format!("PostgreSQL {}", redact_password(url)),
+            DatabaseUrl::Postgres(url) => format!("PostgreSQL {}", redact::url(url)),
         }
     }
 
@@ -50,36 +51,9 @@ impl DatabaseUrl {
     pub fn url_safe(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => redact_password(url),
+            DatabaseUrl::Postgres(url) => redact::url(url),
         }
     }
-}
-
-/// Hides the password of a URL (`user:password@`, or a `password=` query parameter) so it
-/// can be printed.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    // The last `@` ends the user info: a password may itself contain `@`.
-    let rest = match rest.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => rest.to_string(),
-    };
-    let Some((base, query)) = rest.split_once('?') else {
-        return format!("{scheme}://{rest}");
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{scheme}://{base}?{}", query.join("&"))
 }
 
 #[cfg(test)]
