@@ -31,6 +31,7 @@
 //! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
 //! - [`braces`]: the `{placeholder}` syntax every template shares.
 //! - [`redact`]: URLs shown without their credentials.
+//! - [`retention`]: which events are old or many enough to delete, and the task that does.
 //! - [`retry_after`]: the `Retry-After` header read as a wait.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
@@ -54,6 +55,7 @@ pub mod model;
 pub mod provider;
 pub mod query;
 pub mod redact;
+pub mod retention;
 pub mod retry_after;
 pub mod store;
 pub mod verify;

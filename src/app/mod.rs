@@ -33,6 +33,7 @@ use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
 use crate::query::http::{self as query_http, QueryState};
+use crate::retention::{self, Retention};
 use crate::store::{self, Store, StoreError, StoreSettings};
 
 /// Opens the configured store (for PostgreSQL: connects and migrates, so it is async).
@@ -58,6 +59,8 @@ pub struct ServeOptions {
     pub limits: ConnectionLimits,
     /// The top-level `public_url`: its origin is hookwatch's own for the cross-origin check.
     pub public_url: Option<String>,
+    /// What the background pruning deletes.
+    pub retention: Retention,
 }
 
 impl ServeOptions {
@@ -75,6 +78,7 @@ impl ServeOptions {
             alerts: settings.alerts,
             limits: settings.limits,
             public_url: settings.public_url,
+            retention: settings.retention,
         }
     }
 }
@@ -95,6 +99,11 @@ pub async fn serve(
         feed.clone(),
         cancel.clone(),
     );
+    let pruning = retention::task::spawn(
+        std::mem::take(&mut options.retention),
+        options.store.clone(),
+        cancel.clone(),
+    );
     let limits = options.limits;
     let router = router(options, feed, cancel.clone());
     let stop = cancel.clone();
@@ -107,6 +116,7 @@ pub async fn serve(
     if let Some(task) = alerts {
         let _ = task.await;
     }
+    let _ = pruning.await;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use super::serve::ServeArgs;
 use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
+use crate::retention::Retention;
 use crate::store::TypeMatch;
 
 /// `check-config`'s flags: those of `serve`, and the output format.
@@ -85,7 +86,11 @@ pub fn render(s: &Settings) -> String {
     }
     for (name, source) in &s.sources {
         out += &format!("\n[sources.{name}]\n{}", render_source(source));
+        if let Some(age) = s.retention.sources.get(name) {
+            out += &format!("retention = {}\n", q(age_of(*age)));
+        }
     }
+    out += &render_retention(&s.retention);
     match &s.enrichment {
         Some(enrichment) => {
             out += &format!("\n[enrichment]\n{}", render_enrichment(enrichment));
@@ -241,6 +246,26 @@ fn render_source(s: &SourceSettings) -> String {
         out += &format!("response.delay_ms = {}\n", r.delay.as_millis());
     }
     out
+}
+
+/// `[retention]` as resolved; what is absent keeps everything.
+fn render_retention(r: &Retention) -> String {
+    if r.max_age.is_none() && r.max_events.is_none() {
+        return "\n# no [retention]: events are kept until deleted with `hookwatch prune`\n".into();
+    }
+    let mut out = "\n[retention]\n".to_string();
+    if let Some(age) = r.max_age {
+        out += &format!("max_age = {}\n", q(age_of(age)));
+    }
+    if let Some(count) = r.max_events {
+        out += &format!("max_events = {count}\n");
+    }
+    out
+}
+
+/// A retention age as the config file writes it.
+fn age_of(retention: chrono::Duration) -> String {
+    retention.to_std().map(age).unwrap_or_default()
 }
 
 /// `text` as a TOML string, quotes and escapes included, so any value reads back as written.

@@ -8,6 +8,7 @@ mod check_config;
 mod completions;
 mod events;
 mod healthcheck;
+mod prune;
 mod remote;
 mod serve;
 mod stats;
@@ -63,6 +64,8 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Print shell completions (bash, zsh or fish)
     Completions(completions::CompletionsArgs),
+    /// Delete stored events older than an age, straight on the database
+    Prune(prune::PruneArgs),
     /// Send a signed sample delivery of a provider's event type (`--list` lists them)
     Trigger(trigger::TriggerArgs),
 }
@@ -125,6 +128,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck(args) => healthcheck::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Trigger(args) => trigger::run(&cli.global, args),
+        Command::Prune(args) => prune::run(&cli.global, args),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct ConfigFile {
     pub alerts: Option<super::alerts::AlertsFile>,
     /// `[enrichment]`, resolved in `config::enrichment`.
     pub enrichment: Option<super::enrichment::EnrichmentFile>,
+    /// `[retention]`, resolved in `config::retention`.
+    pub retention: Option<super::retention::RetentionFile>,
 }
 
 /// Why a config file's text was refused.
@@ -74,6 +76,8 @@ pub struct SourceFile {
     pub keys: Option<Vec<String>>,
     pub allow_ips: Option<Vec<String>>,
     pub response: Option<ResponseFile>,
+    /// This source's own retention age, resolved in `config::retention`.
+    pub retention: Option<toml::Value>,
 }
 
 /// One `[sources.NAME.response]` table: what the sender hears after the commit.

@@ -13,6 +13,7 @@ mod file;
 mod limits;
 mod not_built;
 mod response;
+mod retention;
 mod scheme;
 mod source;
 
@@ -125,6 +126,8 @@ pub struct Settings {
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
     pub alerts: AlertSettings,
+    /// `[retention]` and each source's `retention`.
+    pub retention: crate::retention::Retention,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -185,6 +188,8 @@ impl Settings {
             Some(text) => parse_session_idle(text).map_err(|e| invalid("session_idle", e))?,
         };
         let limits = limits::resolve(&file).map_err(|(key, problem)| invalid(key, problem))?;
+        let retention =
+            retention::resolve(&file).map_err(|(key, problem)| invalid(&key, problem))?;
         let public_url = file.public_url.clone();
         if let Some(url) = &public_url
             && crate::auth::origin::Origin::of_url(url).is_none()
@@ -208,6 +213,7 @@ impl Settings {
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
+                retention,
                 config_path: path,
             });
         }
@@ -244,6 +250,7 @@ impl Settings {
             sources,
             enrichment,
             alerts,
+            retention,
             config_path: path,
         })
     }

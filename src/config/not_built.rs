@@ -11,8 +11,6 @@ use toml::{Table, Value};
 /// Key paths (`*` is any source name or any array item) and the feature each belongs to.
 const NOT_BUILT: &[(&str, &str)] = &[
     ("forward", "forwarding"),
-    ("retention", "retention"),
-    ("sources.*.retention", "retention"),
     ("alerts.rules.*.target", "forwarding"),
 ];
 
@@ -100,20 +98,10 @@ mod tests {
         let forward = refused("[[forward]]\nsource = \"*\"\nto = \"http://x\"\n").unwrap();
         assert_eq!(forward.key, "forward");
         assert_eq!(forward.feature, "forwarding");
-        assert_eq!(
-            refused("[retention]\nmax_age = \"30d\"\n").unwrap().key,
-            "retention"
-        );
-        assert_eq!(
-            refused("[sources.s]\nretention = \"90d\"\n").unwrap().key,
-            "sources.s.retention"
-        );
     }
 
     #[test]
-    fn keys_inside_any_source_or_array_item_are_found_with_their_place() {
-        let retention = refused("[sources.stripe]\n[sources.acme]\nretention = \"9d\"\n").unwrap();
-        assert_eq!(retention.key, "sources.acme.retention");
+    fn keys_inside_any_array_item_are_found_with_their_place() {
         let target = refused(
             "[[alerts.rules]]\nname = \"a\"\n[[alerts.rules]]\nname = \"b\"\ntarget = \"t\"\n",
         )

@@ -8,7 +8,7 @@
 //! status=received|rejected
 //! signature=valid|invalid|missing|unverified
 //! error=true|false       (also 1/0, yes/no)
-//! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d (15m, 2h, 7d)
+//! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d|w (15m, 2h, 7d)
 //! limit=N                1..=1000, default 50
 //! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
 //! ```
@@ -161,7 +161,7 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     parse_age(text).map(|age| now - age)
 }
 
-/// `N` followed by `s`, `m`, `h` or `d`.
+/// `N` followed by `s`, `m`, `h`, `d` or `w`.
 pub fn parse_age(text: &str) -> Option<Duration> {
     let unit = text.chars().last()?;
     let count: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
@@ -173,6 +173,7 @@ pub fn parse_age(text: &str) -> Option<Duration> {
         'm' => 60,
         'h' => 3600,
         'd' => 86_400,
+        'w' => 7 * 86_400,
         _ => return None,
     };
     Duration::try_seconds(count.checked_mul(seconds)?)

@@ -9,6 +9,7 @@
 mod error;
 mod filter;
 mod postgres;
+mod prune;
 mod rollup;
 mod session;
 mod sql;
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
+pub use prune::AgeCut;
 pub use session::SessionRecord;
 pub(crate) use session::SessionWrite;
 pub use url::DatabaseUrl;

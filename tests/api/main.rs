@@ -15,6 +15,7 @@ mod dashboard;
 mod enrich;
 mod forged;
 mod ingest;
+mod lifecycle;
 mod load;
 mod logs;
 #[allow(dead_code)] // not every test file uses every helper

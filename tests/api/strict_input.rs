@@ -183,11 +183,6 @@ fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
             "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n",
             "`forward`",
         ),
-        ("[retention]\nmax_age = \"30d\"\n", "`retention`"),
-        (
-            "[sources.stripe]\nprovider = \"stripe\"\nretention = \"90d\"\n",
-            "`sources.stripe.retention`",
-        ),
         (
             "[[alerts.rules]]\nname = \"f\"\nkind = \"burst\"\nthreshold = 1\nwindow_secs = 60\n\
              target = \"localhost-1\"\n",

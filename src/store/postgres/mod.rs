@@ -10,6 +10,7 @@
 mod alerts;
 mod batch;
 mod listen;
+mod prune;
 mod read;
 mod redeliver;
 mod rollup;

@@ -5,6 +5,7 @@
 //! `read`.
 
 mod alerts;
+mod prune;
 mod read;
 mod schema;
 mod sessions;

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
+use crate::store::prune::Prune;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
@@ -54,6 +55,11 @@ pub(super) enum Job {
     /// Creates, touches or revokes sessions; answers the rows changed.
     Session {
         write: SessionWrite,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Deletes events or old per-minute counts (`store::prune`); answers the rows deleted.
+    Prune {
+        prune: Prune,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
 }
@@ -104,6 +110,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                     Applied::Alerts(super::alerts::notice(&tx, *notice)?)
                 }
                 Job::Session { write, .. } => Applied::Rows(super::sessions::write(&tx, write)?),
+                Job::Prune { prune, .. } => Applied::Rows(super::prune::apply(&tx, prune)?),
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -148,7 +155,8 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::AlertNotice { reply, .. }, Applied::Alerts(alerts)) => {
             let _ = reply.send(Ok(alerts));
         }
-        (Job::Session { reply, .. }, Applied::Rows(rows)) => {
+        (Job::Session { reply, .. }, Applied::Rows(rows))
+        | (Job::Prune { reply, .. }, Applied::Rows(rows)) => {
             let _ = reply.send(Ok(rows));
         }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
@@ -171,7 +179,7 @@ fn fail(job: Job, cause: Cause) {
         Job::AlertNotice { reply, .. } => {
             let _ = reply.send(Err(error));
         }
-        Job::Session { reply, .. } => {
+        Job::Session { reply, .. } | Job::Prune { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }
