@@ -33,6 +33,7 @@
 //! - [`redact`]: URLs shown without their credentials.
 //! - [`retention`]: which events are old or many enough to delete, and the task that does.
 //! - [`retry_after`]: the `Retry-After` header read as a wait.
+//! - [`archive`]: the export format (one JSON line per event) and reading it back. Pure.
 //! - [`config`]: flags, environment and file resolved into typed settings.
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
@@ -40,6 +41,7 @@
 
 pub mod alert;
 pub mod app;
+pub mod archive;
 pub mod auth;
 pub mod braces;
 pub mod cli;

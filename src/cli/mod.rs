@@ -7,7 +7,10 @@ mod alerts;
 mod check_config;
 mod completions;
 mod events;
+mod export;
 mod healthcheck;
+mod import;
+mod progress;
 mod prune;
 mod remote;
 mod serve;
@@ -64,6 +67,10 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Print shell completions (bash, zsh or fish)
     Completions(completions::CompletionsArgs),
+    /// Write stored events as NDJSON, one whole event per line, straight from the database
+    Export(export::ExportArgs),
+    /// Load an export (a file, or - for stdin) into the database, keeping ids
+    Import(import::ImportArgs),
     /// Delete stored events older than an age, straight on the database
     Prune(prune::PruneArgs),
     /// Send a signed sample delivery of a provider's event type (`--list` lists them)
@@ -129,6 +136,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => completions::run(args),
         Command::Trigger(args) => trigger::run(&cli.global, args),
         Command::Prune(args) => prune::run(&cli.global, args),
+        Command::Export(args) => export::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
     }
 }
 

@@ -6,6 +6,7 @@
 //! and leases, and the feed of stored events. Depends only on `model` and `feed`; knows
 //! nothing of HTTP.
 
+mod archive;
 mod error;
 mod filter;
 mod postgres;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{NewEvent, Status};
+use crate::model::{Event, NewEvent, Status};
 
 /// Increments for one (minute, source, event type) row.
 #[derive(Debug, Default, Clone, Copy)]
@@ -58,6 +58,12 @@ impl Rollups {
         s.count += 1;
         s.errors += e.is_error as i64;
         s.last_received = s.last_received.max(at);
+    }
+
+    /// An imported event, with its redeliveries counted in its own minute.
+    pub fn add_imported(&mut self, e: &Event) {
+        self.add_stored(&e.new);
+        self.minute(&e.new, e.new.event_type.as_deref()).duplicates += e.duplicates;
     }
 
     /// A redelivery, counted in its own minute under the original's event type.

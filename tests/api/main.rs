@@ -5,6 +5,7 @@ mod alert_config;
 #[allow(dead_code)]
 mod alert_support;
 mod alerts;
+mod archive;
 mod auth;
 mod backends;
 mod browser;

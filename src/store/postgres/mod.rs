@@ -8,6 +8,7 @@
 //! Schema in `schema`, queries in `read`, alerts in `alerts`, TLS in `tls`.
 
 mod alerts;
+mod archive;
 mod batch;
 mod listen;
 mod prune;

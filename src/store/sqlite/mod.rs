@@ -5,6 +5,7 @@
 //! `read`.
 
 mod alerts;
+mod archive;
 mod prune;
 mod read;
 mod schema;

@@ -57,6 +57,11 @@ pub(super) enum Job {
         write: SessionWrite,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Stores exported events with their ids (`store::archive`); answers which were added.
+    Import {
+        events: Vec<Event>,
+        reply: oneshot::Sender<Result<Vec<bool>, StoreError>>,
+    },
     /// Deletes events or old per-minute counts (`store::prune`); answers the rows deleted.
     Prune {
         prune: Prune,
@@ -88,8 +93,10 @@ enum Applied {
     Claimed(Option<i64>),
     /// Alerts taken over for sending (none for `AlertNotice::Done`).
     Alerts(Vec<Alert>),
-    /// A session write; the rows it changed.
+    /// A session write or a deletion; the rows it changed.
     Rows(u64),
+    /// An import; which of its events were added.
+    Added(Vec<bool>),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -111,6 +118,9 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 }
                 Job::Session { write, .. } => Applied::Rows(super::sessions::write(&tx, write)?),
                 Job::Prune { prune, .. } => Applied::Rows(super::prune::apply(&tx, prune)?),
+                Job::Import { events, .. } => {
+                    Applied::Added(super::archive::import(&tx, events, &mut rollup)?)
+                }
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -159,6 +169,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         | (Job::Prune { reply, .. }, Applied::Rows(rows)) => {
             let _ = reply.send(Ok(rows));
         }
+        (Job::Import { reply, .. }, Applied::Added(added)) => {
+            let _ = reply.send(Ok(added));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, SqliteError::OutOfStep.into()),
     }
@@ -180,6 +193,9 @@ fn fail(job: Job, cause: Cause) {
             let _ = reply.send(Err(error));
         }
         Job::Session { reply, .. } | Job::Prune { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Import { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }

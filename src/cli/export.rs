@@ -1,0 +1,97 @@
+//! `hookwatch export`: every matching event as one JSON line (`archive`), oldest first, read a
+//! page at a time so memory stays flat at millions of events.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::Args;
+
+use super::{BadFlag, GlobalArgs, offline_settings, open_existing, progress, runtime};
+use crate::archive;
+use crate::query::ListParams;
+
+/// Events read from the store at a time.
+const PAGE: u32 = 1000;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only events of this source
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Event type; a trailing * matches by prefix (charge.*)
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// received or rejected
+    #[arg(long)]
+    pub status: Option<String>,
+    /// valid, invalid, missing or unverified
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// true for errors only, false for non-errors
+    #[arg(long)]
+    pub error: Option<String>,
+    /// RFC 3339 time or an age (15m, 2h, 7d)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events received before this time: RFC 3339 or an age (15m, 2h, 7d)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
+    let settings = offline_settings(global)?;
+    let params = ListParams {
+        source: args.source,
+        event_type: args.event_type,
+        status: args.status,
+        signature: args.signature,
+        error: args.error,
+        since: args.since,
+        until: args.until,
+        ..ListParams::default()
+    };
+    let mut filter = params
+        .parse(Utc::now())
+        .map_err(|e| BadFlag(e.to_string()))?;
+    filter.limit = PAGE;
+    filter.after = Some(0);
+    runtime()?.block_on(async {
+        let store = open_existing(&settings).await?;
+        let mut out: Box<dyn Write> = match &args.output {
+            Some(path) => {
+                Box::new(BufWriter::new(File::create(path).map_err(|e| {
+                    anyhow::anyhow!("cannot write {}: {e}", path.display())
+                })?))
+            }
+            None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        };
+        let bar = progress::start(None);
+        let mut count: u64 = 0;
+        loop {
+            let page = store.export_page(filter.clone()).await?;
+            let Some(last) = page.last() else { break };
+            filter.after = Some(last.id);
+            for event in &page {
+                out.write_all(archive::to_line(event).as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+            count += page.len() as u64;
+            if let Some(bar) = &bar {
+                bar.set_position(count);
+            }
+        }
+        out.flush()?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if args.output.is_some() {
+            eprintln!("exported {count} events");
+        }
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,81 @@
+//! Export pages on a reader connection; imports on the writer thread, inside its group
+//! commit (see `store::archive`).
+
+use rusqlite::{Transaction, params, params_from_iter};
+
+use super::SqliteStore;
+use crate::model::Event;
+use crate::store::archive::{INSERT_BODY, INSERT_EVENT, page_query, stored_text};
+use crate::store::rollup::Rollups;
+use crate::store::sql::{SqlValue, detail};
+use crate::store::{EventFilter, StoreError};
+
+impl SqliteStore {
+    pub(in crate::store) async fn export_page(
+        &self,
+        filter: EventFilter,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (sql, values) = page_query(&filter, |n| format!("?{n}"));
+        let params = values.into_iter().map(|v| match v {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+        });
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(params), |row| detail(row))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub(in crate::store) async fn import(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.write(|reply| super::writer::Job::Import { events, reply })
+            .await
+    }
+}
+
+/// Stores the events that are not there yet, adding them to the batch's rollups.
+pub(super) fn import(
+    tx: &Transaction,
+    events: &[Event],
+    rollups: &mut Rollups,
+) -> rusqlite::Result<Vec<bool>> {
+    let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+    let mut body = tx.prepare_cached(INSERT_BODY)?;
+    let mut added = Vec::with_capacity(events.len());
+    for e in events {
+        let n = &e.new;
+        let (headers, enrichment, lease) = stored_text(e);
+        let inserted = insert.execute(params![
+            e.id,
+            n.source,
+            n.received_at.timestamp_micros(),
+            n.method,
+            n.path,
+            n.query,
+            n.remote_addr,
+            n.content_type,
+            n.body.len() as i64,
+            n.provider.as_str(),
+            n.event_type,
+            n.delivery_id,
+            n.signature.as_str(),
+            n.signature_reason,
+            n.signature_failure as i64,
+            n.status.as_str(),
+            n.is_error as i64,
+            e.duplicates,
+            enrichment,
+            lease,
+        ])? == 1;
+        if inserted {
+            body.execute(params![e.id, headers, n.body])?;
+            rollups.add_imported(e);
+        }
+        added.push(inserted);
+    }
+    Ok(added)
+}
