@@ -11,9 +11,12 @@ use clap::Args;
 use super::{BadFlag, GlobalArgs, offline_settings, open_existing, progress, runtime};
 use crate::archive;
 use crate::query::ListParams;
+use crate::store::EventFilter;
 
-/// Events read from the store at a time.
+/// Events looked at a time.
 const PAGE: u32 = 1000;
+/// Most body bytes read from the store at a time (a body may be 25 MiB).
+const PAGE_BYTES: i64 = 32 * 1024 * 1024;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -73,14 +76,32 @@ pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
         let bar = progress::start(None);
         let mut count: u64 = 0;
         loop {
-            let page = store.export_page(filter.clone()).await?;
-            let Some(last) = page.last() else { break };
-            filter.after = Some(last.id);
-            for event in &page {
-                out.write_all(archive::to_line(event).as_bytes())?;
-                out.write_all(b"\n")?;
+            // The summaries say how large the bodies are, so whole events are read in runs
+            // of at most PAGE_BYTES (or one event, when it alone is larger).
+            let sizes: Vec<i64> = store
+                .list(filter.clone())
+                .await?
+                .iter()
+                .map(|e| e.size)
+                .collect();
+            if sizes.is_empty() {
+                break;
             }
-            count += page.len() as u64;
+            for run in runs(&sizes) {
+                let page = store
+                    .export_page(EventFilter {
+                        limit: run,
+                        ..filter.clone()
+                    })
+                    .await?;
+                let Some(last) = page.last() else { break };
+                filter.after = Some(last.id);
+                for event in &page {
+                    out.write_all(archive::to_line(event).as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+                count += page.len() as u64;
+            }
             if let Some(bar) = &bar {
                 bar.set_position(count);
             }
@@ -94,4 +115,36 @@ pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// How many events each read takes, in order, so that no read holds more than `PAGE_BYTES`
+/// of bodies unless one body alone is larger.
+fn runs(sizes: &[i64]) -> Vec<u32> {
+    let mut runs = Vec::new();
+    let (mut events, mut bytes) = (0u32, 0i64);
+    for &size in sizes {
+        if events > 0 && bytes + size > PAGE_BYTES {
+            runs.push(events);
+            (events, bytes) = (0, 0);
+        }
+        events += 1;
+        bytes += size;
+    }
+    runs.push(events);
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_cut_where_the_bodies_would_pass_the_limit() {
+        let mib = 1024 * 1024;
+        assert_eq!(runs(&[10, 20, 30]), vec![3]);
+        assert_eq!(
+            runs(&[20 * mib, 20 * mib, 5, 40 * mib, 1]),
+            vec![1, 2, 1, 1]
+        );
+    }
 }
