@@ -366,3 +366,41 @@ async fn the_server_prunes_in_the_background_soon_after_start_and_keeps_stats() 
     }
     assert_eq!(app.get_json("/api/stats").await["total"], 6);
 }
+
+#[tokio::test]
+async fn two_instances_pruning_one_postgres_database_at_once_do_not_conflict() {
+    let Some((first, _guard, url)) = postgres().await else {
+        return;
+    };
+    let settings = StoreSettings { pool_size: 4 };
+    let second = store::open(&DatabaseUrl::Postgres(url), &settings)
+        .await
+        .expect("second instance");
+    let inserts = (0..2500).map(|n| {
+        let at = match n % 5 {
+            0 => now() - Duration::hours(1),
+            _ => now() - Duration::days(3),
+        };
+        first.insert(event(["a", "b"][n % 2], at, n))
+    });
+    for inserted in futures_util::future::join_all(inserts).await {
+        inserted.expect("insert");
+    }
+    let retention = Retention {
+        max_age: Some(Duration::days(1)),
+        ..Retention::default()
+    };
+    let plan = retention.plan(now());
+    let never = CancellationToken::new();
+    let (one, two) = tokio::join!(
+        task::run(&first, &plan, &never),
+        task::run(&second, &plan, &never)
+    );
+    assert_eq!(
+        one.expect("first") + two.expect("second"),
+        2000,
+        "each deleted once"
+    );
+    assert_eq!(all_ids(&second).await.len(), 500);
+    assert_eq!(first.stats(None).await.expect("stats").total, 2500);
+}
