@@ -73,7 +73,11 @@ pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
             }
             None => Box::new(BufWriter::new(std::io::stdout().lock())),
         };
-        let bar = progress::start(None);
+        let total = match progress::wanted() {
+            true => Some(store.count_matching(filter.clone()).await?),
+            false => None,
+        };
+        let bar = progress::start(total, progress::Unit::Events);
         let mut count: u64 = 0;
         loop {
             // The summaries say how large the bodies are, so whole events are read in runs

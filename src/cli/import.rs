@@ -79,7 +79,7 @@ async fn import(
     size: Option<u64>,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let bar = progress::start(size);
+    let bar = progress::start(size, progress::Unit::Bytes);
     let mut batch: Vec<(usize, Event)> = Vec::new();
     let mut bytes = 0;
     let mut line = Vec::new();

@@ -5,23 +5,36 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// A bar over `total` bytes with rate and time left, or a counter when the total is not
-/// known; `None` when stderr is not a terminal.
-pub fn start(total_bytes: Option<u64>) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
+/// Whether progress is shown at all.
+pub fn wanted() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// What a bar counts.
+#[derive(Debug, Clone, Copy)]
+pub enum Unit {
+    Bytes,
+    Events,
+}
+
+/// A bar over `total` with rate and time left, or a counter when the total is not known;
+/// `None` when stderr is not a terminal.
+pub fn start(total: Option<u64>, unit: Unit) -> Option<ProgressBar> {
+    if !wanted() {
         return None;
     }
-    let bar = match total_bytes {
-        Some(total) => ProgressBar::new(total).with_style(
-            ProgressStyle::with_template(
-                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {pos} events, {per_sec} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
+    let template = match (total, unit) {
+        (Some(_), Unit::Bytes) => {
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"
+        }
+        (Some(_), Unit::Events) => "{bar:30} {pos}/{len} events {per_sec} ETA {eta} {msg}",
+        (None, _) => "{spinner} {pos} {per_sec} {msg}",
     };
-    Some(bar)
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = match total {
+        Some(total) => ProgressBar::new(total),
+        None => ProgressBar::new_spinner(),
+    };
+    Some(bar.with_style(style))
 }

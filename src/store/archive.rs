@@ -27,6 +27,15 @@ pub(crate) fn page_query(
     (sql, values)
 }
 
+/// The query counting the events a filter matches (for a progress bar's total).
+pub(crate) fn count_query(
+    filter: &EventFilter,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<SqlValue>) {
+    let (clause, values) = where_clause(filter, placeholder);
+    (format!("SELECT count(*) FROM events {clause}"), values)
+}
+
 /// ?1 … ?20: an exported event with its id; does nothing when the id, or the delivery of a
 /// received event, is already stored.
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (id, source, received_at, method, path,
@@ -57,6 +66,14 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(s) => s.export_page(filter).await,
             Backend::Postgres(s) => s.export_page(filter).await,
+        }
+    }
+
+    /// How many events match `filter` (its `limit` aside), for a progress bar's total.
+    pub async fn count_matching(&self, filter: EventFilter) -> Result<u64, StoreError> {
+        match &self.0 {
+            Backend::Sqlite(s) => s.count_matching(filter).await,
+            Backend::Postgres(s) => s.count_matching(filter).await,
         }
     }
 

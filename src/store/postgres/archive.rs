@@ -12,7 +12,7 @@ use super::batch::IDS_LOCK;
 use super::read::Bind;
 use super::{PgStore, rollup, unavailable};
 use crate::model::Event;
-use crate::store::archive::{INSERT_BODY, INSERT_EVENT, page_query, stored_text};
+use crate::store::archive::{INSERT_BODY, INSERT_EVENT, count_query, page_query, stored_text};
 use crate::store::rollup::Rollups;
 use crate::store::sql::{detail, dollar_placeholders};
 use crate::store::{EventFilter, StoreError};
@@ -48,6 +48,18 @@ impl PgStore {
             .map(detail)
             .collect::<Result<_, _>>()
             .map_err(unavailable)
+    }
+
+    pub(in crate::store) async fn count_matching(
+        &self,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = count_query(&filter, |n| format!("${n}"));
+        let binds: Vec<Bind> = values.into_iter().map(Bind).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
+        let client = self.client().await?;
+        let row = client.query_one(&sql, &params).await.map_err(unavailable)?;
+        Ok(row.get::<_, i64>(0) as u64)
     }
 
     pub(in crate::store) async fn import(

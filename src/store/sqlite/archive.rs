@@ -5,7 +5,7 @@ use rusqlite::{Transaction, params, params_from_iter};
 
 use super::SqliteStore;
 use crate::model::Event;
-use crate::store::archive::{INSERT_BODY, INSERT_EVENT, page_query, stored_text};
+use crate::store::archive::{INSERT_BODY, INSERT_EVENT, count_query, page_query, stored_text};
 use crate::store::rollup::Rollups;
 use crate::store::sql::{SqlValue, detail};
 use crate::store::{EventFilter, StoreError};
@@ -26,6 +26,23 @@ impl SqliteStore {
             rows.collect()
         })
         .await
+    }
+
+    pub(in crate::store) async fn count_matching(
+        &self,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        let (sql, values) = count_query(&filter, |n| format!("?{n}"));
+        let params = values.into_iter().map(|v| match v {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+        });
+        self.read(move |c| {
+            c.prepare_cached(&sql)?
+                .query_row(params_from_iter(params), |row| row.get::<_, i64>(0))
+        })
+        .await
+        .map(|n| n as u64)
     }
 
     pub(in crate::store) async fn import(
