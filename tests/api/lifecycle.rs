@@ -404,3 +404,57 @@ async fn two_instances_pruning_one_postgres_database_at_once_do_not_conflict() {
     assert_eq!(all_ids(&second).await.len(), 500);
     assert_eq!(first.stats(None).await.expect("stats").total, 2500);
 }
+
+/// The database file and its WAL, in bytes.
+fn file_size(path: &Path) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    size(path) + size(&path.with_extension("db-wal"))
+}
+
+#[tokio::test]
+async fn a_sqlite_file_stops_growing_once_pruning_keeps_up_with_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steady.db");
+    let store = store::open(
+        &DatabaseUrl::Sqlite(path.clone()),
+        &StoreSettings::default(),
+    )
+    .await
+    .expect("open");
+    let retention = Retention {
+        max_events: Some(2000),
+        ..Retention::default()
+    };
+    let never = CancellationToken::new();
+    let mut sizes = Vec::new();
+    for round in 0..16 {
+        let inserts = (0..500).map(|n| {
+            let mut e = event("steady", Utc::now(), round * 500 + n);
+            e.body = vec![b'x'; 2000];
+            store.insert(e)
+        });
+        for inserted in futures_util::future::join_all(inserts).await {
+            inserted.expect("insert");
+        }
+        task::run(&store, &retention.plan(Utc::now()), &never)
+            .await
+            .expect("prune");
+        sizes.push(file_size(&path));
+    }
+    assert_eq!(
+        all_ids(&store).await.len(),
+        1000,
+        "listing is capped at 1000"
+    );
+    assert_eq!(
+        store.newest_beyond(2000).await.expect("beyond"),
+        None,
+        "2000 kept"
+    );
+    assert!(store.newest_beyond(1999).await.expect("beyond").is_some());
+    let (early, late) = (sizes[5], sizes[15]);
+    assert!(
+        late as f64 <= early as f64 * 1.2,
+        "the file grew from {early} to {late} bytes at steady state: {sizes:?}"
+    );
+}
