@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -135,22 +136,22 @@ async fn store_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    let first = batch[0].0;
-    let events: Vec<Event> = batch.iter().map(|(_, e)| e.clone()).collect();
-    let added = store.import(events).await.map_err(|e| {
+    let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
+    let (numbers, events): (Vec<usize>, Vec<Event>) = batch.drain(..).unzip();
+    let events: Arc<[Event]> = events.into();
+    let added = store.import(events.clone()).await.map_err(|e| {
         anyhow::anyhow!(
-            "storing lines {first}–{}: {e}; nothing of them was imported, the lines before \
-             them are",
-            batch.last().map(|(n, _)| *n).unwrap_or(first)
+            "storing lines {first}–{last}: {e}; nothing of them was imported, the lines before \
+             them are"
         )
     })?;
-    for ((number, event), added) in batch.drain(..).zip(added) {
+    for ((number, event), added) in numbers.into_iter().zip(events.iter()).zip(added) {
         if added {
             tally.added += 1;
             continue;
         }
         match store.get(event.id).await? {
-            Some(stored) if archive::to_value(&stored) == archive::to_value(&event) => {
+            Some(stored) if archive::to_value(&stored) == archive::to_value(event) => {
                 tally.same += 1;
             }
             Some(_) => {

@@ -9,6 +9,8 @@
 //! above every imported one (SQLite's AUTOINCREMENT does this by itself; PostgreSQL's
 //! sequence is moved forward under the ids lock).
 
+use std::sync::Arc;
+
 use super::sql::{SUMMARY_COLUMNS, SqlValue, where_clause};
 use super::{Backend, EventFilter, Store, StoreError};
 use crate::model::Event;
@@ -78,8 +80,9 @@ impl Store {
     }
 
     /// Stores exported events with their own ids, in one transaction; answers for each
-    /// whether it was added (false: its id or its delivery was already stored).
-    pub async fn import(&self, events: Vec<Event>) -> Result<Vec<bool>, StoreError> {
+    /// whether it was added (false: its id or its delivery was already stored). Shared, so
+    /// the caller keeps them to look at the skipped ones without a copy.
+    pub async fn import(&self, events: Arc<[Event]>) -> Result<Vec<bool>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }

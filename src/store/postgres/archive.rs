@@ -5,6 +5,8 @@
 //! listener. Before the COMMIT it moves the id sequence past the highest imported id, so the
 //! next delivery gets an id above every imported event.
 
+use std::sync::Arc;
+
 use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
@@ -64,7 +66,7 @@ impl PgStore {
 
     pub(in crate::store) async fn import(
         &self,
-        events: Vec<Event>,
+        events: Arc<[Event]>,
     ) -> Result<Vec<bool>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(unavailable)?;

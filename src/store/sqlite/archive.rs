@@ -1,6 +1,8 @@
 //! Export pages on a reader connection; imports on the writer thread, inside its group
 //! commit (see `store::archive`).
 
+use std::sync::Arc;
+
 use rusqlite::{Transaction, params, params_from_iter};
 
 use super::SqliteStore;
@@ -47,7 +49,7 @@ impl SqliteStore {
 
     pub(in crate::store) async fn import(
         &self,
-        events: Vec<Event>,
+        events: Arc<[Event]>,
     ) -> Result<Vec<bool>, StoreError> {
         self.write(|reply| super::writer::Job::Import { events, reply })
             .await

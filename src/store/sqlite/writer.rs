@@ -59,7 +59,7 @@ pub(super) enum Job {
     },
     /// Stores exported events with their ids (`store::archive`); answers which were added.
     Import {
-        events: Vec<Event>,
+        events: Arc<[Event]>,
         reply: oneshot::Sender<Result<Vec<bool>, StoreError>>,
     },
     /// Deletes events or old per-minute counts (`store::prune`); answers the rows deleted.
