@@ -364,7 +364,18 @@ async fn the_server_prunes_in_the_background_soon_after_start_and_keeps_stats() 
         assert!(Instant::now() < deadline, "pruned within a round: {listed}");
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    assert_eq!(app.get_json("/api/stats").await["total"], 6);
+    let stats = app.get_json("/api/stats").await;
+    assert_eq!(stats["total"], 6);
+    assert_eq!(stats["by_source"]["life"], 6);
+    let per_minute: i64 = stats["rate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| point["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(per_minute, 6, "per-minute counts are not reduced: {stats}");
+    let sources = app.get_json("/api/sources").await;
+    assert_eq!(sources["sources"][0]["count"], 6, "{sources}");
 }
 
 #[tokio::test]
