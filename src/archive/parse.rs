@@ -46,33 +46,48 @@ pub fn from_line(line: &str) -> Result<Event, LineError> {
     if duplicates < 0 {
         return Err(bad("duplicates", "must be 0 or more"));
     }
-    let source = text(&o, "source")?;
+    let enrichment = match o.get("enrichment") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.clone()),
+    };
+    Ok(Event {
+        id,
+        new: delivery(&o, body)?,
+        size,
+        duplicates,
+        enrichment,
+    })
+}
+
+/// The delivery's own fields.
+fn delivery(o: &Map<String, Value>, body: Vec<u8>) -> Result<NewEvent, LineError> {
+    let source = text(o, "source")?;
     if !is_valid_source_name(source) {
         return Err(bad("source", "is not a source name"));
     }
-    let received_at = DateTime::parse_from_rfc3339(text(&o, "received_at")?)
+    let received_at = DateTime::parse_from_rfc3339(text(o, "received_at")?)
         .map_err(|_| bad("received_at", "is not an RFC 3339 time"))?
         .to_utc();
-    let signature = Signature::parse(text(&o, "signature")?).ok_or(bad(
+    let signature = Signature::parse(text(o, "signature")?).ok_or(bad(
         "signature",
         "is not valid, invalid, missing or unverified",
     ))?;
-    let new = NewEvent {
+    Ok(NewEvent {
         source: source.to_string(),
         received_at,
-        method: text(&o, "method")?.to_string(),
-        path: text(&o, "path")?.to_string(),
-        query: text(&o, "query")?.to_string(),
-        remote_addr: text(&o, "remote_addr")?.to_string(),
-        content_type: optional_text(&o, "content_type")?,
+        method: text(o, "method")?.to_string(),
+        path: text(o, "path")?.to_string(),
+        query: text(o, "query")?.to_string(),
+        remote_addr: text(o, "remote_addr")?.to_string(),
+        content_type: optional_text(o, "content_type")?,
         headers: headers(o.get("headers_raw"))?,
         body,
-        provider: Provider::parse(text(&o, "provider")?)
+        provider: Provider::parse(text(o, "provider")?)
             .ok_or(bad("provider", "is not a known provider"))?,
-        event_type: optional_text(&o, "event_type")?,
-        delivery_id: optional_text(&o, "delivery_id")?,
+        event_type: optional_text(o, "event_type")?,
+        delivery_id: optional_text(o, "delivery_id")?,
         signature,
-        signature_reason: optional_text(&o, "signature_reason")?,
+        signature_reason: optional_text(o, "signature_reason")?,
         // Lines written elsewhere may lack it: an invalid signature is a failure.
         signature_failure: match o.get("signature_failure") {
             None => signature == Signature::Invalid,
@@ -80,23 +95,12 @@ pub fn from_line(line: &str) -> Result<Event, LineError> {
                 .as_bool()
                 .ok_or(bad("signature_failure", "is not true or false"))?,
         },
-        status: Status::parse(text(&o, "status")?)
+        status: Status::parse(text(o, "status")?)
             .ok_or(bad("status", "is not received or rejected"))?,
         is_error: o
             .get("is_error")
             .and_then(Value::as_bool)
             .ok_or(bad("is_error", "is missing or not true or false"))?,
-    };
-    let enrichment = match o.get("enrichment") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.clone()),
-    };
-    Ok(Event {
-        id,
-        new,
-        size,
-        duplicates,
-        enrichment,
     })
 }
 
