@@ -17,6 +17,7 @@
 //! Forwarding is not wired into the server yet: a `[[forward]]` section is still refused at
 //! start-up, so nobody believes events are being forwarded while they are not.
 
+pub mod broker;
 pub mod outbound;
 pub mod rule;
 pub mod schedule;

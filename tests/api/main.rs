@@ -7,6 +7,7 @@ mod alert_support;
 mod alerts;
 mod auth;
 mod backends;
+mod brokers;
 mod browser;
 mod check_config;
 mod configurable;

@@ -1,0 +1,218 @@
+//! Delivering events to message brokers — NATS JetStream, RabbitMQ, Redis Streams — with
+//! the same promise as an HTTP delivery: delivered means the broker acknowledged it.
+//!
+//! [`Publisher`] is the one entry point. It keeps one connection per target and server,
+//! opened on the first delivery rather than at start-up, so a broker that is down never holds
+//! anything else up: its deliveries fail with the reason and are retried like any other.
+//! Any failure drops the connection, and the next delivery opens a fresh one, which is how a
+//! restarted broker is found again. Every publish, connecting included, has a time limit.
+//!
+//! - [`address`]: the `to` filled in for one event and parsed (pure).
+//! - [`metadata`]: the fields that travel beside the raw body, the same for every broker (pure).
+//! - [`nats`], [`amqp`], [`redis`]: one file per broker, each `open` and `publish`.
+
+pub mod address;
+pub mod amqp;
+pub mod metadata;
+pub mod nats;
+pub mod redis;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::model::Event;
+use address::Address;
+
+/// A broker target as its rule describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The target's name (it goes into the NATS message id).
+    pub name: &'a str,
+    /// The rule's `to`, with `{source}` and `{type}` still in it.
+    pub to: &'a str,
+    /// NATS only: make a stream for the rule's subject when none takes it.
+    pub create_stream: bool,
+}
+
+/// One message, as the three brokers publish it.
+pub struct Message<'a> {
+    /// `hookwatch-{target}-{event id}`, plus `-r{n}` for replay `n`.
+    pub id: String,
+    /// The exact bytes received.
+    pub body: &'a [u8],
+    pub metadata: Vec<(String, String)>,
+}
+
+impl<'a> Message<'a> {
+    pub fn new(target: &str, event: &'a Event, replay: Option<u32>) -> Message<'a> {
+        let mut id = format!("hookwatch-{target}-{}", event.id);
+        if let Some(n) = replay {
+            id.push_str(&format!("-r{n}"));
+        }
+        Message {
+            id,
+            body: &event.new.body,
+            metadata: metadata::metadata(event),
+        }
+    }
+}
+
+/// An open connection to one broker; cheap to clone, shared by concurrent deliveries.
+#[derive(Clone)]
+enum Connection {
+    Nats(nats::Connection),
+    Amqp(amqp::Connection),
+    Redis(redis::Connection),
+}
+
+/// A target's connection and which opening it is, so a delivery that failed drops only the
+/// connection it used, never a fresh one another delivery has opened since.
+type Slot = Arc<tokio::sync::Mutex<Option<(u64, Connection)>>>;
+
+/// Publishes events to brokers. Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct Publisher {
+    timeout: Duration,
+    slots: Arc<Mutex<HashMap<(String, String), Slot>>>,
+    openings: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Publisher {
+    /// A publisher that gives each delivery, connecting included, `timeout`.
+    pub fn new(timeout: Duration) -> Publisher {
+        Publisher {
+            timeout,
+            slots: Arc::default(),
+            openings: Arc::default(),
+        }
+    }
+
+    /// Delivers `event` to `target` (`replay`: the replay's number, `None` for the first
+    /// delivery). `Ok` is the broker's acknowledgement in a few words; `Err` says why it failed.
+    pub async fn publish(
+        &self,
+        target: &Target<'_>,
+        event: &Event,
+        replay: Option<u32>,
+    ) -> Result<String, String> {
+        let filled = address::fill(
+            target.to,
+            &event.new.source,
+            event.new.event_type.as_deref(),
+        );
+        let address = address::parse(&filled).map_err(|e| e.to_string())?;
+        let slot = self.slot(target.name, address.server());
+        let message = Message::new(target.name, event, replay);
+        let attempt = async {
+            let (opening, connection) = self.connection(&slot, &address).await?;
+            let result = send(&connection, &address, &message, target).await;
+            Ok::<_, String>((opening, result))
+        };
+        let (opening, result) = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(failed_to_open)) => return Err(failed_to_open),
+            Err(_) => {
+                *slot.lock().await = None;
+                return Err(format!(
+                    "no answer from the broker within {} s",
+                    self.timeout.as_secs_f64()
+                ));
+            }
+        };
+        if result.is_err() {
+            let mut current = slot.lock().await;
+            if matches!(&*current, Some((n, _)) if *n == opening) {
+                *current = None;
+            }
+        }
+        result
+    }
+
+    fn slot(&self, target: &str, server: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (target.to_string(), server.to_string());
+        slots.entry(key).or_default().clone()
+    }
+
+    /// The slot's connection, opened now if there is none.
+    async fn connection(
+        &self,
+        slot: &Slot,
+        address: &Address,
+    ) -> Result<(u64, Connection), String> {
+        let mut current = slot.lock().await;
+        if let Some(open) = &*current {
+            return Ok(open.clone());
+        }
+        let server = address.server();
+        let connection = match address {
+            Address::Nats(_) => Connection::Nats(nats::open(server).await?),
+            Address::Amqp(_) => Connection::Amqp(amqp::open(server).await?),
+            Address::Redis(_) => Connection::Redis(redis::open(server).await?),
+        };
+        let opening = self
+            .openings
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *current = Some((opening, connection.clone()));
+        Ok((opening, connection))
+    }
+}
+
+async fn send(
+    connection: &Connection,
+    address: &Address,
+    message: &Message<'_>,
+    target: &Target<'_>,
+) -> Result<String, String> {
+    match (connection, address) {
+        (Connection::Nats(c), Address::Nats(a)) => {
+            let create = target.create_stream.then(|| nats::CreateStream {
+                target: target.name,
+                template_subject: template_subject(target.to),
+            });
+            nats::publish(c, a, message, create).await
+        }
+        (Connection::Amqp(c), Address::Amqp(a)) => amqp::publish(c, a, message).await,
+        (Connection::Redis(c), Address::Redis(a)) => redis::publish(c, a, message).await,
+        // Slots are keyed by the server URL, whose scheme decides the kind.
+        _ => Err("the connection does not match the target's scheme".to_string()),
+    }
+}
+
+/// The subject of a `nats://` `to` as written, `{source}` and `{type}` still in it.
+fn template_subject(to: &str) -> &str {
+    let after_scheme = to.split_once("://").map_or(to, |(_, rest)| rest);
+    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+    path.split(['?', '#']).next().unwrap_or("")
+}
+
+/// An error and its causes in one line, as a person reads it: `connection refused`,
+/// `authentication failed`, …
+fn reason(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subject_template_is_read_from_the_to() {
+        assert_eq!(
+            template_subject("nats://u:p@h:4222/hooks.{source}.{type}"),
+            "hooks.{source}.{type}"
+        );
+        assert_eq!(template_subject("nats://h:4222/a.b"), "a.b");
+    }
+}
