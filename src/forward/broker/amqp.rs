@@ -29,7 +29,12 @@ pub struct Connection {
 pub async fn open(server: &str) -> Result<Connection, String> {
     let connection = lapin::Connection::connect(server, ConnectionProperties::default())
         .await
-        .map_err(|e| super::reason(&e))?;
+        .map_err(|e| match super::reason(&e) {
+            reason if reason.contains("Login was refused") => {
+                format!("authentication failed (wrong user or password): {reason}")
+            }
+            reason => reason,
+        })?;
     let channel = connection
         .create_channel()
         .await

@@ -136,10 +136,6 @@ async fn amqp_a_wrong_password_fails_with_a_readable_reason_that_hides_it() {
         .publish(&target, &event("payloads/github/push.json", 1), None)
         .await
         .unwrap_err();
-    assert!(
-        error.to_ascii_lowercase().contains("access_refused")
-            || error.to_ascii_lowercase().contains("authentication"),
-        "{error}"
-    );
+    assert!(error.starts_with("authentication failed"), "{error}");
     assert!(!error.contains("not-the-password"), "{error}");
 }
