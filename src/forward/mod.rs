@@ -1,7 +1,7 @@
 //! Forwarding: handing every received event on to the applications and brokers that need it,
 //! after the `200` and never on the ingest path.
 //!
-//! The pieces here are pure, so the rules that decide what is sent where, and when a failed
+//! Everything here but [`broker`] is pure, so the rules that decide what is sent where, and when a failed
 //! delivery is tried again, are tested with fixed inputs and a fixed clock:
 //!
 //! - [`rule`]: which events a `[[forward]]` rule takes (a source or `*`, an optional type
@@ -11,6 +11,8 @@
 //!   `/webhook/`.
 //! - [`outbound`]: what an HTTP delivery carries — the original headers minus the hop-by-hop
 //!   ones, the original query string, and hookwatch's own `X-Hookwatch-*` headers.
+//! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
+//!   the broker; the one part here that does I/O, kept behind one `Publisher`.
 //! - [`schedule`]: the verdict on one attempt (delivered, dead, or retry after a backoff with
 //!   jitter that honours `Retry-After`).
 //!
