@@ -1,8 +1,8 @@
 //! Forwarding: handing every received event on to the applications and brokers that need it,
 //! after the `200` and never on the ingest path.
 //!
-//! Everything here but [`broker`] is pure, so the rules that decide what is sent where, and when a failed
-//! delivery is tried again, are tested with fixed inputs and a fixed clock:
+//! Everything here but [`broker`] is pure, so the rules that decide what is sent where, and
+//! when a failed delivery is tried again, are tested with fixed inputs and a fixed clock:
 //!
 //! - [`rule`]: which events a `[[forward]]` rule takes (a source or `*`, an optional type
 //!   pattern; never a rejected record, whose content is not trusted).
