@@ -8,11 +8,13 @@
 //! Streams belong to whoever runs NATS: without `create_stream` a subject no stream listens on
 //! is a failed attempt that says so, never a stream made up on the spot.
 
-use async_nats::HeaderMap;
+use std::str::FromStr;
+
 use async_nats::jetstream::{
     self, context::PublishError, context::PublishErrorKind, message::PublishMessage as Publish,
     stream,
 };
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 
 use super::Message;
@@ -75,7 +77,11 @@ pub async fn publish(
 ) -> Result<String, String> {
     let mut headers = HeaderMap::new();
     for (name, value) in &message.metadata {
-        headers.append(name.as_str(), value.as_str());
+        // A name NATS cannot carry (`:` or a control character in it) is left out; HTTP never
+        // lets one through.
+        if let Ok(name) = HeaderName::from_str(name) {
+            headers.append(name, value.as_str());
+        }
     }
     let publish = Publish::build()
         .payload(Bytes::copy_from_slice(message.body))

@@ -8,6 +8,7 @@
 
 mod amqp;
 mod nats;
+mod publisher;
 mod redis;
 
 use std::collections::BTreeMap;

@@ -310,3 +310,34 @@ async fn nats_a_server_that_is_not_running_fails_at_once_and_says_so() {
     assert!(error.contains("refused"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn nats_a_header_nats_cannot_carry_is_left_out_and_the_event_still_goes() {
+    let js = jetstream().await;
+    let name = unique("hw");
+    let stream = make_stream(&js, &name, &name).await;
+    let to = format!("{URL}/{name}");
+    let target = Target {
+        name: "nats-odd",
+        to: &to,
+        create_stream: false,
+    };
+    let mut event = event("payloads/github/push.json", 1);
+    event.new.headers.push(("odd:name".into(), "x".into()));
+    event.new.headers.push(("x-broken".into(), "a\r\nb".into()));
+    let answer = publisher().publish(&target, &event, None).await.unwrap();
+    let seq: u64 = answer.rsplit(' ').next().unwrap().parse().unwrap();
+    let message = stream.get_raw_message(seq).await.unwrap();
+    assert!(
+        !message
+            .headers
+            .iter()
+            .any(|(name, _)| name.to_string().contains("odd"))
+    );
+    assert_eq!(
+        message.headers.get("hdr-x-broken").unwrap().as_str(),
+        "a  b"
+    );
+    assert_eq!(&message.payload[..], event.new.body.as_slice());
+    js.delete_stream(&name).await.unwrap();
+}
