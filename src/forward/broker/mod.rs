@@ -167,10 +167,7 @@ async fn send(
 ) -> Result<String, String> {
     match (connection, address) {
         (Connection::Nats(c), Address::Nats(a)) => {
-            let create = target.create_stream.then(|| nats::CreateStream {
-                target: target.name,
-                template_subject: template_subject(target.to),
-            });
+            let create = target.create_stream.then_some(target);
             nats::publish(c, a, message, create).await
         }
         (Connection::Amqp(c), Address::Amqp(a)) => amqp::publish(c, a, message).await,
@@ -178,13 +175,6 @@ async fn send(
         // Slots are keyed by the server URL, whose scheme decides the kind.
         _ => Err("the connection does not match the target's scheme".to_string()),
     }
-}
-
-/// The subject of a `nats://` `to` as written, `{source}` and `{type}` still in it.
-fn template_subject(to: &str) -> &str {
-    let after_scheme = to.split_once("://").map_or(to, |(_, rest)| rest);
-    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
-    path.split(['?', '#']).next().unwrap_or("")
 }
 
 /// An error and its causes in one line, as a person reads it: `connection refused`,
@@ -201,18 +191,4 @@ fn reason(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_subject_template_is_read_from_the_to() {
-        assert_eq!(
-            template_subject("nats://u:p@h:4222/hooks.{source}.{type}"),
-            "hooks.{source}.{type}"
-        );
-        assert_eq!(template_subject("nats://h:4222/a.b"), "a.b");
-    }
 }

@@ -17,8 +17,8 @@ use async_nats::jetstream::{
 use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 
-use super::Message;
 use super::address::NatsAddress;
+use super::{Message, Target};
 
 /// One open connection to a NATS server.
 #[derive(Clone)]
@@ -56,16 +56,17 @@ pub fn stream_subjects(template_subject: &str) -> String {
     tokens.join(".")
 }
 
+/// The subject of a `nats://` `to` as written, `{source}` and `{type}` still in it.
+fn template_subject(to: &str) -> &str {
+    let after_scheme = to.split_once("://").map_or(to, |(_, rest)| rest);
+    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+    path.split(['?', '#']).next().unwrap_or("")
+}
+
 /// The name of the stream `create_stream` makes for target `name` (a stream name may not
 /// hold dots).
 pub fn stream_name(target: &str) -> String {
     format!("hookwatch-{}", target.replace('.', "_"))
-}
-
-/// What `create_stream` needs: the target's name and its subject as written in the rule.
-pub struct CreateStream<'a> {
-    pub target: &'a str,
-    pub template_subject: &'a str,
 }
 
 /// Publishes `message` to `address.subject` and waits for the stream's PubAck.
@@ -73,7 +74,7 @@ pub async fn publish(
     connection: &Connection,
     address: &NatsAddress,
     message: &Message<'_>,
-    create: Option<CreateStream<'_>>,
+    create_stream: Option<&Target<'_>>,
 ) -> Result<String, String> {
     let mut headers = HeaderMap::new();
     for (name, value) in &message.metadata {
@@ -89,11 +90,10 @@ pub async fn publish(
         .message_id(&message.id);
     let js = &connection.jetstream;
     let mut result = send(js, &address.subject, publish.clone()).await;
-    let no_stream = |r: &Result<_, PublishError>| matches!(r, Err(e) if e.kind() == PublishErrorKind::StreamNotFound);
-    if let (true, Some(create)) = (no_stream(&result), create) {
+    if let (true, Some(target)) = (no_stream(&result), create_stream) {
         let config = stream::Config {
-            name: stream_name(create.target),
-            subjects: vec![stream_subjects(create.template_subject)],
+            name: stream_name(target.name),
+            subjects: vec![stream_subjects(template_subject(target.to))],
             ..Default::default()
         };
         js.get_or_create_stream(config)
@@ -113,6 +113,10 @@ pub async fn publish(
         )),
         Err(e) => Err(super::reason(&e)),
     }
+}
+
+fn no_stream<T>(result: &Result<T, PublishError>) -> bool {
+    matches!(result, Err(e) if e.kind() == PublishErrorKind::StreamNotFound)
 }
 
 async fn send(
@@ -135,5 +139,14 @@ mod tests {
         assert_eq!(stream_subjects("hooks.src-{source}.x"), "hooks.*.x");
         assert_eq!(stream_subjects("hooks.{type}.in.{source}"), "hooks.>");
         assert_eq!(stream_name("nats.local-1"), "hookwatch-nats_local-1");
+    }
+
+    #[test]
+    fn the_subject_template_is_read_from_the_to() {
+        assert_eq!(
+            template_subject("nats://u:p@h:4222/hooks.{source}.{type}"),
+            "hooks.{source}.{type}"
+        );
+        assert_eq!(template_subject("nats://h:4222/a.b"), "a.b");
     }
 }
