@@ -9,13 +9,13 @@
 //!
 //! - [`address`]: the `to` filled in for one event and parsed (pure).
 //! - [`metadata`]: the fields that travel beside the raw body, the same for every broker (pure).
-//! - [`nats`], [`amqp`], [`redis`]: one file per broker, each `open` and `publish`.
+//! - `nats.rs`, `amqp.rs`, `redis.rs`: one file per broker, each `open` and `publish`.
 
 pub mod address;
-pub mod amqp;
+mod amqp;
 pub mod metadata;
-pub mod nats;
-pub mod redis;
+mod nats;
+mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,16 +36,16 @@ pub struct Target<'a> {
 }
 
 /// One message, as the three brokers publish it.
-pub struct Message<'a> {
+struct Message<'a> {
     /// `hookwatch-{target}-{event id}`, plus `-r{n}` for replay `n`.
-    pub id: String,
+    id: String,
     /// The exact bytes received.
-    pub body: &'a [u8],
-    pub metadata: Vec<(String, String)>,
+    body: &'a [u8],
+    metadata: Vec<(String, String)>,
 }
 
 impl<'a> Message<'a> {
-    pub fn new(target: &str, event: &'a Event, replay: Option<u32>) -> Message<'a> {
+    fn new(target: &str, event: &'a Event, replay: Option<u32>) -> Message<'a> {
         let mut id = format!("hookwatch-{target}-{}", event.id);
         if let Some(n) = replay {
             id.push_str(&format!("-r{n}"));
@@ -104,23 +104,20 @@ impl Publisher {
         let address = address::parse(&filled).map_err(|e| e.to_string())?;
         let slot = self.slot(target.name, address.server());
         let message = Message::new(target.name, event, replay);
+        let mut used = None;
         let attempt = async {
             let (opening, connection) = self.connection(&slot, &address).await?;
-            let result = send(&connection, &address, &message, target).await;
-            Ok::<_, String>((opening, result))
+            used = Some(opening);
+            send(&connection, &address, &message, target).await
         };
-        let (opening, result) = match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(done)) => done,
-            Ok(Err(failed_to_open)) => return Err(failed_to_open),
-            Err(_) => {
-                *slot.lock().await = None;
-                return Err(format!(
-                    "no answer from the broker within {} s",
-                    self.timeout.as_secs_f64()
-                ));
-            }
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "no answer from the broker within {} s",
+                self.timeout.as_secs_f64()
+            )),
         };
-        if result.is_err() {
+        if let (Err(_), Some(opening)) = (&result, used) {
             let mut current = slot.lock().await;
             if matches!(&*current, Some((n, _)) if *n == opening) {
                 *current = None;
