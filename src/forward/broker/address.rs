@@ -5,7 +5,7 @@
 //! `{source}` and `{type}` are filled in before the URL is parsed. Each value keeps only
 //! `[A-Za-z0-9_.-]` (anything else becomes `_`), so a sender cannot reach another subject,
 //! routing key or stream with a crafted event type, nor break the URL. A missing type is
-//! `unknown`. Pure.
+//! `unknown`, and so is an empty one. Pure.
 
 use url::Url;
 
@@ -65,6 +65,8 @@ pub enum AddressError {
     Scheme(String),
     #[error("a nats:// target needs a subject after the host")]
     NoSubject,
+    #[error("`{0}` is not a NATS subject: it has an empty token (dots at an end or side by side)")]
+    Subject(String),
     #[error("a redis:// target needs `stream=`")]
     NoStream,
     #[error("`maxlen` must be a whole number above 0, not `{0}`")]
@@ -79,9 +81,10 @@ pub enum AddressError {
 
 /// `template` with `{source}` and `{type}` filled in for one event.
 pub fn fill(template: &str, source: &str, event_type: Option<&str>) -> String {
-    template
-        .replace("{source}", &clean(source))
-        .replace("{type}", &clean(event_type.unwrap_or("unknown")))
+    template.replace("{source}", &clean(source)).replace(
+        "{type}",
+        &clean(event_type.filter(|t| !t.is_empty()).unwrap_or("unknown")),
+    )
 }
 
 /// `value` with every character outside `[A-Za-z0-9_.-]` turned into `_`.
@@ -114,6 +117,9 @@ fn nats(mut url: Url) -> Result<Address, AddressError> {
     let subject = url.path().trim_start_matches('/').to_string();
     if subject.is_empty() {
         return Err(AddressError::NoSubject);
+    }
+    if subject.split('.').any(str::is_empty) {
+        return Err(AddressError::Subject(subject));
     }
     url.set_path("");
     Ok(Address::Nats(NatsAddress {
@@ -201,6 +207,7 @@ mod tests {
         );
         assert_eq!(fill("x/{type}", "s", Some("a b/c*>?#&é")), "x/a_b_c______");
         assert_eq!(fill("x/{source}.{type}", "s", None), "x/s.unknown");
+        assert_eq!(fill("x/{type}", "s", Some("")), "x/unknown");
     }
 
     #[test]

@@ -341,3 +341,21 @@ async fn nats_a_header_nats_cannot_carry_is_left_out_and_the_event_still_goes() 
     assert_eq!(&message.payload[..], event.new.body.as_slice());
     js.delete_stream(&name).await.unwrap();
 }
+
+#[tokio::test]
+async fn nats_an_event_type_that_makes_no_subject_fails_the_attempt_readably() {
+    jetstream().await;
+    let to = format!("{URL}/{}.{{type}}", unique("hw"));
+    let target = Target {
+        name: "nats-bad-subject",
+        to: &to,
+        create_stream: false,
+    };
+    let mut event = event("payloads/github/push.json", 1);
+    event.new.event_type = Some("a..b".into());
+    let error = publisher()
+        .publish(&target, &event, None)
+        .await
+        .unwrap_err();
+    assert!(error.contains("is not a NATS subject"), "{error}");
+}
