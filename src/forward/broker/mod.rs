@@ -123,7 +123,7 @@ impl Publisher {
                 *current = None;
             }
         }
-        result
+        result.map_err(|reason| without_password(reason, address.server()))
     }
 
     fn slot(&self, target: &str, server: &str) -> Slot {
@@ -174,6 +174,22 @@ async fn send(
     }
 }
 
+/// `reason` with the password of `server` masked, should a client library ever quote it:
+/// reasons are stored and shown.
+fn without_password(reason: String, server: &str) -> String {
+    let Some(password) = url::Url::parse(server)
+        .ok()
+        .and_then(|url| url.password().map(str::to_string))
+        .filter(|password| !password.is_empty())
+    else {
+        return reason;
+    };
+    let decoded = percent_encoding::percent_decode_str(&password)
+        .decode_utf8_lossy()
+        .into_owned();
+    reason.replace(&password, "***").replace(&decoded, "***")
+}
+
 /// An error and its causes in one line, as a person reads it: `connection refused`,
 /// `authentication failed`, …
 fn reason(error: &(dyn std::error::Error + 'static)) -> String {
@@ -188,4 +204,24 @@ fn reason(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_never_shows_the_password() {
+        let server = "amqp://guest:p%40ss@127.0.0.1:5672/%2f";
+        assert_eq!(
+            without_password("login p@ss and p%40ss refused".into(), server),
+            "login *** and *** refused"
+        );
+        for server in ["redis://127.0.0.1/0", "amqp://guest:@h/%2f"] {
+            assert_eq!(
+                without_password("connection refused".into(), server),
+                "connection refused"
+            );
+        }
+    }
 }
