@@ -139,3 +139,62 @@ async fn amqp_a_wrong_password_fails_with_a_readable_reason_that_hides_it() {
     assert!(error.starts_with("authentication failed"), "{error}");
     assert!(!error.contains("not-the-password"), "{error}");
 }
+
+#[tokio::test]
+async fn amqp_a_channel_the_broker_closed_is_opened_again_for_the_next_delivery() {
+    let (_connection, channel) = channel().await;
+    let queue = unique("hw-reopen");
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let publisher = publisher();
+    // Publishing to an exchange that does not exist makes the broker close the channel.
+    let missing = format!(
+        "{SERVER}?exchange={}&routing_key=x",
+        unique("no-such-exchange")
+    );
+    let error = publisher
+        .publish(
+            &Target {
+                name: "amqp-reopen",
+                to: &missing,
+                create_stream: false,
+            },
+            &event("payloads/github/push.json", 1),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(error.contains("NOT_FOUND"), "{error}");
+    let good = format!("{SERVER}?routing_key={queue}");
+    publisher
+        .publish(
+            &Target {
+                name: "amqp-reopen",
+                to: &good,
+                create_stream: false,
+            },
+            &event("payloads/github/push.json", 2),
+            None,
+        )
+        .await
+        .expect("the same target's next delivery goes through on a fresh channel");
+    let message = channel
+        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the message is in the queue");
+    assert_eq!(
+        message.delivery.data,
+        event("payloads/github/push.json", 2).new.body
+    );
+    channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+}
