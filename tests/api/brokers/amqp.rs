@@ -198,3 +198,39 @@ async fn amqp_a_channel_the_broker_closed_is_opened_again_for_the_next_delivery(
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn amqp_a_message_the_broker_nacks_is_a_failed_attempt() {
+    let (_connection, channel) = channel().await;
+    let queue = unique("hw-full");
+    // A queue that is always full and refuses what comes in: the broker nacks the publish.
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongLongInt(0));
+    arguments.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions::default(),
+            arguments,
+        )
+        .await
+        .unwrap();
+    let to = format!("{SERVER}?routing_key={queue}");
+    let target = Target {
+        name: "amqp-nack",
+        to: &to,
+        create_stream: false,
+    };
+    let error = publisher()
+        .publish(&target, &event("payloads/github/push.json", 1), None)
+        .await
+        .unwrap_err();
+    assert!(error.contains("nack"), "{error}");
+    channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+}
