@@ -8,6 +8,7 @@
 
 mod amqp;
 mod nats;
+mod nats_restart;
 mod publisher;
 mod redis;
 

@@ -1,19 +1,17 @@
-//! NATS JetStream targets: PubAck-confirmed publishes, deduplication by message id, and a
-//! server that goes away and comes back.
+//! NATS JetStream targets: PubAck-confirmed publishes, deduplication by message id, streams
+//! that are missing or made on request (a server going away is in `nats_restart`).
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use hookwatch::forward::broker::{Publisher, Target};
-use tempfile::TempDir;
 
 use super::{assert_carries, event, fixture_events, require, unique};
 
 const URL: &str = "nats://127.0.0.1:4222";
 
-async fn jetstream_at(url: &str) -> jetstream::Context {
+pub async fn jetstream_at(url: &str) -> jetstream::Context {
     jetstream::new(async_nats::connect(url).await.expect("connect to NATS"))
 }
 
@@ -29,7 +27,7 @@ async fn jetstream() -> jetstream::Context {
 }
 
 /// A stream on `subjects`, named `name`, kept on disk.
-async fn make_stream(js: &jetstream::Context, name: &str, subjects: &str) -> stream::Stream {
+pub async fn make_stream(js: &jetstream::Context, name: &str, subjects: &str) -> stream::Stream {
     js.create_stream(stream::Config {
         name: name.to_string(),
         subjects: vec![subjects.to_string()],
@@ -40,12 +38,12 @@ async fn make_stream(js: &jetstream::Context, name: &str, subjects: &str) -> str
     .expect("create the stream")
 }
 
-async fn count(js: &jetstream::Context, name: &str) -> u64 {
+pub async fn count(js: &jetstream::Context, name: &str) -> u64 {
     let mut stream = js.get_stream(name).await.expect("the stream");
     stream.info().await.expect("stream info").state.messages
 }
 
-fn publisher() -> Publisher {
+pub fn publisher() -> Publisher {
     Publisher::new(Duration::from_secs(5))
 }
 
@@ -166,149 +164,6 @@ async fn nats_create_stream_makes_one_stream_for_every_source_and_type_of_the_ru
     let stream_name = format!("hookwatch-{}", target_name.replace('.', "_"));
     assert_eq!(count(&js, &stream_name).await, 2);
     js.delete_stream(&stream_name).await.unwrap();
-}
-
-/// A nats-server of this test's own, on a spare port, storing in a temporary folder.
-struct OwnServer {
-    port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl OwnServer {
-    async fn start() -> OwnServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = OwnServer {
-            port,
-            dir: TempDir::new().unwrap(),
-            child: None,
-        };
-        server.run().await;
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    async fn run(&mut self) {
-        let child = Command::new("/usr/sbin/nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run /usr/sbin/nats-server (apt-get install nats-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while async_nats::connect(self.url()).await.is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-#[tokio::test]
-async fn nats_a_restarted_server_is_found_again_and_nothing_is_lost() {
-    let mut server = OwnServer::start().await;
-    let js = jetstream_at(&server.url()).await;
-    make_stream(&js, "restart", "restart").await;
-    let to = format!("{}/restart", server.url());
-    let target = Target {
-        name: "nats-restart",
-        to: &to,
-        create_stream: false,
-    };
-    let publisher = Publisher::new(Duration::from_secs(2));
-    let events: Vec<_> = (1..=10)
-        .map(|id| event("payloads/malformed/invalid_utf8.bin", id))
-        .collect();
-    for event in &events[..5] {
-        publisher.publish(&target, event, None).await.unwrap();
-    }
-
-    server.stop();
-    let started = Instant::now();
-    let error = publisher
-        .publish(&target, &events[5], None)
-        .await
-        .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "bounded by the timeout"
-    );
-    assert!(!error.is_empty());
-    let error = publisher
-        .publish(&target, &events[5], None)
-        .await
-        .unwrap_err();
-    assert!(error.contains("refused"), "{error}");
-
-    server.run().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for event in &events[5..] {
-        // Retried as the forwarding queue would, until the server takes it.
-        while let Err(error) = publisher.publish(&target, event, None).await {
-            assert!(Instant::now() < deadline, "never delivered again: {error}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    let js = jetstream_at(&server.url()).await;
-    assert_eq!(
-        count(&js, "restart").await,
-        10,
-        "nothing lost, nothing twice"
-    );
-    let mut stream = js.get_stream("restart").await.unwrap();
-    let last = stream.info().await.unwrap().state.last_sequence;
-    let message = stream.get_raw_message(last).await.unwrap();
-    assert_eq!(&message.payload[..], events[9].new.body.as_slice());
-}
-
-#[tokio::test]
-async fn nats_a_server_that_is_not_running_fails_at_once_and_says_so() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let to = format!("nats://127.0.0.1:{port}/x");
-    let target = Target {
-        name: "nats-down",
-        to: &to,
-        create_stream: false,
-    };
-    let started = Instant::now();
-    let error = publisher()
-        .publish(&target, &event("payloads/github/push.json", 1), None)
-        .await
-        .unwrap_err();
-    assert!(error.contains("refused"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
