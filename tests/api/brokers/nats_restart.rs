@@ -120,6 +120,9 @@ async fn nats_a_restarted_server_is_found_again_and_nothing_is_lost() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // A delivery retried after the restart (its PubAck lost with the old server) is dropped.
+    let again = publisher.publish(&target, &events[0], None).await.unwrap();
+    assert!(again.ends_with("(duplicate)"), "{again}");
     let js = jetstream_at(&server.url()).await;
     assert_eq!(
         count(&js, "restart").await,
