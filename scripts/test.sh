@@ -2,7 +2,8 @@
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
 # openssl for the PostgreSQL TLS tests' certificates, systemd-analyze for
-# checking contrib/hookwatch.service, python3 for the fixtures' signer. Safe
+# checking contrib/hookwatch.service, python3 for the fixtures' signer, and NATS (with
+# JetStream), RabbitMQ and Redis on their usual ports for the broker targets. Safe
 # to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,48 @@ ensure_command() {
   fi
 }
 
+# Whether something listens on 127.0.0.1:$1.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Waits up to $3 seconds for $2 to listen on port $1.
+wait_port() {
+  local deadline=$((SECONDS + $3))
+  while ! listening "$1"; do
+    if ((SECONDS >= deadline)); then
+      echo "$2 did not start listening on 127.0.0.1:$1; its tests will fail" >&2
+      return
+    fi
+    sleep 0.2
+  done
+}
+
+# The brokers that the broker-target tests publish to, each on its usual loopback port.
+ensure_brokers() {
+  if ! listening 4222; then
+    ensure_command nats-server nats-server "the NATS JetStream tests"
+    echo "starting nats-server with JetStream"
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server || echo "nats-server failed to start" >&2
+    wait_port 4222 nats-server 30
+  fi
+  if ! listening 5672; then
+    ensure_command rabbitmq-server rabbitmq-server "the RabbitMQ tests"
+    echo "starting RabbitMQ"
+    rabbitmq-server -detached || echo "rabbitmq-server -detached failed" >&2
+    wait_port 5672 RabbitMQ 120
+  fi
+  if ! listening 6379; then
+    ensure_command redis-server redis-server "the Redis Streams tests"
+    echo "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      || echo "redis-server failed to start" >&2
+    wait_port 6379 Redis 30
+  fi
+}
+
 ensure_postgres
+ensure_brokers
 ensure_command chromium chromium "the browser tests"
 ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
 ensure_command systemd-analyze systemd "the systemd unit check"

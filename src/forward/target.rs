@@ -4,7 +4,7 @@
 //!
 //! Broker URLs may carry `{source}` and `{type}` in their subject, routing key or stream;
 //! they are filled in per event before the URL is parsed, so checking a rule parses it with
-//! both filled in with a harmless word.
+//! both filled in with a harmless word, the way [`crate::forward::broker::address`] parses it for a delivery.
 //!
 //! A `to` may hold credentials (`amqp://user:PASS@…`, `?token=…`). [`redact::url`] is the
 //! only form of it that is ever shown — API answers, the dashboard, logs, metrics labels,
@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
 
+use crate::forward::broker::address::{self, AddressError};
 use crate::redact;
 
 /// Where deliveries of a rule go, by the scheme of its `to`.
@@ -46,6 +47,9 @@ pub enum TargetError {
         "it points at this hookwatch's own /webhook/, so every delivery would come back in (a loop)"
     )]
     Loop,
+    /// Anything else a broker URL gets wrong: an unknown parameter, a bad `maxlen`.
+    #[error("{0}")]
+    Broker(AddressError),
 }
 
 /// Where this hookwatch receives webhooks, for the loop check.
@@ -78,7 +82,10 @@ pub fn check(to: &str, own: &Own) -> Result<Kind, TargetError> {
             return Err(TargetError::NoStream);
         }
         Kind::Http if is_own_webhook(&url, own) => return Err(TargetError::Loop),
-        _ => {}
+        Kind::Http => {}
+        Kind::Nats | Kind::Amqp | Kind::Redis => {
+            address::parse(&sample).map_err(TargetError::Broker)?;
+        }
     }
     Ok(kind)
 }
@@ -203,6 +210,17 @@ mod tests {
             check("redis://127.0.0.1:6379/0?stream=", &own()),
             Err(TargetError::NoStream)
         );
+    }
+
+    #[test]
+    fn a_broker_url_with_a_parameter_it_does_not_know_or_a_bad_maxlen_is_refused() {
+        let error = check("redis://127.0.0.1:6379/0?stream=s&maxln=5", &own()).unwrap_err();
+        assert!(error.to_string().contains("`maxln`"), "{error}");
+        let error = check("redis://127.0.0.1:6379/0?stream=s&maxlen=x", &own()).unwrap_err();
+        assert!(error.to_string().contains("maxlen"), "{error}");
+        let error = check("amqp://h:5672/%2f?routing_key=k&exchange_type=x", &own()).unwrap_err();
+        assert!(error.to_string().contains("`exchange_type`"), "{error}");
+        assert!(check("nats://h:4222/a.{source}?x=1", &own()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod alerts;
 mod archive;
 mod auth;
 mod backends;
+mod brokers;
 mod browser;
 mod check_config;
 mod configurable;
