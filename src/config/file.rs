@@ -34,6 +34,9 @@ pub struct ConfigFile {
     pub alerts: Option<super::alerts::AlertsFile>,
     /// `[enrichment]`, resolved in `config::enrichment`.
     pub enrichment: Option<super::enrichment::EnrichmentFile>,
+    /// `[[forward]]` rules, resolved in `config::forward`.
+    #[serde(default)]
+    pub forward: Vec<super::forward::ForwardFile>,
 }
 
 /// Why a config file's text was refused.

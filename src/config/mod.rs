@@ -10,6 +10,7 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod forward;
 mod limits;
 mod not_built;
 mod response;
@@ -125,6 +126,8 @@ pub struct Settings {
     /// `[enrichment]`, when configured.
     pub enrichment: Option<crate::enrich::EnrichSettings>,
     pub alerts: AlertSettings,
+    /// `[[forward]]` rules, in file order; names are unique.
+    pub forward: Vec<crate::forward::settings::TargetSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -208,6 +211,7 @@ impl Settings {
                 sources: BTreeMap::new(),
                 enrichment: None,
                 alerts: AlertSettings::default(),
+                forward: Vec::new(),
                 config_path: path,
             });
         }
@@ -222,6 +226,12 @@ impl Settings {
                 problem,
             },
         )?;
+        let own = crate::forward::target::Own {
+            listen,
+            public_url: public_url.as_deref(),
+        };
+        let forward = forward::resolve(&file.forward, &own, &sources)
+            .map_err(|(key, problem)| invalid(&key, problem))?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -244,6 +254,7 @@ impl Settings {
             sources,
             enrichment,
             alerts,
+            forward,
             config_path: path,
         })
     }

@@ -20,4 +20,5 @@
 pub mod outbound;
 pub mod rule;
 pub mod schedule;
+pub mod settings;
 pub mod target;

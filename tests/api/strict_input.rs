@@ -180,8 +180,9 @@ fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
-            "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n",
-            "`forward`",
+            "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n\
+             filter = [\"/data/object/amount>=1000\"]\n",
+            "`forward[0].filter`",
         ),
         ("[retention]\nmax_age = \"30d\"\n", "`retention`"),
         (
