@@ -8,6 +8,8 @@
 
 mod error;
 mod filter;
+mod forward;
+mod forward_sql;
 mod postgres;
 mod rollup;
 mod session;
@@ -23,6 +25,11 @@ use serde::Serialize;
 
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
+pub use forward::{
+    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished,
+    NewDelivery, TargetTotals,
+};
+pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};
 pub use session::SessionRecord;
 pub(crate) use session::SessionWrite;
 pub use url::DatabaseUrl;

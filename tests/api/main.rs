@@ -14,6 +14,7 @@ mod contrib;
 mod dashboard;
 mod enrich;
 mod forged;
+mod forward_store;
 mod ingest;
 mod load;
 mod logs;

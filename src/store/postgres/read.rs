@@ -53,7 +53,7 @@ pub(super) async fn summaries_after(
 
 /// A value from the shared WHERE builder, bound as whatever type PostgreSQL expects.
 #[derive(Debug)]
-struct Bind(SqlValue);
+pub(super) struct Bind(pub(super) SqlValue);
 
 impl ToSql for Bind {
     fn to_sql(

@@ -17,7 +17,10 @@ use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
-use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
+use crate::store::{
+    AlertNotice, Cause, EnrichmentWrite, ForwardRows, ForwardWrite, Inserted, SessionWrite,
+    StoreError,
+};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -50,6 +53,11 @@ pub(super) enum Job {
     AlertNotice {
         notice: AlertNotice,
         reply: oneshot::Sender<Result<Vec<Alert>, StoreError>>,
+    },
+    /// A write to the forwarding queue (see `store::forward`).
+    Forward {
+        write: ForwardWrite,
+        reply: oneshot::Sender<Result<ForwardRows, StoreError>>,
     },
     /// Creates, touches or revokes sessions; answers the rows changed.
     Session {
@@ -84,6 +92,8 @@ enum Applied {
     Alerts(Vec<Alert>),
     /// A session write; the rows it changed.
     Rows(u64),
+    /// A forwarding queue write's answer.
+    Forward(ForwardRows),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -104,6 +114,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                     Applied::Alerts(super::alerts::notice(&tx, *notice)?)
                 }
                 Job::Session { write, .. } => Applied::Rows(super::sessions::write(&tx, write)?),
+                Job::Forward { write, .. } => Applied::Forward(super::forward::write(&tx, write)?),
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -151,6 +162,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::Session { reply, .. }, Applied::Rows(rows)) => {
             let _ = reply.send(Ok(rows));
         }
+        (Job::Forward { reply, .. }, Applied::Forward(rows)) => {
+            let _ = reply.send(Ok(rows));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, SqliteError::OutOfStep.into()),
     }
@@ -172,6 +186,9 @@ fn fail(job: Job, cause: Cause) {
             let _ = reply.send(Err(error));
         }
         Job::Session { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Forward { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }
