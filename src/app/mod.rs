@@ -12,6 +12,7 @@ mod server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,6 +30,7 @@ use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
+use crate::forward::{self, http as forward_http, http::ForwardState, settings::TargetSettings};
 use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
@@ -58,6 +60,11 @@ pub struct ServeOptions {
     pub limits: ConnectionLimits,
     /// The top-level `public_url`: its origin is hookwatch's own for the cross-origin check.
     pub public_url: Option<String>,
+    /// `[[forward]]` rules.
+    pub forward: Vec<TargetSettings>,
+    /// Where hookwatch listens (`serve` sets the bound address), for the loop check of a
+    /// replay's `to`.
+    pub listen: SocketAddr,
 }
 
 impl ServeOptions {
@@ -75,6 +82,8 @@ impl ServeOptions {
             alerts: settings.alerts,
             limits: settings.limits,
             public_url: settings.public_url,
+            forward: settings.forward,
+            listen: settings.listen,
         }
     }
 }
@@ -86,6 +95,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cancel = CancellationToken::new();
+    if let Ok(bound) = listener.local_addr() {
+        options.listen = bound;
+    }
     let feed = Feed::default();
     options.store.start_feed(feed.clone(), cancel.clone());
     // Alerts run off the feed, never on the ingest path.
@@ -122,6 +134,18 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         }),
     };
     let sources = Arc::new(options.sources);
+    let forward = ForwardState {
+        store: options.store.clone(),
+        forwarding: forward::spawn(
+            options.forward,
+            options.store.clone(),
+            &feed,
+            sources.clone(),
+            shutdown.clone(),
+        ),
+        listen: options.listen,
+        public_url: options.public_url.clone(),
+    };
     let auth = Auth::new(options.token, options.store.clone(), options.session_idle);
     let own_origin = OwnOrigin(options.public_url.as_deref().and_then(Origin::of_url));
     forget_sessions_of_other_tokens(&auth);
@@ -166,10 +190,26 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .with_state(enrich);
+    let forward_api = Router::new()
+        .route("/api/events/{id}/attempts", get(forward_http::attempts))
+        .route("/api/events/{id}/replay", post(forward_http::replay))
+        .route("/api/forwards", get(forward_http::list))
+        .route("/api/forwards/targets", get(forward_http::targets))
+        .route(
+            "/api/forwards/targets/{name}/pause",
+            post(forward_http::pause),
+        )
+        .route(
+            "/api/forwards/targets/{name}/resume",
+            post(forward_http::resume),
+        )
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
+        .with_state(forward);
     // What a browser may send state changes to; webhooks come from anywhere by design.
     let browser = Router::new()
         .merge(api)
         .merge(enrich_api)
+        .merge(forward_api)
         .merge(dashboard)
         .layer(middleware::from_fn_with_state(own_origin, same_origin));
     Router::new()

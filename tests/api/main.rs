@@ -14,7 +14,10 @@ mod contrib;
 mod dashboard;
 mod enrich;
 mod forged;
+mod forward;
 mod forward_store;
+#[allow(dead_code)] // not every test file uses every helper
+mod forward_target;
 mod ingest;
 mod load;
 mod logs;

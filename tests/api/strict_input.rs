@@ -124,15 +124,15 @@ async fn a_repeated_or_out_of_range_parameter_is_refused_not_narrowed() {
 const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
 
 /// What one run of the binary said.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `hookwatch ARGS` in `dir` with only the given `HOOKWATCH_*` variables set; gives up
 /// (and fails) after 20 s, so a command that should stop but serves instead cannot hang.
-fn hookwatch(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+pub(crate) fn hookwatch(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let mut command = Command::new(BIN);
     command
         .args(args)
