@@ -15,6 +15,7 @@ mod dashboard;
 mod enrich;
 mod forged;
 mod forward;
+mod forward_control;
 mod forward_store;
 #[allow(dead_code)] // not every test file uses every helper
 mod forward_target;
