@@ -75,8 +75,8 @@ pub async fn run(
         wake,
     };
     while !shutdown.is_cancelled() {
-        let next_start = dispatch(&shared, &lanes).await;
-        let until = next_wake(&shared.store, next_start).await;
+        let pass = dispatch(&shared, &lanes).await;
+        let until = next_wake(&shared.store, &pass).await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = shared.wake.notified() => {}
@@ -94,14 +94,26 @@ fn lane(settings: TargetSettings, scope: ClaimScope) -> Arc<Lane> {
     })
 }
 
-/// Claims and starts what every lane may take now; answers the earliest moment a
-/// rate-limited lane may start again, if one is waiting for it.
-async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Option<Instant> {
+/// What a dispatch pass left waiting.
+struct Pass {
+    /// The earliest moment a rate-limited lane may start again.
+    rate_wait: Option<Instant>,
+    /// Some lane had every slot busy: a finishing send will wake the worker.
+    full: bool,
+    /// When the pass began: a delivery due by then was there for every claim of the pass.
+    began: chrono::DateTime<Utc>,
+}
+
+/// Claims and starts what every lane may take now.
+async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Pass {
+    let began = Utc::now();
     let mut rate_wait: Option<Instant> = None;
+    let mut full = false;
     for lane in lanes {
         let busy = lane.in_flight.load(Ordering::SeqCst);
         let mut free = lane.settings.max_in_flight.saturating_sub(busy);
         if free == 0 {
+            full = true;
             continue;
         }
         if lane.settings.rate_per_sec.is_some() {
@@ -140,28 +152,33 @@ async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Option<Instant> {
             });
         }
     }
-    rate_wait
+    Pass {
+        rate_wait,
+        full,
+        began,
+    }
 }
 
 /// When to look again: when the next delivery falls due, or a rate-limited lane may start.
-async fn next_wake(store: &Store, rate_wait: Option<Instant>) -> Instant {
+/// Something that fell due during the pass is claimed at once. Something due before it that
+/// no lane took belongs to a full lane (a finishing send wakes the worker), or to a target no
+/// longer configured, which waits for its rule to return.
+async fn next_wake(store: &Store, pass: &Pass) -> Instant {
     let now = Instant::now();
     let due = match store.next_delivery_due().await {
-        Ok(Some(at)) => {
-            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            now + if wait.is_zero() {
-                BUSY_SLEEP
-            } else {
-                wait.min(MAX_SLEEP)
-            }
-        }
+        Ok(Some(at)) => match (at - Utc::now()).to_std().unwrap_or(Duration::ZERO) {
+            wait if !wait.is_zero() => now + wait.min(MAX_SLEEP),
+            _ if at > pass.began => now,
+            _ if pass.full => now + BUSY_SLEEP,
+            _ => now + MAX_SLEEP,
+        },
         Ok(None) => now + MAX_SLEEP,
         Err(error) => {
             tracing::error!(error = %error, "Cannot read when the next delivery is due.");
             now + BUSY_SLEEP
         }
     };
-    rate_wait.map_or(due, |w| w.min(due))
+    pass.rate_wait.map_or(due, |w| w.min(due))
 }
 
 /// Makes one attempt at `delivery` and records it.

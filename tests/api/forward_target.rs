@@ -38,6 +38,8 @@ pub struct Received {
     /// In the order received, names lower-case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -143,6 +145,7 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect(),
         body: body.to_vec(),
+        at: std::time::Instant::now(),
     };
     let reply = {
         let planned = shared.plan.lock().unwrap().pop_front();
