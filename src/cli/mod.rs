@@ -7,8 +7,10 @@ mod alerts;
 mod check_config;
 mod completions;
 mod events;
+mod forwards;
 mod healthcheck;
 mod remote;
+mod replay;
 mod serve;
 mod stats;
 mod tail;
@@ -65,6 +67,10 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Send a signed sample delivery of a provider's event type (`--list` lists them)
     Trigger(trigger::TriggerArgs),
+    /// Ask a running server to send stored events again (by id, or by the filters of `events`)
+    Replay(replay::ReplayArgs),
+    /// List a running server's deliveries; `forwards pause NAME`, `forwards resume NAME`
+    Forwards(forwards::ForwardsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -93,7 +99,11 @@ pub fn run() -> ExitCode {
 /// passes.
 fn unused_globals(command: &Command, matches: &ArgMatches) -> anyhow::Result<()> {
     let (name, unused): (&str, &[&str]) = match command {
-        Command::Tail(_) | Command::Healthcheck(_) | Command::Completions(_) => (
+        Command::Tail(_)
+        | Command::Healthcheck(_)
+        | Command::Completions(_)
+        | Command::Replay(_)
+        | Command::Forwards(_) => (
             matches.subcommand_name().unwrap_or(""),
             &["database", "config"],
         ),
@@ -125,6 +135,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck(args) => healthcheck::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Trigger(args) => trigger::run(&cli.global, args),
+        Command::Replay(args) => replay::run(args),
+        Command::Forwards(args) => forwards::run(args),
     }
 }
 
