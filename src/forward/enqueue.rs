@@ -123,3 +123,59 @@ async fn pause(shutdown: &CancellationToken, wait: Duration) -> bool {
         _ = tokio::time::sleep(wait) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::rule::{Rule, SourceMatch};
+    use crate::model::{NewEvent, Status};
+    use crate::query::type_match;
+
+    fn event(id: i64, source: &str, event_type: &str, status: Status) -> Event {
+        let mut new = NewEvent::sample(source, id as usize);
+        new.event_type = Some(event_type.to_string());
+        new.status = status;
+        Event {
+            id,
+            size: new.body.len() as i64,
+            new,
+            duplicates: 0,
+            enrichment: None,
+        }
+    }
+
+    fn target(name: &str, source: &str, event_type: Option<&str>) -> TargetSettings {
+        let mut t = TargetSettings::ad_hoc("http://127.0.0.1:9/");
+        t.name = name.to_string();
+        t.rule = Rule {
+            source: SourceMatch::parse(source),
+            event_type: event_type.map(type_match),
+        };
+        t
+    }
+
+    #[test]
+    fn each_event_gets_a_delivery_per_rule_that_takes_it() {
+        let events = [
+            event(1, "stripe", "charge.failed", Status::Received),
+            event(2, "github", "push", Status::Received),
+            event(3, "stripe", "charge.failed", Status::Rejected),
+        ];
+        let targets = [
+            target("all", "*", None),
+            target("charges", "stripe", Some("charge.*")),
+        ];
+        let made: Vec<(i64, String)> = deliveries(&events, &targets)
+            .into_iter()
+            .map(|d| (d.event_id, d.target))
+            .collect();
+        assert_eq!(
+            made,
+            [
+                (1, "all".to_string()),
+                (1, "charges".to_string()),
+                (2, "all".to_string())
+            ]
+        );
+    }
+}
