@@ -21,6 +21,7 @@ use axum::middleware;
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
@@ -65,7 +66,14 @@ pub struct ServeOptions {
     /// Where hookwatch listens (`serve` sets the bound address), for the loop check of a
     /// replay's `to`.
     pub listen: SocketAddr,
+    /// Background work `serve` waits for at shutdown (forwarding attempts under way), for at
+    /// most [`SHUTDOWN_GRACE`].
+    pub tasks: TaskTracker,
 }
+
+/// How long `serve` waits at shutdown for forwarding attempts under way to be recorded; one
+/// still running after it is taken over once its lease runs out.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ServeOptions {
     /// Takes the parts of the settings the server uses.
@@ -84,6 +92,7 @@ impl ServeOptions {
             public_url: settings.public_url,
             forward: settings.forward,
             listen: settings.listen,
+            tasks: TaskTracker::new(),
         }
     }
 }
@@ -108,6 +117,7 @@ pub async fn serve(
         cancel.clone(),
     );
     let limits = options.limits;
+    let tasks = options.tasks.clone();
     let router = router(options, feed, cancel.clone());
     let stop = cancel.clone();
     server::run(listener, router, limits, async move {
@@ -118,6 +128,13 @@ pub async fn serve(
     cancel.cancel();
     if let Some(task) = alerts {
         let _ = task.await;
+    }
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Forwarding attempts still under way at shutdown are retried later.");
     }
     Ok(())
 }
@@ -141,6 +158,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
             options.store.clone(),
             &feed,
             sources.clone(),
+            &options.tasks,
             shutdown.clone(),
         ),
         listen: options.listen,

@@ -39,6 +39,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::SourceSettings;
 use crate::feed::Feed;
@@ -64,19 +65,21 @@ impl Forwarding {
     }
 }
 
-/// Starts the enqueuer and the worker when there are rules; they stop on `shutdown`.
-/// Replays to an ad-hoc `to` need the worker too, so it runs even without rules.
+/// Starts the enqueuer (when there are rules) and the worker (always: replays to an ad-hoc
+/// `to` need it too) on `tasks`, so the server can wait at shutdown for attempts under way
+/// to be recorded; they stop taking work on `shutdown`.
 pub fn spawn(
     targets: Vec<TargetSettings>,
     store: Store,
     feed: &Feed,
     sources: Arc<BTreeMap<String, SourceSettings>>,
+    tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Forwarding {
     let targets = Arc::new(targets);
     let wake = Arc::new(Notify::new());
     if !targets.is_empty() {
-        tokio::spawn(enqueue::run(
+        tasks.spawn(enqueue::run(
             store.clone(),
             targets.clone(),
             feed.clone(),
@@ -84,11 +87,12 @@ pub fn spawn(
             shutdown.clone(),
         ));
     }
-    tokio::spawn(worker::run(
+    tasks.spawn(worker::run(
         store,
         targets.clone(),
         sources,
         wake.clone(),
+        tasks.clone(),
         shutdown,
     ));
     Forwarding { targets, wake }

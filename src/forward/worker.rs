@@ -15,6 +15,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::schedule::{self, Verdict};
 use super::send::{self, Attempt};
@@ -46,6 +47,8 @@ struct Shared {
     client: reqwest::Client,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     wake: Arc<Notify>,
+    /// Where attempts run, so the server waits for them at shutdown.
+    tasks: TaskTracker,
 }
 
 /// Runs until `shutdown`; `wake` is notified by whoever queued or released work.
@@ -54,6 +57,7 @@ pub async fn run(
     targets: Arc<Vec<TargetSettings>>,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     wake: Arc<Notify>,
+    tasks: TaskTracker,
     shutdown: CancellationToken,
 ) {
     let client = match send::client() {
@@ -73,6 +77,7 @@ pub async fn run(
         client,
         sources,
         wake,
+        tasks,
     };
     while !shutdown.is_cancelled() {
         let pass = dispatch(&shared, &lanes).await;
@@ -145,7 +150,8 @@ async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Pass {
             }
             lane.in_flight.fetch_add(1, Ordering::SeqCst);
             let (shared, lane) = (shared.clone(), lane.clone());
-            tokio::spawn(async move {
+            let tasks = shared.tasks.clone();
+            tasks.spawn(async move {
                 attempt(&shared, &lane.settings, delivery).await;
                 lane.in_flight.fetch_sub(1, Ordering::SeqCst);
                 shared.wake.notify_one();

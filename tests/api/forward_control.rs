@@ -249,6 +249,42 @@ async fn deliveries_waiting_for_a_retry_survive_a_kill_9_and_all_arrive_after_th
 }
 
 #[tokio::test]
+async fn sigterm_waits_for_an_attempt_under_way_to_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::start(Reply::Slow(700)).await;
+    let toml = forward_all(&target.url("/"), "");
+    std::fs::write(dir.path().join("hookwatch.toml"), toml).unwrap();
+    let args = ["--listen", "127.0.0.1:0"];
+    let mut server = crate::process::Server::start(dir.path(), &args, &[]).await;
+    let client = reqwest::Client::new();
+    let answer: Value = client
+        .post(format!("{}/webhook/app", server.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = answer["id"].as_i64().unwrap();
+    target.wait_for(1).await;
+    server.signal("-TERM");
+    assert!(server.wait().await.success());
+    let again = crate::process::Server::start(dir.path(), &args, &[]).await;
+    let event: Value = client
+        .get(format!("{}/api/events/{id}", again.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["forwards"][0]["state"], "delivered", "{event}");
+    assert_eq!(event["forwards"][0]["attempts"], 1);
+    assert_eq!(target.received().len(), 1);
+}
+
+#[tokio::test]
 async fn forwarding_works_the_same_on_postgresql() {
     let target = Target::start(Reply::Status(200)).await;
     target.then(&[Reply::Soon(503)]);

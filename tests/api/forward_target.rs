@@ -23,6 +23,8 @@ pub enum Reply {
     Soon(u16),
     /// Never answers.
     Hang,
+    /// `200` after this many milliseconds.
+    Slow(u64),
     /// `200` with a body of several megabytes.
     Huge,
     /// `302` to another path of the target.
@@ -158,6 +160,10 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Reply::Status(code) => (status(code), format!("answer {code}")).into_response(),
         Reply::Soon(code) => (status(code), [("retry-after", "0")], "later").into_response(),
         Reply::Hang => std::future::pending().await,
+        Reply::Slow(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (StatusCode::OK, "slow").into_response()
+        }
         Reply::Huge => (StatusCode::OK, Body::from(vec![b'x'; 4 * 1024 * 1024])).into_response(),
         Reply::Redirect => (StatusCode::FOUND, [("location", "/elsewhere")], "").into_response(),
     }
