@@ -366,3 +366,30 @@ fn a_loop_or_a_target_hookwatch_cannot_send_to_stops_start_up_naming_the_key() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("`forward[1].name`"), "{}", run.stderr);
 }
+
+#[test]
+fn check_config_shows_each_rule_with_its_defaults_and_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = forward_all(
+        "http://u:pw@127.0.0.1:9/x?token=t0k",
+        "add_headers = { \"Authorization\" = \"Bearer b34rer\" }\ntype = \"charge.*\"",
+    );
+    std::fs::write(dir.path().join("f.toml"), toml).unwrap();
+    let run = crate::strict_input::hookwatch(
+        dir.path(),
+        &["check-config", "--config", "f.toml", "--json"],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let shown: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        shown["forward"],
+        json!([{
+            "name": "app", "source": "*", "type": "charge.*",
+            "to": "http://u:***@127.0.0.1:9/x?token=***",
+            "timeout_secs": 10, "max_attempts": 12, "max_in_flight": 8, "resign": false,
+            "add_headers": {"authorization": "(set, hidden)"}
+        }])
+    );
+    assert!(!run.stdout.contains("pw@") && !run.stdout.contains("b34rer"));
+}
