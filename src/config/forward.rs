@@ -25,6 +25,10 @@ pub const MAX_TIMEOUT_SECS: u64 = 3600;
 pub const MAX_ATTEMPTS: u32 = 1000;
 /// The most concurrent requests to one target.
 pub const MAX_IN_FLIGHT: u32 = 1000;
+/// The slowest pace: one delivery every 1000 s.
+pub const MIN_RATE_PER_SEC: f64 = 0.001;
+/// The fastest pace a rate may ask for (above it, leave the rate out).
+pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
 
 /// One `[[forward]]` as written (`filter` is refused by `not_built` until it is built).
 #[derive(Debug, Default, Deserialize)]
@@ -151,8 +155,13 @@ fn one(
         add_headers: add_headers(raw.add_headers.as_ref())?,
         rate_per_sec: match raw.rate_per_sec {
             None => None,
-            Some(rate) if rate.is_finite() && rate > 0.0 => Some(rate),
-            Some(rate) => return Err(("rate_per_sec", format!("{rate} must be above 0"))),
+            Some(rate) if (MIN_RATE_PER_SEC..=MAX_RATE_PER_SEC).contains(&rate) => Some(rate),
+            Some(rate) => {
+                return Err((
+                    "rate_per_sec",
+                    format!("{rate} is out of range: use {MIN_RATE_PER_SEC} to {MAX_RATE_PER_SEC}"),
+                ));
+            }
         },
     })
 }
