@@ -4,7 +4,8 @@
 //! with one instance and with two sharing one database (the local server, plain TCP; see
 //! `support::postgres`). Then PostgreSQL again, one instance against two at 256 connections
 //! (many senders, as behind a load balancer), and 50 alert rules configured versus none
-//! (alerts run off the feed, so ingest should not notice them).
+//! (alerts run off the feed, so ingest should not notice them), and one `[[forward]]` rule
+//! versus none (forwarding runs off the ingest path too).
 //!
 //! Then the live stream's delay across two instances under load.
 //!
@@ -488,6 +489,35 @@ async fn rules_versus_none(duration: Duration, template: &Arc<String>) {
     rules.stop().await;
 }
 
+/// Ingest with one `[[forward]]` rule (every event sent on to the no-op server) versus none:
+/// forwarding runs off the ingest path, so the target is at least 0.9.
+async fn forward_versus_none(duration: Duration, template: &Arc<String>) {
+    let noop = start_noop_server().await;
+    let plain_dir = tempfile::tempdir().unwrap();
+    let forward_dir = tempfile::tempdir().unwrap();
+    let rule = format!(
+        "[[forward]]\nsource = \"*\"\nto = \"{}/webhook/app\"\n",
+        noop.base
+    );
+    std::fs::write(forward_dir.path().join("hookwatch.toml"), rule).unwrap();
+    let plain = Hookwatch::start(plain_dir.path(), &[]).await;
+    let forwarding = Hookwatch::start(forward_dir.path(), &[]).await;
+    let targets = [
+        Target::of("(f) hookwatch, no forwarding", &[&plain]),
+        Target::of("(f) hookwatch, one forward rule", &[&forwarding]),
+    ];
+    let totals = interleaved(&targets, duration, template).await;
+    println!(
+        "    one forward rule / none: {:.3} throughput (target ≥ 0.9); server CPU per request {:.1} µs without, {:.1} µs with",
+        totals[1].rps() / totals[0].rps(),
+        cpu_per_request(&totals[0]),
+        cpu_per_request(&totals[1]),
+    );
+    plain.stop().await;
+    forwarding.stop().await;
+    noop.stop().await;
+}
+
 /// 50 rules of every kind, half on `stripe` and half on every source, some with a type
 /// filter, one that fires (so the claim and a sink run too) and the rest that only count.
 fn fifty_rules() -> String {
@@ -540,6 +570,7 @@ async fn bench() {
     postgres_at_scale(duration, &template).await;
     stream_delay(duration, &template, &mut figures).await;
     rules_versus_none(duration, &template).await;
+    forward_versus_none(duration, &template).await;
     let show = |figure: Option<f64>| figure.map_or("-".to_string(), |f| format!("{f:.3}"));
     println!(
         "PostgreSQL: 1 inst. / baseline 1 inst. {} (target ≥ 0.9); 2 inst. / 1 inst. at {CONCURRENCY} conn. {} (≥ 0.7); stream delay p99 {} ms (< 100)",

@@ -12,6 +12,7 @@ mod server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -20,6 +21,7 @@ use axum::middleware;
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::alert::{self, AlertSettings};
 use crate::auth::Auth;
@@ -29,6 +31,7 @@ use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
+use crate::forward::{self, http as forward_http, http::ForwardState, settings::TargetSettings};
 use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
@@ -61,7 +64,19 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// What the background pruning deletes.
     pub retention: Retention,
+    /// `[[forward]]` rules.
+    pub forward: Vec<TargetSettings>,
+    /// Where hookwatch listens (`serve` sets the bound address), for the loop check of a
+    /// replay's `to`.
+    pub listen: SocketAddr,
+    /// Background work `serve` waits for at shutdown (forwarding attempts under way), for at
+    /// most [`SHUTDOWN_GRACE`].
+    pub tasks: TaskTracker,
 }
+
+/// How long `serve` waits at shutdown for forwarding attempts under way to be recorded; one
+/// still running after it is taken over once its lease runs out.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ServeOptions {
     /// Takes the parts of the settings the server uses.
@@ -79,6 +94,9 @@ impl ServeOptions {
             limits: settings.limits,
             public_url: settings.public_url,
             retention: settings.retention,
+            forward: settings.forward,
+            listen: settings.listen,
+            tasks: TaskTracker::new(),
         }
     }
 }
@@ -90,6 +108,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cancel = CancellationToken::new();
+    if let Ok(bound) = listener.local_addr() {
+        options.listen = bound;
+    }
     let feed = Feed::default();
     options.store.start_feed(feed.clone(), cancel.clone());
     // Alerts run off the feed, never on the ingest path.
@@ -105,6 +126,7 @@ pub async fn serve(
         cancel.clone(),
     );
     let limits = options.limits;
+    let tasks = options.tasks.clone();
     let router = router(options, feed, cancel.clone());
     let stop = cancel.clone();
     server::run(listener, router, limits, async move {
@@ -117,6 +139,13 @@ pub async fn serve(
         let _ = task.await;
     }
     let _ = pruning.await;
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Forwarding attempts still under way at shutdown are retried later.");
+    }
     Ok(())
 }
 
@@ -132,6 +161,19 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         }),
     };
     let sources = Arc::new(options.sources);
+    let forward = ForwardState {
+        store: options.store.clone(),
+        forwarding: forward::spawn(
+            options.forward,
+            options.store.clone(),
+            &feed,
+            sources.clone(),
+            &options.tasks,
+            shutdown.clone(),
+        ),
+        listen: options.listen,
+        public_url: options.public_url.clone(),
+    };
     let auth = Auth::new(options.token, options.store.clone(), options.session_idle);
     let own_origin = OwnOrigin(options.public_url.as_deref().and_then(Origin::of_url));
     forget_sessions_of_other_tokens(&auth);
@@ -176,10 +218,26 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .with_state(enrich);
+    let forward_api = Router::new()
+        .route("/api/events/{id}/attempts", get(forward_http::attempts))
+        .route("/api/events/{id}/replay", post(forward_http::replay))
+        .route("/api/forwards", get(forward_http::list))
+        .route("/api/forwards/targets", get(forward_http::targets))
+        .route(
+            "/api/forwards/targets/{name}/pause",
+            post(forward_http::pause),
+        )
+        .route(
+            "/api/forwards/targets/{name}/resume",
+            post(forward_http::resume),
+        )
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
+        .with_state(forward);
     // What a browser may send state changes to; webhooks come from anywhere by design.
     let browser = Router::new()
         .merge(api)
         .merge(enrich_api)
+        .merge(forward_api)
         .merge(dashboard)
         .layer(middleware::from_fn_with_state(own_origin, same_origin));
     Router::new()

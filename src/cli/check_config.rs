@@ -12,6 +12,8 @@ use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
 use crate::retention::Retention;
+use crate::forward::rule::SourceMatch;
+use crate::forward::settings::TargetSettings;
 use crate::store::TypeMatch;
 
 /// `check-config`'s flags: those of `serve`, and the output format.
@@ -124,6 +126,53 @@ pub fn render(s: &Settings) -> String {
     }
     for sink in &s.alerts.sinks {
         out += &render_sink(sink);
+    }
+    if s.forward.is_empty() {
+        out += "\n# no [[forward]]: events are not forwarded\n";
+    }
+    for target in &s.forward {
+        out += &render_forward(target);
+    }
+    out
+}
+
+/// One `[[forward]]` rule as resolved, defaults and its name included; `to` masked, and the
+/// values of `add_headers` hidden (an `Authorization` there is a credential).
+fn render_forward(t: &TargetSettings) -> String {
+    let source = match &t.rule.source {
+        SourceMatch::Any => "*",
+        SourceMatch::Named(name) => name,
+    };
+    let mut out = format!(
+        "\n[[forward]]\nname = {}\nsource = {}\n",
+        q(&t.name),
+        q(source)
+    );
+    if let Some(pattern) = &t.rule.event_type {
+        let pattern = match pattern {
+            TypeMatch::Exact(text) => text.clone(),
+            TypeMatch::Prefix(prefix) => format!("{prefix}*"),
+        };
+        out += &format!("type = {}\n", q(pattern));
+    }
+    out += &format!(
+        "to = {}\ntimeout_secs = {}\nmax_attempts = {}\nmax_in_flight = {}\nresign = {}\n",
+        q(crate::redact::url(&t.to)),
+        t.timeout.as_secs(),
+        t.max_attempts,
+        t.max_in_flight,
+        t.resign
+    );
+    if let Some(rate) = t.rate_per_sec {
+        out += &format!("rate_per_sec = {rate:?}\n");
+    }
+    if !t.add_headers.is_empty() {
+        let pairs: Vec<String> = t
+            .add_headers
+            .iter()
+            .map(|(name, _)| format!("{} = \"(set, hidden)\"", q(name)))
+            .collect();
+        out += &format!("add_headers = {{ {} }}\n", pairs.join(", "));
     }
     out
 }

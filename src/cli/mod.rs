@@ -8,11 +8,13 @@ mod check_config;
 mod completions;
 mod events;
 mod export;
+mod forwards;
 mod healthcheck;
 mod import;
 mod progress;
 mod prune;
 mod remote;
+mod replay;
 mod serve;
 mod stats;
 mod tail;
@@ -75,6 +77,10 @@ pub enum Command {
     Prune(prune::PruneArgs),
     /// Send a signed sample delivery of a provider's event type (`--list` lists them)
     Trigger(trigger::TriggerArgs),
+    /// Ask a running server to send stored events again (by id, or by the filters of `events`)
+    Replay(replay::ReplayArgs),
+    /// List a running server's deliveries; `forwards pause NAME`, `forwards resume NAME`
+    Forwards(forwards::ForwardsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -103,7 +109,11 @@ pub fn run() -> ExitCode {
 /// passes.
 fn unused_globals(command: &Command, matches: &ArgMatches) -> anyhow::Result<()> {
     let (name, unused): (&str, &[&str]) = match command {
-        Command::Tail(_) | Command::Healthcheck(_) | Command::Completions(_) => (
+        Command::Tail(_)
+        | Command::Healthcheck(_)
+        | Command::Completions(_)
+        | Command::Replay(_)
+        | Command::Forwards(_) => (
             matches.subcommand_name().unwrap_or(""),
             &["database", "config"],
         ),
@@ -138,6 +148,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(args) => prune::run(&cli.global, args),
         Command::Export(args) => export::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Replay(args) => replay::run(args),
+        Command::Forwards(args) => forwards::run(args),
     }
 }
 

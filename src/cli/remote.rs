@@ -1,5 +1,5 @@
-//! The client side of the commands that talk to a running hookwatch (`tail`, `healthcheck`)
-//! rather than to the database: the `--server` URL, the token, and what an answer means.
+//! The client side of the commands that talk to a running hookwatch (`tail`, `healthcheck`,
+//! `replay`, `forwards`) rather than to the database: the `--server` URL, the token, and what an answer means.
 //!
 //! A [`Failure`] is either temporary (the server is restarting, the network dropped) or
 //! final (a wrong token, a URL that is not hookwatch): a follower like `tail` waits out the
@@ -108,6 +108,23 @@ impl Server {
             url.query_pairs_mut().extend_pairs(query);
         }
         let request = client.get(url);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A POST of `path` with an optional JSON body, carrying the token when there is one.
+    pub fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> RequestBuilder {
+        let mut request = client.post(self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,

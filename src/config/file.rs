@@ -36,6 +36,9 @@ pub struct ConfigFile {
     pub enrichment: Option<super::enrichment::EnrichmentFile>,
     /// `[retention]`, resolved in `config::retention`.
     pub retention: Option<super::retention::RetentionFile>,
+    /// `[[forward]]` rules, resolved in `config::forward`.
+    #[serde(default)]
+    pub forward: Vec<super::forward::ForwardFile>,
 }
 
 /// Why a config file's text was refused.

@@ -10,6 +10,7 @@ mod alert_sinks;
 mod alerts;
 mod enrichment;
 mod file;
+mod forward;
 mod limits;
 mod not_built;
 mod response;
@@ -128,6 +129,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[retention]` and each source's `retention`.
     pub retention: crate::retention::Retention,
+    /// `[[forward]]` rules, in file order; names are unique.
+    pub forward: Vec<crate::forward::settings::TargetSettings>,
     /// The config file that was read, for the start-up banner.
     pub config_path: Option<PathBuf>,
 }
@@ -214,6 +217,7 @@ impl Settings {
                 enrichment: None,
                 alerts: AlertSettings::default(),
                 retention,
+                forward: Vec::new(),
                 config_path: path,
             });
         }
@@ -228,6 +232,12 @@ impl Settings {
                 problem,
             },
         )?;
+        let own = crate::forward::target::Own {
+            listen,
+            public_url: public_url.as_deref(),
+        };
+        let forward = forward::resolve(&file.forward, &own, &sources)
+            .map_err(|(key, problem)| invalid(&key, problem))?;
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }
@@ -251,6 +261,7 @@ impl Settings {
             enrichment,
             alerts,
             retention,
+            forward,
             config_path: path,
         })
     }

@@ -10,13 +10,16 @@ use toml::{Table, Value};
 
 /// Key paths (`*` is any source name or any array item) and the feature each belongs to.
 const NOT_BUILT: &[(&str, &str)] = &[
-    ("forward", "forwarding"),
-    ("alerts.rules.*.target", "forwarding"),
+    ("forward.*.filter", "forward filters"),
+    ("alerts.rules.*.target", "forward failure alerts"),
 ];
 
 /// Values (at a key path) that name a feature this build lacks: the key itself is built.
-const NOT_BUILT_VALUES: &[(&str, &str, &str)] =
-    &[("alerts.rules.*.kind", "forward_failures", "forwarding")];
+const NOT_BUILT_VALUES: &[(&str, &str, &str)] = &[(
+    "alerts.rules.*.kind",
+    "forward_failures",
+    "forward failure alerts",
+)];
 
 /// A key the file sets (or sets to a value) that this build does not implement.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -95,9 +98,13 @@ mod tests {
 
     #[test]
     fn top_level_sections_and_keys_are_found() {
-        let forward = refused("[[forward]]\nsource = \"*\"\nto = \"http://x\"\n").unwrap();
-        assert_eq!(forward.key, "forward");
-        assert_eq!(forward.feature, "forwarding");
+        let filter = refused("[[forward]]\nsource = \"*\"\nfilter = [\"/a=1\"]\n").unwrap();
+        assert_eq!(filter.key, "forward[0].filter");
+        assert_eq!(filter.feature, "forward filters");
+        assert_eq!(
+            refused("[[forward]]\nsource = \"*\"\nto = \"http://x\"\n"),
+            None
+        );
     }
 
     #[test]
@@ -116,7 +123,7 @@ mod tests {
                     [[alerts.rules]]\nname = \"f\"\nkind = \"forward_failures\"\n";
         let kind = refused(text).unwrap();
         assert_eq!(kind.key, "alerts.rules[1].kind = \"forward_failures\"");
-        assert_eq!(kind.feature, "forwarding");
+        assert_eq!(kind.feature, "forward failure alerts");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Forwarding: handing every received event on to the applications and brokers that need it,
-//! after the `200` and never on the ingest path.
+//! after the `200` and never on the ingest path, through a queue kept in the store.
 //!
-//! Everything here but [`broker`] is pure, so the rules that decide what is sent where, and
-//! when a failed delivery is tried again, are tested with fixed inputs and a fixed clock:
+//! The pure pieces decide what is sent where and when a failed delivery is tried again, and
+//! are tested with fixed inputs and a fixed clock:
 //!
 //! - [`rule`]: which events a `[[forward]]` rule takes (a source or `*`, an optional type
 //!   pattern; never a rejected record, whose content is not trusted).
@@ -11,16 +11,92 @@
 //!   `/webhook/`.
 //! - [`outbound`]: what an HTTP delivery carries — the original headers minus the hop-by-hop
 //!   ones, the original query string, and hookwatch's own `X-Hookwatch-*` headers.
-//! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
-//!   the broker; the one part here that does I/O, kept behind one `Publisher`.
 //! - [`schedule`]: the verdict on one attempt (delivered, dead, or retry after a backoff with
 //!   jitter that honours `Retry-After`).
+//! - [`settings`]: a resolved rule.
 //!
-//! Forwarding is not wired into the server yet: a `[[forward]]` section is still refused at
-//! start-up, so nobody believes events are being forwarded while they are not.
+//! The moving parts, started by [`spawn`] when rules exist:
+//!
+//! - [`enqueue`]: reads stored events after a cursor kept in the store and queues their
+//!   deliveries (woken by the feed; the feed's items themselves are not trusted to be all).
+//! - [`worker`]: claims due deliveries (leases), sends them through [`send`] — the one place
+//!   that knows how to reach a kind of target — and records each attempt.
+//! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
+//!   the broker, over one kept connection per target (used by [`send`]).
+//! - [`http`]: the API (attempts, deliveries, targets, pause and resume, replay).
 
 pub mod broker;
+pub mod enqueue;
+pub mod http;
 pub mod outbound;
 pub mod rule;
 pub mod schedule;
+pub mod send;
+pub mod settings;
 pub mod target;
+pub mod view;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::SourceSettings;
+use crate::feed::Feed;
+use crate::store::Store;
+use settings::TargetSettings;
+
+/// The configured targets and a way to wake the worker, for the API.
+#[derive(Clone)]
+pub struct Forwarding {
+    pub targets: Arc<Vec<TargetSettings>>,
+    wake: Arc<Notify>,
+}
+
+impl Forwarding {
+    /// The rule named `name`.
+    pub fn target(&self, name: &str) -> Option<&TargetSettings> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// Tells the worker there is work (a replay, a resumed target).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Starts the enqueuer (when there are rules) and the worker (always: replays to an ad-hoc
+/// `to` need it too) on `tasks`, so the server can wait at shutdown for attempts under way
+/// to be recorded; they stop taking work on `shutdown`.
+pub fn spawn(
+    targets: Vec<TargetSettings>,
+    store: Store,
+    feed: &Feed,
+    sources: Arc<BTreeMap<String, SourceSettings>>,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Forwarding {
+    let targets = Arc::new(targets);
+    let wake = Arc::new(Notify::new());
+    if !targets.is_empty() {
+        tasks.spawn(enqueue::run(
+            store.clone(),
+            targets.clone(),
+            feed.clone(),
+            wake.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tasks.spawn(worker::run(
+        store,
+        targets.clone(),
+        sources,
+        wake.clone(),
+        tasks.clone(),
+        shutdown,
+    ));
+    Forwarding { targets, wake }
+}

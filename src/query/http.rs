@@ -82,7 +82,10 @@ pub async fn get_event(
     _: Params<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
     let event = find(&state, &id).await?;
-    Ok(Json(view::detail(&event)))
+    let forwards = state.store.deliveries_of_event(event.id).await?;
+    let mut detail = view::detail(&event);
+    detail["forwards"] = forwards.iter().map(crate::forward::view::forward).collect();
+    Ok(Json(detail))
 }
 
 /// `GET /api/events/{id}/raw`: the exact bytes with the original content type, as an

@@ -9,6 +9,8 @@
 mod archive;
 mod error;
 mod filter;
+mod forward;
+mod forward_sql;
 mod postgres;
 mod prune;
 mod rollup;
@@ -26,6 +28,11 @@ use serde::Serialize;
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
 pub use prune::AgeCut;
+pub use forward::{
+    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished,
+    NewDelivery, TargetTotals,
+};
+pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};
 pub use session::SessionRecord;
 pub(crate) use session::SessionWrite;
 pub use url::DatabaseUrl;

@@ -16,6 +16,13 @@ mod contrib;
 mod dashboard;
 mod enrich;
 mod forged;
+mod forward;
+mod forward_cli;
+mod forward_control;
+mod forward_rules;
+mod forward_store;
+#[allow(dead_code)] // not every test file uses every helper
+mod forward_target;
 mod ingest;
 mod lifecycle;
 mod load;

@@ -15,14 +15,14 @@ use crate::support::*;
 const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
 
 /// A `hookwatch serve` child process and the address its banner printed.
-struct Server {
+pub(crate) struct Server {
     child: tokio::process::Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
     /// Starts `hookwatch serve` in `dir` with extra args and waits for the banner.
-    async fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+    pub(crate) async fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut command = tokio::process::Command::new(BIN);
         command
             .arg("serve")
@@ -57,7 +57,7 @@ impl Server {
         self.child.id().unwrap() as i32
     }
 
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.pid().to_string()])
             .status()
@@ -65,7 +65,7 @@ impl Server {
         assert!(status.success());
     }
 
-    async fn wait(&mut self) -> std::process::ExitStatus {
+    pub(crate) async fn wait(&mut self) -> std::process::ExitStatus {
         tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .expect("exit in time")

@@ -65,7 +65,7 @@ fn delivery(provider: &str, n: u32) -> (Vec<(String, String)>, String) {
 }
 
 /// Signature headers from `sign.py`, made with `secret` at `timestamp` (None: now).
-fn sign(
+pub(crate) fn sign(
     provider: &str,
     source: &str,
     secret: &str,

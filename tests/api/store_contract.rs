@@ -12,19 +12,19 @@ use crate::pg::{TestDb, fresh_db};
 
 /// Keeps a store's backing files or database alive for the test.
 #[allow(dead_code)] // held for their Drop
-enum Guard {
+pub(crate) enum Guard {
     Dir(tempfile::TempDir),
     Db(TestDb),
 }
 
-async fn sqlite() -> (Store, Guard) {
+pub(crate) async fn sqlite() -> (Store, Guard) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = DatabaseUrl::Sqlite(dir.path().join("contract.db"));
     let store = store::open(&url, &StoreSettings::default()).await;
     (store.expect("open sqlite"), Guard::Dir(dir))
 }
 
-async fn postgres() -> Option<(Store, Guard)> {
+pub(crate) async fn postgres() -> Option<(Store, Guard)> {
     let db = fresh_db().await?;
     let url = DatabaseUrl::Postgres(db.url.clone());
     let store = store::open(&url, &StoreSettings { pool_size: 4 }).await;
@@ -61,13 +61,13 @@ contract!(
     an_alert_whose_sender_renews_its_lease_is_not_taken_over,
 );
 
-fn at(minute: i64, second: i64) -> DateTime<Utc> {
+pub(crate) fn at(minute: i64, second: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
         + Duration::minutes(minute)
         + Duration::seconds(second)
 }
 
-fn event(source: &str, event_type: Option<&str>, delivery_id: Option<&str>) -> NewEvent {
+pub(crate) fn event(source: &str, event_type: Option<&str>, delivery_id: Option<&str>) -> NewEvent {
     NewEvent {
         source: source.into(),
         received_at: at(0, 0),
@@ -89,7 +89,7 @@ fn event(source: &str, event_type: Option<&str>, delivery_id: Option<&str>) -> N
     }
 }
 
-async fn stored(store: &Store, e: NewEvent) -> i64 {
+pub(crate) async fn stored(store: &Store, e: NewEvent) -> i64 {
     match store.insert(e).await.expect("insert") {
         Inserted::Stored(event) => event.id,
         Inserted::Duplicate { id } => panic!("expected a new event, got a duplicate of {id}"),

@@ -124,15 +124,15 @@ async fn a_repeated_or_out_of_range_parameter_is_refused_not_narrowed() {
 const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
 
 /// What one run of the binary said.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `hookwatch ARGS` in `dir` with only the given `HOOKWATCH_*` variables set; gives up
 /// (and fails) after 20 s, so a command that should stop but serves instead cannot hang.
-fn hookwatch(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+pub(crate) fn hookwatch(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -180,8 +180,9 @@ fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
-            "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n",
-            "`forward`",
+            "[[forward]]\nsource = \"*\"\nto = \"http://localhost:3000/hooks\"\n\
+             filter = [\"/data/object/amount>=1000\"]\n",
+            "`forward[0].filter`",
         ),
         (
             "[[alerts.rules]]\nname = \"f\"\nkind = \"burst\"\nthreshold = 1\nwindow_secs = 60\n\

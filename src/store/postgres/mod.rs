@@ -10,6 +10,7 @@
 mod alerts;
 mod archive;
 mod batch;
+mod forward;
 mod listen;
 mod prune;
 mod read;
@@ -35,8 +36,8 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
-    AlertNotice, Cause, Causes, EnrichmentWrite, EventFilter, Inserted, SessionRecord,
-    SessionWrite, SourceRow, Stats, StoreError,
+    AlertNotice, Cause, Causes, EnrichmentWrite, EventFilter, ForwardRead, ForwardRows,
+    ForwardWrite, Inserted, SessionRecord, SessionWrite, SourceRow, Stats, StoreError,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -254,6 +255,22 @@ impl PgStore {
     pub(super) async fn alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
         let client = self.client().await?;
         alerts::list(&client, limit).await.map_err(unavailable)
+    }
+
+    /// A forwarding queue write (see `store::forward`) on a pooled connection.
+    pub(super) async fn forward_write(
+        &self,
+        write: ForwardWrite,
+    ) -> Result<ForwardRows, StoreError> {
+        let mut client = self.client().await?;
+        forward::write(&mut client, &write)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn forward_read(&self, read: ForwardRead) -> Result<ForwardRows, StoreError> {
+        let client = self.client().await?;
+        forward::read(&client, &read).await.map_err(unavailable)
     }
 
     /// A session write (see `store::session`) on a pooled connection.

@@ -132,6 +132,46 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
+    // 7: the forwarding queue (`store::forward`): deliveries, their attempts, paused targets
+    // and the enqueuer's cursor (the newest event already turned into deliveries).
+    r#"
+    CREATE TABLE deliveries (
+        id          BIGSERIAL PRIMARY KEY,
+        event_id    BIGINT NOT NULL,
+        source      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        to_url      TEXT,
+        replay      BIGINT NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    BIGINT NOT NULL,
+        next_at     BIGINT NOT NULL,
+        lease_until BIGINT,
+        last_status BIGINT,
+        last_error  TEXT,
+        updated_at  BIGINT NOT NULL,
+        UNIQUE (event_id, target, replay)
+    );
+    CREATE INDEX deliveries_due ON deliveries (target, next_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_target_state ON deliveries (target, state);
+    CREATE TABLE delivery_attempts (
+        delivery_id      BIGINT NOT NULL,
+        n                BIGINT NOT NULL,
+        at               BIGINT NOT NULL,
+        status           BIGINT,
+        ms               BIGINT NOT NULL,
+        error            TEXT,
+        response_excerpt TEXT NOT NULL,
+        PRIMARY KEY (delivery_id, n)
+    );
+    CREATE TABLE forward_paused (
+        target TEXT PRIMARY KEY,
+        since  BIGINT NOT NULL
+    );
+    CREATE TABLE forward_cursor (
+        id       BIGINT PRIMARY KEY CHECK (id = 1),
+        event_id BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

@@ -7,6 +7,7 @@
 mod alerts;
 mod archive;
 mod prune;
+mod forward;
 mod read;
 mod schema;
 mod sessions;
@@ -23,8 +24,8 @@ use crate::feed::Feed;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
-    AlertNotice, Cause, EnrichmentWrite, EventFilter, Inserted, SessionRecord, SessionWrite,
-    SourceRow, Stats, StoreError,
+    AlertNotice, Cause, EnrichmentWrite, EventFilter, ForwardRead, ForwardRows, ForwardWrite,
+    Inserted, SessionRecord, SessionWrite, SourceRow, Stats, StoreError,
 };
 
 /// Writes waiting for the writer before senders wait too; bounds memory under overload.
@@ -161,6 +162,19 @@ impl SqliteStore {
     pub(super) async fn alert_notice(&self, notice: AlertNotice) -> Result<Vec<Alert>, StoreError> {
         self.write(|reply| writer::Job::AlertNotice { notice, reply })
             .await
+    }
+
+    /// A forwarding queue write (see `store::forward`), through the writer thread.
+    pub(super) async fn forward_write(
+        &self,
+        write: ForwardWrite,
+    ) -> Result<ForwardRows, StoreError> {
+        self.write(|reply| writer::Job::Forward { write, reply })
+            .await
+    }
+
+    pub(super) async fn forward_read(&self, read: ForwardRead) -> Result<ForwardRows, StoreError> {
+        self.read(move |c| forward::read(c, &read)).await
     }
 
     /// A session write (see `store::session`), through the writer thread.

@@ -104,6 +104,46 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
+    // 6: the forwarding queue (`store::forward`): deliveries, their attempts, paused targets
+    // and the enqueuer's cursor (the newest event already turned into deliveries).
+    r#"
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        event_id    INTEGER NOT NULL,
+        source      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        to_url      TEXT,
+        replay      INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL,
+        next_at     INTEGER NOT NULL,
+        lease_until INTEGER,
+        last_status INTEGER,
+        last_error  TEXT,
+        updated_at  INTEGER NOT NULL,
+        UNIQUE (event_id, target, replay)
+    );
+    CREATE INDEX deliveries_due ON deliveries (target, next_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_target_state ON deliveries (target, state);
+    CREATE TABLE delivery_attempts (
+        delivery_id      INTEGER NOT NULL,
+        n                INTEGER NOT NULL,
+        at               INTEGER NOT NULL,
+        status           INTEGER,
+        ms               INTEGER NOT NULL,
+        error            TEXT,
+        response_excerpt TEXT NOT NULL,
+        PRIMARY KEY (delivery_id, n)
+    ) WITHOUT ROWID;
+    CREATE TABLE forward_paused (
+        target TEXT PRIMARY KEY,
+        since  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE forward_cursor (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        event_id INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -18,7 +18,10 @@ use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::prune::Prune;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
-use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
+use crate::store::{
+    AlertNotice, Cause, EnrichmentWrite, ForwardRows, ForwardWrite, Inserted, SessionWrite,
+    StoreError,
+};
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
 const MAX_BATCH: usize = 1024;
@@ -51,6 +54,11 @@ pub(super) enum Job {
     AlertNotice {
         notice: AlertNotice,
         reply: oneshot::Sender<Result<Vec<Alert>, StoreError>>,
+    },
+    /// A write to the forwarding queue (see `store::forward`).
+    Forward {
+        write: ForwardWrite,
+        reply: oneshot::Sender<Result<ForwardRows, StoreError>>,
     },
     /// Creates, touches or revokes sessions; answers the rows changed.
     Session {
@@ -97,6 +105,8 @@ enum Applied {
     Rows(u64),
     /// An import; which of its events were added.
     Added(Vec<bool>),
+    /// A forwarding queue write's answer.
+    Forward(ForwardRows),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -121,6 +131,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                 Job::Import { events, .. } => {
                     Applied::Added(super::archive::import(&tx, events, &mut rollup)?)
                 }
+                Job::Forward { write, .. } => Applied::Forward(super::forward::write(&tx, write)?),
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -171,6 +182,8 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         }
         (Job::Import { reply, .. }, Applied::Added(added)) => {
             let _ = reply.send(Ok(added));
+        (Job::Forward { reply, .. }, Applied::Forward(rows)) => {
+            let _ = reply.send(Ok(rows));
         }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, SqliteError::OutOfStep.into()),
@@ -196,6 +209,9 @@ fn fail(job: Job, cause: Cause) {
             let _ = reply.send(Err(error));
         }
         Job::Import { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Forward { reply, .. } => {
             let _ = reply.send(Err(error));
         }
     }

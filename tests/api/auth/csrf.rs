@@ -50,7 +50,13 @@ async fn a_cookie_logout_from_another_origin_or_without_one_is_refused_and_the_s
         &[("referer", &other_referer)],
     ];
     for headers in refused {
-        for path in ["/logout", "/api/events/1/enrich", "/api/nothing-here"] {
+        for path in [
+            "/logout",
+            "/api/events/1/enrich",
+            "/api/events/1/replay",
+            "/api/forwards/targets/app/pause",
+            "/api/nothing-here",
+        ] {
             let status = post_with_cookie(&app, path, &cookie, headers).await;
             assert_eq!(status, 403, "{path} with {headers:?}");
         }

@@ -1,0 +1,204 @@
+//! The forwarding queue on PostgreSQL, shared by every instance on the database: claims
+//! skip rows another instance is claiming (`FOR UPDATE SKIP LOCKED`), and each write runs in
+//! one transaction on a pooled connection. The SQL is `store::forward_sql`.
+
+use deadpool_postgres::Object;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::read::Bind;
+use crate::store::forward::{
+    AttemptRecord, ClaimScope, Delivery, DeliveryState, ForwardRead, ForwardRows, ForwardWrite,
+    TargetTotals, after_columns, failure_text,
+};
+use crate::store::forward_sql as sql;
+use crate::store::sql::{SqlValue, dollar_placeholders as pg, micros};
+
+type PgResult<T> = Result<T, tokio_postgres::Error>;
+
+/// Applies one write in its own transaction.
+pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult<ForwardRows> {
+    let tx = client.transaction().await?;
+    let rows = match write {
+        ForwardWrite::StartCursor => {
+            tx.execute(&pg(sql::START_CURSOR), &[]).await?;
+            ForwardRows::Count(tx.query_one(sql::CURSOR, &[]).await?.try_get(0)?)
+        }
+        ForwardWrite::Enqueue {
+            deliveries,
+            cursor,
+            now,
+        } => {
+            let insert = tx.prepare_cached(&pg(sql::ENQUEUE)).await?;
+            for d in deliveries {
+                tx.execute(&insert, &[&d.event_id, &d.source, &d.target, &d.to, now])
+                    .await?;
+            }
+            let cursor_sql = pg(&sql::MOVE_CURSOR.replace("{greatest}", "GREATEST"));
+            tx.execute(&cursor_sql, &[cursor]).await?;
+            ForwardRows::Count(deliveries.len() as i64)
+        }
+        ForwardWrite::Replay { deliveries, now } => {
+            let insert = tx.prepare_cached(&pg(sql::REPLAY)).await?;
+            for d in deliveries {
+                tx.execute(&insert, &[&d.event_id, &d.source, &d.target, &d.to, now])
+                    .await?;
+            }
+            ForwardRows::Count(deliveries.len() as i64)
+        }
+        ForwardWrite::Claim {
+            scope,
+            now,
+            until,
+            limit,
+        } => {
+            let limit = i64::from(*limit);
+            let lock = " FOR UPDATE SKIP LOCKED";
+            let rows = match scope {
+                ClaimScope::Target(name) => {
+                    let text = pg(&sql::claim(true, lock));
+                    tx.query(&text, &[now, &limit, until, name]).await?
+                }
+                ClaimScope::AdHoc => {
+                    let text = pg(&sql::claim(false, lock));
+                    tx.query(&text, &[now, &limit, until]).await?
+                }
+            };
+            ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
+        }
+        ForwardWrite::Finish(f) => {
+            let at = f.at.timestamp_micros();
+            tx.execute(
+                &pg(sql::RECORD_ATTEMPT),
+                &[
+                    &f.delivery_id,
+                    &f.n,
+                    &at,
+                    &f.status,
+                    &f.ms,
+                    &f.error,
+                    &f.response_excerpt,
+                ],
+            )
+            .await?;
+            let (state, next_at) = after_columns(f);
+            let changed = tx
+                .execute(
+                    &pg(sql::FINISH),
+                    &[
+                        &f.delivery_id,
+                        &state,
+                        &f.n,
+                        &next_at,
+                        &f.status,
+                        &f.error,
+                        &at,
+                    ],
+                )
+                .await?;
+            ForwardRows::Count(changed as i64)
+        }
+        ForwardWrite::Pause {
+            target,
+            paused,
+            now,
+        } => {
+            let changed = match paused {
+                true => tx.execute(&pg(sql::PAUSE), &[target, now]).await?,
+                false => tx.execute(&pg(sql::RESUME), &[target]).await?,
+            };
+            ForwardRows::Count(changed as i64)
+        }
+    };
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Answers one read.
+pub(super) async fn read(client: &Object, read: &ForwardRead) -> PgResult<ForwardRows> {
+    Ok(match read {
+        ForwardRead::NextDue => {
+            ForwardRows::Time(client.query_one(sql::NEXT_DUE, &[]).await?.try_get(0)?)
+        }
+        ForwardRead::OfEvent(id) => {
+            let rows = client.query(&pg(sql::OF_EVENT), &[id]).await?;
+            ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
+        }
+        ForwardRead::AttemptsOfEvent(id) => {
+            let rows = client.query(&pg(sql::ATTEMPTS_OF_EVENT), &[id]).await?;
+            ForwardRows::Attempts(rows.iter().map(attempt).collect::<PgResult<_>>()?)
+        }
+        ForwardRead::List(filter) => {
+            let (text, values) = sql::list(filter, |n| format!("${n}"));
+            let binds: Vec<Bind> = values
+                .into_iter()
+                .map(|v| match v {
+                    sql::Value::Text(t) => Bind(SqlValue::Text(t)),
+                    sql::Value::Int(i) => Bind(SqlValue::Int(i)),
+                })
+                .collect();
+            let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
+            let rows = client.query(&text, &params).await?;
+            ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
+        }
+        ForwardRead::Totals(target) => ForwardRows::Totals(totals(client, target).await?),
+    })
+}
+
+async fn totals(client: &Object, target: &String) -> PgResult<TargetTotals> {
+    let mut totals = TargetTotals::default();
+    for row in client.query(&pg(sql::TOTALS), &[target]).await? {
+        let state: String = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => totals.pending = count,
+            Some(DeliveryState::Delivered) => totals.delivered = count,
+            Some(DeliveryState::Dead) => totals.dead = count,
+            None => {}
+        }
+    }
+    let success: Option<i64> = client
+        .query_one(&pg(sql::LAST_SUCCESS), &[target])
+        .await?
+        .try_get(0)?;
+    totals.last_success_at = success.map(micros);
+    if let Some(row) = client.query_opt(&pg(sql::LAST_FAILURE), &[target]).await? {
+        totals.last_error = failure_text(row.try_get(0)?, row.try_get(1)?);
+    }
+    let paused: i64 = client
+        .query_one(&pg(sql::IS_PAUSED), &[target])
+        .await?
+        .try_get(0)?;
+    totals.paused = paused > 0;
+    Ok(totals)
+}
+
+fn delivery(r: &Row) -> PgResult<Delivery> {
+    let state: String = r.try_get(6)?;
+    Ok(Delivery {
+        id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        source: r.try_get(2)?,
+        target: r.try_get(3)?,
+        to: r.try_get(4)?,
+        replay: r.try_get(5)?,
+        state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Pending),
+        attempts: r.try_get(7)?,
+        next_at: micros(r.try_get(8)?),
+        last_status: r.try_get(9)?,
+        last_error: r.try_get(10)?,
+    })
+}
+
+fn attempt(r: &Row) -> PgResult<AttemptRecord> {
+    Ok(AttemptRecord {
+        target: r.try_get(0)?,
+        n: r.try_get(1)?,
+        at: micros(r.try_get(2)?),
+        status: r.try_get(3)?,
+        ms: r.try_get(4)?,
+        error: r.try_get(5)?,
+        response_excerpt: r.try_get(6)?,
+        replay: r.try_get::<_, i64>(7)? > 0,
+    })
+}
