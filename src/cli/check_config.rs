@@ -11,9 +11,9 @@ use super::serve::ServeArgs;
 use crate::alert::sink::{SinkConfig, SinkKind};
 use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
-use crate::retention::Retention;
 use crate::forward::rule::SourceMatch;
 use crate::forward::settings::TargetSettings;
+use crate::retention::Retention;
 use crate::store::TypeMatch;
 
 /// `check-config`'s flags: those of `serve`, and the output format.
@@ -165,6 +165,9 @@ fn render_forward(t: &TargetSettings) -> String {
     );
     if let Some(rate) = t.rate_per_sec {
         out += &format!("rate_per_sec = {rate:?}\n");
+    }
+    if t.create_stream {
+        out += "create_stream = true\n";
     }
     if !t.add_headers.is_empty() {
         let pairs: Vec<String> = t

@@ -1,8 +1,8 @@
 //! `[[forward]]`: the file's shape and its resolution into `forward::TargetSettings`.
 //!
 //! Every problem stops start-up naming the key, e.g. `forward[1].to` (indexes count from 0,
-//! as in the file's array). HTTP targets are built; a broker `to` is refused here until this
-//! version can publish to it.
+//! as in the file's array). A `to` is an HTTP URL or a broker's (NATS, RabbitMQ, Redis); the
+//! keys that only make sense for one kind are refused on the other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -45,6 +45,7 @@ pub struct ForwardFile {
     pub add_headers: Option<BTreeMap<String, String>>,
     pub name: Option<String>,
     pub rate_per_sec: Option<f64>,
+    pub create_stream: Option<bool>,
 }
 
 /// What is wrong and where: the key (`forward[0].to`) and the problem.
@@ -99,18 +100,9 @@ fn one(
     let to = raw
         .to
         .as_deref()
-        .ok_or(("to", missing("an http:// or https:// URL")))?;
-    match target::check(to, own) {
-        Ok(Kind::Http) => {}
-        Ok(_) => {
-            return Err((
-                "to",
-                "broker targets are not supported by this version; use an http:// or https:// URL"
-                    .into(),
-            ));
-        }
-        Err(error) => return Err(("to", error.to_string())),
-    }
+        .ok_or(("to", missing("an http(s), nats, amqp or redis URL")))?;
+    let kind = target::check(to, own).map_err(|error| ("to", error.to_string()))?;
+    check_kind_keys(raw, kind)?;
     let name = match &raw.name {
         Some(name) if is_valid_source_name(name) => name.clone(),
         Some(name) => {
@@ -132,7 +124,7 @@ fn one(
             event_type: raw.event_type.as_deref().map(type_match),
         },
         to: to.to_string(),
-        kind: Kind::Http,
+        kind,
         timeout: Duration::from_secs(in_range(
             "timeout_secs",
             raw.timeout_secs,
@@ -153,6 +145,7 @@ fn one(
         )?,
         resign,
         add_headers: add_headers(raw.add_headers.as_ref())?,
+        create_stream: raw.create_stream.unwrap_or(false),
         rate_per_sec: match raw.rate_per_sec {
             None => None,
             Some(rate) if (MIN_RATE_PER_SEC..=MAX_RATE_PER_SEC).contains(&rate) => Some(rate),
@@ -164,6 +157,22 @@ fn one(
             }
         },
     })
+}
+
+/// `resign` and `add_headers` shape an HTTP request; `create_stream` is JetStream's.
+fn check_kind_keys(raw: &ForwardFile, kind: Kind) -> Result<(), (&'static str, String)> {
+    let broker = "applies to http(s) targets only; a broker message carries the original \
+                  headers as hdr-NAME";
+    if kind != Kind::Http && raw.resign == Some(true) {
+        return Err(("resign", broker.into()));
+    }
+    if kind != Kind::Http && raw.add_headers.is_some() {
+        return Err(("add_headers", broker.into()));
+    }
+    if kind != Kind::Nats && raw.create_stream.is_some() {
+        return Err(("create_stream", "applies to nats:// targets only".into()));
+    }
+    Ok(())
 }
 
 fn missing(what: &str) -> String {

@@ -220,7 +220,8 @@ fn ad_hoc(state: &ForwardState, event: &Event, to: &str) -> Result<NewDelivery, 
             to: Some(to.to_string()),
         }),
         Ok(_) => Err(bad(
-            "to: broker targets are not supported by this version; use an http:// or https:// URL"
+            "to: a replay's own `to` is an http(s) URL; a broker gets replays through its \
+             [[forward]] rule (leave `to` out)"
                 .into(),
         )),
         Err(error) => Err(bad(format!("to: {error}"))),

@@ -1,9 +1,10 @@
-//! One attempt at an HTTP target: the stored request re-sent, and what came back.
+//! One attempt at a target, and what came of it.
 //!
-//! This is the seam between the queue and the kinds of target: the worker hands an
-//! [`Attempt`] to [`send`] and gets a [`Sent`] — an [`Outcome`] for `schedule::judge`, the
-//! status, the error, and the first KiB of the answer. Redirects are never followed (a 3xx is
-//! a failed attempt), and a large answer is never read whole.
+//! This is the seam between the queue and the kinds of target: the worker hands an HTTP
+//! [`Attempt`] to [`send`], or a broker delivery to [`publish`], and gets a [`Sent`] — an
+//! [`Outcome`] for `schedule::judge`, the status, the error, and the first KiB of the answer
+//! (a broker's acknowledgement in a few words). Redirects are never followed (a 3xx is a
+//! failed attempt), and a large answer is never read whole.
 
 use std::time::Duration;
 
@@ -11,8 +12,10 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Response};
 
+use super::broker::{self, Publisher};
 use super::outbound;
 use super::schedule::Outcome;
+use super::settings::TargetSettings;
 use crate::model::{Event, Header};
 use crate::verify::{self, Verifier};
 
@@ -103,6 +106,31 @@ pub async fn send(client: &reqwest::Client, attempt: Attempt<'_>) -> Sent {
             error: None,
             excerpt,
         },
+    }
+}
+
+/// Publishes one delivery to a broker target; delivered only once the broker acknowledged it.
+/// `replay` is the delivery's replay number (0 for the rule's own delivery).
+pub async fn publish(
+    publisher: &Publisher,
+    target: &TargetSettings,
+    event: &Event,
+    replay: i64,
+) -> Sent {
+    let to = broker::Target {
+        name: &target.name,
+        to: &target.to,
+        create_stream: target.create_stream,
+    };
+    let replay = u32::try_from(replay).ok().filter(|n| *n > 0);
+    match publisher.publish(&to, event, replay).await {
+        Ok(answer) => Sent {
+            outcome: Outcome::Acknowledged,
+            status: None,
+            error: None,
+            excerpt: answer,
+        },
+        Err(reason) => Sent::failed(reason),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct TargetSettings {
     pub add_headers: Vec<(String, String)>,
     /// Deliveries per second to this target; `None` is unlimited.
     pub rate_per_sec: Option<f64>,
+    /// NATS only: make a JetStream stream for the subject when none takes it.
+    pub create_stream: bool,
 }
 
 impl TargetSettings {
@@ -52,6 +54,7 @@ impl TargetSettings {
             resign: false,
             add_headers: Vec::new(),
             rate_per_sec: None,
+            create_stream: false,
         }
     }
 }

@@ -17,9 +17,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::broker::Publisher;
 use super::schedule::{self, Verdict};
 use super::send::{self, Attempt};
 use super::settings::TargetSettings;
+use super::target::Kind;
 use crate::config::SourceSettings;
 use crate::store::{After, ClaimScope, Delivery, Finished, Store};
 
@@ -38,6 +40,8 @@ struct Lane {
     in_flight: AtomicU32,
     /// With `rate_per_sec`: the earliest start of the next delivery.
     next_start: Mutex<Instant>,
+    /// A broker target's connection keeper; `None` for HTTP.
+    publisher: Option<Publisher>,
 }
 
 /// What every send needs.
@@ -91,7 +95,9 @@ pub async fn run(
 }
 
 fn lane(settings: TargetSettings, scope: ClaimScope) -> Arc<Lane> {
+    let publisher = (settings.kind != Kind::Http).then(|| Publisher::new(settings.timeout));
     Arc::new(Lane {
+        publisher,
         settings,
         scope,
         in_flight: AtomicU32::new(0),
@@ -152,7 +158,7 @@ async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Pass {
             let (shared, lane) = (shared.clone(), lane.clone());
             let tasks = shared.tasks.clone();
             tasks.spawn(async move {
-                attempt(&shared, &lane.settings, delivery).await;
+                attempt(&shared, &lane, delivery).await;
                 lane.in_flight.fetch_sub(1, Ordering::SeqCst);
                 shared.wake.notify_one();
             });
@@ -188,7 +194,8 @@ async fn next_wake(store: &Store, pass: &Pass) -> Instant {
 }
 
 /// Makes one attempt at `delivery` and records it.
-async fn attempt(shared: &Shared, target: &TargetSettings, delivery: Delivery) {
+async fn attempt(shared: &Shared, lane: &Lane, delivery: Delivery) {
+    let target = &lane.settings;
     let n = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
     let started = Instant::now();
     let mut finished = Finished {
@@ -219,19 +226,24 @@ async fn attempt(shared: &Shared, target: &TargetSettings, delivery: Delivery) {
             .and_then(|s| s.verifier.as_ref()),
         false => None,
     };
-    let sent = send::send(
-        &shared.client,
-        Attempt {
-            event: &event,
-            to: delivery.to.as_deref().unwrap_or(&target.to),
-            n,
-            timeout: target.timeout,
-            add_headers: &target.add_headers,
-            resign,
-            now: finished.at,
-        },
-    )
-    .await;
+    let sent = match &lane.publisher {
+        Some(publisher) => send::publish(publisher, target, &event, delivery.replay).await,
+        None => {
+            send::send(
+                &shared.client,
+                Attempt {
+                    event: &event,
+                    to: delivery.to.as_deref().unwrap_or(&target.to),
+                    n,
+                    timeout: target.timeout,
+                    add_headers: &target.add_headers,
+                    resign,
+                    now: finished.at,
+                },
+            )
+            .await
+        }
+    };
     let now = Utc::now();
     finished.after = match schedule::judge(&sent.outcome, n, target.max_attempts, jitter(), now) {
         Verdict::Delivered => After::Delivered,

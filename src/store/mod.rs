@@ -27,12 +27,12 @@ use serde::Serialize;
 
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
-pub use prune::AgeCut;
 pub use forward::{
     After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished,
     NewDelivery, TargetTotals,
 };
 pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};
+pub use prune::AgeCut;
 pub use session::SessionRecord;
 pub(crate) use session::SessionWrite;
 pub use url::DatabaseUrl;

@@ -318,10 +318,8 @@ fn a_loop_or_a_target_hookwatch_cannot_send_to_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("http://127.0.0.1:18080/webhook/stripe", "loop"),
-        (
-            "nats://127.0.0.1:4222/hooks",
-            "broker targets are not supported",
-        ),
+        ("nats://127.0.0.1:4222", "needs a subject"),
+        ("redis://127.0.0.1:6379/0", "needs a stream"),
         ("ftp://example.com/x", "ftp"),
         ("not a url", "not a URL"),
     ];
@@ -347,6 +345,37 @@ fn a_loop_or_a_target_hookwatch_cannot_send_to_stops_start_up_naming_the_key() {
         let toml =
             format!("[[forward]]\nto = \"http://127.0.0.1:9/x\"\nsource = \"stripe\"\n{extra}\n");
         std::fs::write(dir.path().join("f.toml"), toml).unwrap();
+        let run = crate::strict_input::hookwatch(
+            dir.path(),
+            &["check-config", "--config", "f.toml"],
+            &[],
+        );
+        assert_eq!(run.code, Some(2), "{extra}: {}", run.stderr);
+        assert!(run.stderr.contains(key), "{extra}: {}", run.stderr);
+    }
+    for (to, extra, key) in [
+        (
+            "nats://127.0.0.1:4222/s",
+            "add_headers = { x = \"1\" }",
+            "forward[0].add_headers",
+        ),
+        (
+            "redis://127.0.0.1:6379/0?stream=s",
+            "create_stream = true",
+            "forward[0].create_stream",
+        ),
+        (
+            "http://127.0.0.1:9/x",
+            "create_stream = false",
+            "forward[0].create_stream",
+        ),
+        (
+            "amqp://127.0.0.1:5672/%2f?routing_key=k",
+            "resign = true",
+            "forward[0].resign",
+        ),
+    ] {
+        std::fs::write(dir.path().join("f.toml"), forward_all(to, extra)).unwrap();
         let run = crate::strict_input::hookwatch(
             dir.path(),
             &["check-config", "--config", "f.toml"],

@@ -6,8 +6,8 @@
 
 mod alerts;
 mod archive;
-mod prune;
 mod forward;
+mod prune;
 mod read;
 mod schema;
 mod sessions;

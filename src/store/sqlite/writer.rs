@@ -182,6 +182,7 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         }
         (Job::Import { reply, .. }, Applied::Added(added)) => {
             let _ = reply.send(Ok(added));
+        }
         (Job::Forward { reply, .. }, Applied::Forward(rows)) => {
             let _ = reply.send(Ok(rows));
         }

@@ -11,6 +11,7 @@ mod nats;
 mod nats_restart;
 mod publisher;
 mod redis;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
