@@ -1,0 +1,212 @@
+//! Full-text search: what an event's searchable text is, and what a `q` asks for.
+//!
+//! Both sides cut text into words the same way: a word is a run of letters and digits (any
+//! script), lower-cased, so `payout.reversed` holds the words `payout` and `reversed` and `É`
+//! finds `é`. There is no stemming. The storage backends index `document` and render a
+//! `TextQuery` in their own syntax, always quoting every word, so nothing the caller types is
+//! read as search-engine syntax.
+//!
+//! `q` grammar: terms separated by spaces, all of which must occur.
+//!
+//! ```text
+//! TERM = "words in quotes"   a phrase: these words next to each other, in this order
+//!      | WORD*               words starting with WORD
+//!      | TEXT                its words; several (payout.reversed) form a phrase
+//! ```
+//!
+//! A quote left open runs to the end. `OR`, `NOT`, `NEAR`, `-`, `:`, `^` and parentheses are
+//! plain text, so they are words or separators like any other. A `q` with no word in it is
+//! refused, and so is one too long to be a search.
+
+/// The longest `q` accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// The most terms a `q` may hold.
+pub const MAX_TERMS: usize = 32;
+/// Words longer than this (in characters) are not indexed: they are data (keys, base64), not
+/// text anyone types.
+pub const MAX_WORD_CHARS: usize = 500;
+/// How much of an event's text is indexed, in bytes of words.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// One term of a query: words that must occur in order, next to each other; with `prefix`,
+/// the last one only needs to start with its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub words: Vec<String>,
+    pub prefix: bool,
+}
+
+/// A parsed `q`: every term must occur.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextQuery {
+    pub terms: Vec<Term>,
+}
+
+/// Why a `q` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("there is nothing to search for: no letters or digits")]
+    Nothing,
+    #[error("it is longer than {MAX_QUERY_CHARS} characters")]
+    TooLong,
+    #[error("it has more than {MAX_TERMS} terms")]
+    TooManyTerms,
+}
+
+impl TextQuery {
+    /// Parses a `q` (see the module doc).
+    pub fn parse(q: &str) -> Result<TextQuery, TextError> {
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(TextError::TooLong);
+        }
+        let mut terms = Vec::new();
+        for (index, part) in q.split('"').enumerate() {
+            let quoted = index % 2 == 1;
+            if quoted {
+                terms.extend(term(part, false));
+                continue;
+            }
+            for token in part.split_whitespace() {
+                let prefix = token.ends_with('*');
+                terms.extend(term(token, prefix));
+            }
+        }
+        if terms.is_empty() {
+            return Err(TextError::Nothing);
+        }
+        if terms.len() > MAX_TERMS {
+            return Err(TextError::TooManyTerms);
+        }
+        Ok(TextQuery { terms })
+    }
+}
+
+fn term(text: &str, prefix: bool) -> Option<Term> {
+    let words: Vec<String> = words(text).collect();
+    (!words.is_empty()).then_some(Term { words, prefix })
+}
+
+/// The words of a text, lower-cased.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The searchable text of an event: the words of its type and of its body when the body is
+/// text (UTF-8), lower-cased and separated by single spaces, without words too long to be
+/// searched, cut at `MAX_DOCUMENT_BYTES`. A binary body contributes nothing.
+pub fn document(event_type: Option<&str>, body: &[u8]) -> String {
+    let body = std::str::from_utf8(body).unwrap_or("");
+    let mut out = String::new();
+    let all = words(event_type.unwrap_or("")).chain(words(body));
+    for word in all.filter(|w| w.chars().count() <= MAX_WORD_CHARS) {
+        if out.len() + word.len() + 1 > MAX_DOCUMENT_BYTES {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn t(words: &[&str], prefix: bool) -> Term {
+        Term {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            prefix,
+        }
+    }
+
+    #[test]
+    fn words_prefixes_and_phrases() {
+        let q = TextQuery::parse(r#"Card* "card  Declined" payout.reversed"#).unwrap();
+        assert_eq!(
+            q.terms,
+            vec![
+                t(&["card"], true),
+                t(&["card", "declined"], false),
+                t(&["payout", "reversed"], false)
+            ]
+        );
+    }
+
+    #[test]
+    fn search_engine_syntax_is_plain_text() {
+        let q = TextQuery::parse("a OR b NOT c NEAR(d e) -f ^g h:i").unwrap();
+        let words: Vec<&str> = q
+            .terms
+            .iter()
+            .flat_map(|t| t.words.iter().map(String::as_str))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "a", "or", "b", "not", "c", "near", "d", "e", "f", "g", "h", "i"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_quote_runs_to_the_end() {
+        let q = TextQuery::parse(r#"x "card declined"#).unwrap();
+        assert_eq!(
+            q.terms,
+            vec![t(&["x"], false), t(&["card", "declined"], false)]
+        );
+    }
+
+    #[test]
+    fn nothing_searchable_is_refused() {
+        for q in ["", "*", "  ", "\"\"", "-- () :^ *", "\" *"] {
+            assert_eq!(TextQuery::parse(q), Err(TextError::Nothing), "{q:?}");
+        }
+        assert_eq!(
+            TextQuery::parse(&"a".repeat(10_000)),
+            Err(TextError::TooLong)
+        );
+        let many = vec!["w"; MAX_TERMS + 1].join(" ");
+        assert_eq!(TextQuery::parse(&many), Err(TextError::TooManyTerms));
+    }
+
+    #[test]
+    fn unicode_case_folds() {
+        let q = TextQuery::parse("ÉCOLE Straße").unwrap();
+        assert_eq!(q.terms, vec![t(&["école"], false), t(&["straße"], false)]);
+        assert_eq!(
+            document(Some("payout.reversed"), "{\"Ville\":\"ÉVRY\"}".as_bytes()),
+            "payout reversed ville évry"
+        );
+    }
+
+    #[test]
+    fn a_binary_body_adds_nothing_and_long_words_are_left_out() {
+        assert_eq!(document(Some("x"), &[0xff, 0xfe, b'a']), "x");
+        let long = "z".repeat(MAX_WORD_CHARS + 1);
+        assert_eq!(document(None, format!("a {long} b").as_bytes()), "a b");
+        let big = "word ".repeat(100_000);
+        assert!(document(None, big.as_bytes()).len() <= MAX_DOCUMENT_BYTES);
+    }
+
+    proptest! {
+        #[test]
+        fn any_q_parses_or_is_refused_and_terms_hold_only_words(q in "\\PC{0,80}") {
+            if let Ok(query) = TextQuery::parse(&q) {
+                for term in &query.terms {
+                    prop_assert!(!term.words.is_empty());
+                    for word in &term.words {
+                        prop_assert!(!word.is_empty());
+                        prop_assert!(word.chars().all(char::is_alphanumeric));
+                    }
+                }
+            }
+        }
+    }
+}
