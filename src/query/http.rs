@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::stream::{StreamFilter, items};
-use super::{ListParams, ParamError, parse_time, view};
+use super::{ListParams, ParamError, parse_time, select, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
@@ -45,7 +45,14 @@ impl QueryParams for ListParams {
         "until",
         "limit",
         "before",
+        "q",
+        "field",
     ];
+    const REPEATABLE: &'static [&'static str] = &["field"];
+
+    fn repeated(&mut self, _name: &str, values: Vec<String>) {
+        self.field = values;
+    }
 }
 
 impl From<ParamError> for ApiError {
@@ -59,20 +66,11 @@ pub async fn list_events(
     State(state): State<QueryState>,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut filter = params.parse(Utc::now())?;
-    let limit = filter.limit as usize;
-    filter.limit += 1; // one more than asked tells whether another page exists
-    let mut events = state.store.list(filter).await?;
-    let next_before = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|e| e.id)
-    } else {
-        None
-    };
-    let events: Vec<Value> = events.iter().map(view::summary).collect();
-    Ok(Json(
-        json!({ "events": events, "next_before": next_before }),
-    ))
+    let filter = params.parse(Utc::now())?;
+    let fields = params.parse_fields()?;
+    let page = select::page(&state.store, filter, &fields).await?;
+    let events: Vec<Value> = page.events.iter().map(view::summary).collect();
+    Ok(Json(json!({ "events": events, "next_before": page.next })))
 }
 
 /// `GET /api/events/{id}`
@@ -218,6 +216,10 @@ pub struct StreamParams {
     pub status: Option<String>,
     pub signature: Option<String>,
     pub error: Option<String>,
+    pub q: Option<String>,
+    /// Repeatable: set by `repeated`, not by serde.
+    #[serde(skip)]
+    pub field: Vec<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
     pub last_event_id: Option<String>,
@@ -230,10 +232,17 @@ impl QueryParams for StreamParams {
         "status",
         "signature",
         "error",
+        "q",
+        "field",
         "last_event_id",
     ];
+    const REPEATABLE: &'static [&'static str] = &["field"];
     const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] =
         &[("since", "replaying the stream from a time")];
+
+    fn repeated(&mut self, _name: &str, values: Vec<String>) {
+        self.field = values;
+    }
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
@@ -248,9 +257,11 @@ pub async fn stream(
         status: p.status,
         signature: p.signature,
         error: p.error,
+        q: p.q,
+        field: p.field,
         ..ListParams::default()
     };
-    let filter = StreamFilter::from_list(list.parse(Utc::now())?);
+    let filter = StreamFilter::from_list(list.parse(Utc::now())?, list.parse_fields()?);
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -11,7 +11,7 @@
 //! ```text
 //! TERM = "words in quotes"   a phrase: these words next to each other, in this order
 //!      | WORD*               words starting with WORD
-//!      | TEXT                its words; several (payout.reversed) form a phrase
+//!      | TEXT                each of its words (payout.reversed: payout and reversed)
 //! ```
 //!
 //! A quote left open runs to the end. `OR`, `NOT`, `NEAR`, `-`, `:`, `^` and parentheses are
@@ -68,7 +68,16 @@ impl TextQuery {
             }
             for token in part.split_whitespace() {
                 let prefix = token.ends_with('*');
-                terms.extend(term(token, prefix));
+                let mut words: Vec<String> = words(token).collect();
+                let last = words.pop();
+                terms.extend(words.into_iter().map(|w| Term {
+                    words: vec![w],
+                    prefix: false,
+                }));
+                terms.extend(last.map(|w| Term {
+                    words: vec![w],
+                    prefix,
+                }));
             }
         }
         if terms.is_empty() {
@@ -127,13 +136,14 @@ mod tests {
 
     #[test]
     fn words_prefixes_and_phrases() {
-        let q = TextQuery::parse(r#"Card* "card  Declined" payout.reversed"#).unwrap();
+        let q = TextQuery::parse(r#"Card* "card  Declined" payout.rev*"#).unwrap();
         assert_eq!(
             q.terms,
             vec![
                 t(&["card"], true),
                 t(&["card", "declined"], false),
-                t(&["payout", "reversed"], false)
+                t(&["payout"], false),
+                t(&["rev"], true)
             ]
         );
     }

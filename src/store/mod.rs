@@ -10,6 +10,7 @@ mod error;
 mod filter;
 mod postgres;
 mod rollup;
+mod search;
 mod session;
 mod sql;
 mod sqlite;
@@ -158,8 +159,17 @@ impl Store {
     /// Event summaries matching the filter, newest first (oldest first with `after`).
     pub async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
         match &self.0 {
-            Backend::Sqlite(s) => s.list(filter).await,
-            Backend::Postgres(s) => s.list(filter).await,
+            Backend::Sqlite(s) => s.list(filter, false).await,
+            Backend::Postgres(s) => s.list(filter, false).await,
+        }
+    }
+
+    /// Like `list`, with each event's headers and body: candidates for filters that look
+    /// inside them (`field`).
+    pub async fn list_details(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
+        match &self.0 {
+            Backend::Sqlite(s) => s.list(filter, true).await,
+            Backend::Postgres(s) => s.list(filter, true).await,
         }
     }
 

@@ -102,12 +102,17 @@ async fn the_stream_applies_the_status_signature_and_error_filters_live_and_on_r
 }
 
 #[tokio::test]
-async fn a_parameter_of_a_feature_not_yet_built_is_refused_saying_so() {
+async fn search_parameters_are_checked_and_only_field_may_repeat() {
     let app = spawn_app().await;
-    for query in ["q=card", "field=%2Fdata%2Famount%3E%3D1000", "q="] {
-        assert_refused(&app, &format!("/api/events?{query}"), "not supported").await;
-        assert_refused(&app, &format!("/api/stream?{query}"), "not supported").await;
+    for route in ["/api/events", "/api/stream"] {
+        assert_refused(&app, &format!("{route}?q=%2A"), "q:").await;
+        assert_refused(&app, &format!("{route}?field=%2Fa%3E%3Dx"), "field:").await;
+        assert_refused(&app, &format!("{route}?q=a&q=b"), "`q`").await;
     }
+    let page = app
+        .get_json("/api/events?q=card&field=%2Fa%3D1&field=header%3Ax%3D2")
+        .await;
+    assert!(page["events"].is_array(), "{page}");
 }
 
 #[tokio::test]

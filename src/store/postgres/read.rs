@@ -14,6 +14,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::model::Event;
+use crate::store::search::Dialect;
 use crate::store::sql::{
     Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, detail, detail_query, list_query, micros,
     minute_time, rate_from_minute, summary,
@@ -28,12 +29,20 @@ pub(super) async fn get(client: &ClientWrapper, id: i64) -> PgResult<Option<Even
     row.as_ref().map(detail).transpose()
 }
 
-pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResult<Vec<Event>> {
-    let (sql, values) = list_query(filter, |n| format!("${n}"));
+/// Summaries, or with `bodies` whole events, matching the filter.
+pub(super) async fn list(
+    client: &ClientWrapper,
+    filter: &EventFilter,
+    bodies: bool,
+) -> PgResult<Vec<Event>> {
+    let (sql, values) = list_query(filter, Dialect::Postgres, bodies);
     let binds: Vec<Bind> = values.into_iter().map(Bind).collect();
     let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
     let rows = client.query(&sql, &params).await?;
-    rows.iter().map(summary).collect()
+    match bodies {
+        true => rows.iter().map(detail).collect(),
+        false => rows.iter().map(summary).collect(),
+    }
 }
 
 /// Summaries of the events after `after`, oldest first, at most `limit`: what the listener

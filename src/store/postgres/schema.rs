@@ -132,6 +132,36 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
+    // 7: full-text search (`q`). Each event's words (`search::text::document`: its type and its
+    // body's text, split and lower-cased by hookwatch) as a tsvector of the `simple`
+    // configuration (no stemming, no stop words), in a table of their own so event rows stay
+    // narrow, with a GIN index. The batch statement adds an event's words with the event.
+    // Existing events are indexed here: the same words, cut by a regular expression; a body
+    // that is not UTF-8 gives only its type's words.
+    r#"
+    CREATE TABLE event_words (
+        id  BIGINT PRIMARY KEY,
+        doc TSVECTOR NOT NULL
+    );
+    CREATE FUNCTION pg_temp.hookwatch_words(event_type TEXT, body BYTEA) RETURNS TSVECTOR
+    LANGUAGE plpgsql AS $words$
+    DECLARE text_of TEXT := COALESCE(event_type, '');
+    BEGIN
+        BEGIN
+            text_of := text_of || ' ' || convert_from(body, 'UTF8');
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+        RETURN to_tsvector('simple', left(trim(regexp_replace(lower(text_of),
+            '[^[:alnum:]]+', ' ', 'g')), 262144));
+    END
+    $words$;
+    INSERT INTO event_words (id, doc)
+        SELECT e.id, pg_temp.hookwatch_words(e.event_type, b.body)
+        FROM events e JOIN bodies b USING (id);
+    DROP FUNCTION pg_temp.hookwatch_words(TEXT, BYTEA);
+    CREATE INDEX event_words_doc ON event_words USING gin (doc);
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

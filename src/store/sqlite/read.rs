@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::model::Event;
+use crate::store::search::Dialect;
 use crate::store::sql::{
     Columns, SqlValue, add_rollup, detail, detail_query, list_query, micros, minute_time,
     rate_from_minute, summary,
@@ -18,14 +19,22 @@ pub(super) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Event>>
         .optional()
 }
 
-pub(super) fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<Event>> {
-    let (sql, values) = list_query(filter, |n| format!("?{n}"));
+/// Summaries, or with `bodies` whole events, matching the filter.
+pub(super) fn list(
+    conn: &Connection,
+    filter: &EventFilter,
+    bodies: bool,
+) -> rusqlite::Result<Vec<Event>> {
+    let (sql, values) = list_query(filter, Dialect::Sqlite, bodies);
     let params = values.into_iter().map(|v| match v {
         SqlValue::Text(t) => rusqlite::types::Value::Text(t),
         SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
     });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params), |row| summary(row))?;
+    let rows = stmt.query_map(params_from_iter(params), |row| match bodies {
+        true => detail(row),
+        false => summary(row),
+    })?;
     rows.collect()
 }
 

@@ -104,6 +104,19 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
+    // 6: full-text search (`q`). An FTS5 index of each event's words (`search::text::document`:
+    // its type and its body's text), keyed by event id. Contentless, so no second copy of the
+    // text is kept, with deletes allowed so removing an event can remove its words. The writer
+    // adds an event's words in the transaction that stores it; existing events are indexed
+    // here, the tokenizer cutting their text into words the same way.
+    r#"
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        doc, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO events_fts (rowid, doc)
+        SELECT e.id, COALESCE(e.event_type, '') || ' ' || CAST(b.body AS TEXT)
+        FROM events e JOIN bodies b USING (id);
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
+use crate::search::text::document;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
@@ -230,7 +231,7 @@ fn find_original(
     .optional()
 }
 
-/// Inserts the event and its body; `None` when it is a redelivery of a received event.
+/// Inserts the event, its body and its words (the full-text index); `None` when it is a redelivery of a received event.
 fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>> {
     let inserted = tx.prepare_cached(
         "INSERT INTO events (source, received_at, method, path, query, remote_addr, content_type,
@@ -264,6 +265,9 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>>
     let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id, headers, e.body])?;
+    let words = document(e.event_type.as_deref(), &e.body);
+    tx.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?
+        .execute(params![id, words])?;
     Ok(Some(id))
 }
 
