@@ -36,6 +36,7 @@ on_both_backends!(
     an_event_is_searchable_within_a_second_of_its_200,
     the_stream_takes_q_and_field,
     events_stored_before_search_existed_are_found,
+    the_events_command_takes_q_and_field,
 );
 
 async fn post_json(app: &TestApp, source: &str, body: &str, headers: &[(&str, &str)]) -> i64 {
@@ -429,4 +430,50 @@ async fn events_stored_before_search_existed_are_found(backend: Backend) {
     let new = post_json(&app, "s", r#"{"w":"ancienne"}"#, &[]).await;
     assert_eq!(found(&app, "ancienne").await, [new, old]);
     assert_eq!(ids(&app, "").await.len(), 3);
+}
+
+/// `hookwatch events` on the app's database, its exit code, stdout and stderr.
+async fn events_command(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["events", "--database", &app.database];
+    all.extend_from_slice(args);
+    let all: Vec<String> = all.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hookwatch"))
+            .args(&all)
+            .env_remove("HOOKWATCH_DATABASE")
+            .env_remove("HOOKWATCH_CONFIG")
+            .output()
+            .expect("run hookwatch")
+    })
+    .await
+    .expect("join");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+async fn the_events_command_takes_q_and_field(backend: Backend) {
+    let Some(app) = spawn_on(backend, "").await else {
+        return;
+    };
+    let declined = post_json(&app, "s", r#"{"note":"Card declined","n":2}"#, &[]).await;
+    post_json(&app, "s", r#"{"note":"card declined","n":0}"#, &[]).await;
+    post_json(&app, "s", r#"{"note":"card ok","n":5}"#, &[]).await;
+    let args = ["--json", "--q", "\"card declined\"", "--field", "/n>=1"];
+    let (code, out, err) = events_command(&app, &args).await;
+    assert_eq!(code, Some(0), "{err}");
+    let ids: Vec<i64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [declined]);
+    let (code, _, err) = events_command(&app, &["--field", "/n=>1"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("field") && err.contains("`/n=>1`"), "{err}");
+    let (code, _, err) = events_command(&app, &["--q", "*"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("q:"), "{err}");
 }
