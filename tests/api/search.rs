@@ -37,6 +37,7 @@ on_both_backends!(
     the_stream_takes_q_and_field,
     events_stored_before_search_existed_are_found,
     the_events_command_takes_q_and_field,
+    deleting_an_event_deletes_its_words,
 );
 
 async fn post_json(app: &TestApp, source: &str, body: &str, headers: &[(&str, &str)]) -> i64 {
@@ -372,6 +373,51 @@ async fn the_stream_takes_q_and_field(backend: Backend) {
     assert_eq!(app.get_status("/api/stream?q=%2A").await, 400);
 }
 
+/// Runs SQL on the app's database (the server keeps running) and answers the first column
+/// of the first row of the last statement as a number.
+async fn sql_count(app: &TestApp, statements: &[&str]) -> i64 {
+    match &app.pg {
+        None => {
+            let conn = rusqlite::Connection::open(&app.db_path).expect("open");
+            conn.busy_timeout(Duration::from_secs(5)).expect("timeout");
+            let (last, before) = statements.split_last().expect("a statement");
+            for statement in before {
+                conn.execute_batch(statement).expect("sql");
+            }
+            conn.query_row(last, [], |r| r.get(0)).expect("count")
+        }
+        Some(db) => {
+            let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            let (last, before) = statements.split_last().expect("a statement");
+            for statement in before {
+                client.batch_execute(statement).await.expect("sql");
+            }
+            client.query_one(*last, &[]).await.expect("count").get(0)
+        }
+    }
+}
+
+async fn deleting_an_event_deletes_its_words(backend: Backend) {
+    let Some(app) = spawn_on(backend, "").await else {
+        return;
+    };
+    let gone = post_json(&app, "s", r#"{"w":"alpha beta"}"#, &[]).await;
+    let kept = post_json(&app, "s", r#"{"w":"alpha"}"#, &[]).await;
+    let words = match app.pg {
+        None => "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'alpha'",
+        Some(_) => "SELECT count(*) FROM event_words WHERE doc @@ 'alpha'::tsquery",
+    };
+    assert_eq!(sql_count(&app, &[words]).await, 2);
+    let delete = format!("DELETE FROM events WHERE id = {gone}");
+    let bodies = format!("DELETE FROM bodies WHERE id = {gone}");
+    assert_eq!(sql_count(&app, &[&delete, &bodies, words]).await, 1);
+    assert_eq!(found(&app, "alpha").await, [kept]);
+    assert_eq!(found(&app, "beta").await, [] as [i64; 0]);
+}
+
 /// Stops the app, removes the search index and its migration, as in a database made before
 /// search existed, and starts it again on that database.
 async fn without_search(mut app: TestApp) -> TestApp {
@@ -382,8 +428,10 @@ async fn without_search(mut app: TestApp) -> TestApp {
     match &db {
         None => {
             let conn = rusqlite::Connection::open(&db_path).expect("open");
-            conn.execute_batch("DROP TABLE events_fts; PRAGMA user_version = 5;")
-                .expect("downgrade");
+            conn.execute_batch(
+                "DROP TRIGGER events_fts_forget; DROP TABLE events_fts; PRAGMA user_version = 5;",
+            )
+            .expect("downgrade");
         }
         Some(db) => {
             let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
@@ -393,6 +441,8 @@ async fn without_search(mut app: TestApp) -> TestApp {
             client
                 .batch_execute(
                     "DROP TABLE event_words;
+                     DROP TRIGGER event_words_forget ON events;
+                     DROP FUNCTION hookwatch_forget_words();
                      DELETE FROM schema_migrations WHERE version = (SELECT max(version)
                          FROM schema_migrations);",
                 )

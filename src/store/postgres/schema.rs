@@ -137,7 +137,9 @@ const MIGRATIONS: &[&str] = &[
     // configuration (no stemming, no stop words), in a table of their own so event rows stay
     // narrow, with a GIN index. The batch statement adds an event's words with the event.
     // Existing events are indexed here: the same words, cut by a regular expression; a body
-    // that is not UTF-8 gives only its type's words.
+    // that is not UTF-8 gives only its type's words. Whatever deletes events (retention,
+    // prune) deletes their words with them, by a statement-level trigger (one DELETE per
+    // statement, not per row).
     r#"
     CREATE TABLE event_words (
         id  BIGINT PRIMARY KEY,
@@ -161,6 +163,14 @@ const MIGRATIONS: &[&str] = &[
         FROM events e JOIN bodies b USING (id);
     DROP FUNCTION pg_temp.hookwatch_words(TEXT, BYTEA);
     CREATE INDEX event_words_doc ON event_words USING gin (doc);
+    CREATE FUNCTION hookwatch_forget_words() RETURNS TRIGGER LANGUAGE plpgsql AS $forget$
+    BEGIN
+        DELETE FROM event_words WHERE id IN (SELECT id FROM gone);
+        RETURN NULL;
+    END
+    $forget$;
+    CREATE TRIGGER event_words_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_words();
     "#,
 ];
 

@@ -108,11 +108,15 @@ const MIGRATIONS: &[&str] = &[
     // its type and its body's text), keyed by event id. Contentless, so no second copy of the
     // text is kept, with deletes allowed so removing an event can remove its words. The writer
     // adds an event's words in the transaction that stores it; existing events are indexed
-    // here, the tokenizer cutting their text into words the same way.
+    // here, the tokenizer cutting their text into words the same way. Whatever deletes an
+    // event (retention, prune) deletes its words with it, by the trigger.
     r#"
     CREATE VIRTUAL TABLE events_fts USING fts5(
         doc, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
     );
+    CREATE TRIGGER events_fts_forget AFTER DELETE ON events BEGIN
+        DELETE FROM events_fts WHERE rowid = OLD.id;
+    END;
     INSERT INTO events_fts (rowid, doc)
         SELECT e.id, COALESCE(e.event_type, '') || ' ' || CAST(b.body AS TEXT)
         FROM events e JOIN bodies b USING (id);
