@@ -216,6 +216,8 @@ pub struct StreamParams {
     pub status: Option<String>,
     pub signature: Option<String>,
     pub error: Option<String>,
+    /// Replays the stored events received since then first (when not resuming).
+    pub since: Option<String>,
     pub q: Option<String>,
     /// Repeatable: set by `repeated`, not by serde.
     #[serde(skip)]
@@ -232,13 +234,12 @@ impl QueryParams for StreamParams {
         "status",
         "signature",
         "error",
+        "since",
         "q",
         "field",
         "last_event_id",
     ];
     const REPEATABLE: &'static [&'static str] = &["field"];
-    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] =
-        &[("since", "replaying the stream from a time")];
 
     fn repeated(&mut self, _name: &str, values: Vec<String>) {
         self.field = values;
@@ -257,16 +258,20 @@ pub async fn stream(
         status: p.status,
         signature: p.signature,
         error: p.error,
+        since: p.since,
         q: p.q,
         field: p.field,
         ..ListParams::default()
     };
     let filter = StreamFilter::from_list(list.parse(Utc::now())?, list.parse_fields()?);
-    let last_id = headers
+    let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .or(p.last_event_id.as_deref())
         .and_then(|v| v.trim().parse::<i64>().ok());
+    // `since` without a resume point replays what is stored from then: from the first id on,
+    // the `since` filter picking the events.
+    let last_id = resume.or(filter.since.map(|_| 0));
     // First tell the browser to reconnect after a second (not its default of a few), so a
     // restart of hookwatch leaves only a short gap, which `Last-Event-ID` then fills.
     let reconnect = futures_util::stream::once(async { SseEvent::default().retry(RECONNECT) });

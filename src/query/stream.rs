@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
@@ -36,6 +37,8 @@ pub struct StreamFilter {
     pub status: Option<Status>,
     pub signature: Option<Signature>,
     pub is_error: Option<bool>,
+    /// Only events received since then (a stream that starts with it replays them first).
+    pub since: Option<DateTime<Utc>>,
     pub text: Option<TextQuery>,
     pub fields: Vec<FieldFilter>,
 }
@@ -49,6 +52,7 @@ impl StreamFilter {
             status: filter.status,
             signature: filter.signature,
             is_error: filter.is_error,
+            since: filter.since,
             text: filter.text,
             fields,
         }
@@ -62,6 +66,7 @@ impl StreamFilter {
             status: self.status,
             signature: self.signature,
             is_error: self.is_error,
+            since: self.since,
             text: self.text.clone(),
             after: Some(after),
             limit,
@@ -89,6 +94,7 @@ impl StreamFilter {
             && self.status.is_none_or(|s| s == e.new.status)
             && self.signature.is_none_or(|s| s == e.new.signature)
             && self.is_error.is_none_or(|b| b == e.new.is_error)
+            && self.since.is_none_or(|t| e.new.received_at >= t)
     }
 }
 

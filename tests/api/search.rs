@@ -38,6 +38,7 @@ on_both_backends!(
     events_stored_before_search_existed_are_found,
     the_events_command_takes_q_and_field,
     deleting_an_event_deletes_its_words,
+    the_stream_replays_from_since_then_goes_live,
 );
 
 async fn post_json(app: &TestApp, source: &str, body: &str, headers: &[(&str, &str)]) -> i64 {
@@ -480,6 +481,36 @@ async fn events_stored_before_search_existed_are_found(backend: Backend) {
     let new = post_json(&app, "s", r#"{"w":"ancienne"}"#, &[]).await;
     assert_eq!(found(&app, "ancienne").await, [new, old]);
     assert_eq!(ids(&app, "").await.len(), 3);
+}
+
+async fn the_stream_replays_from_since_then_goes_live(backend: Backend) {
+    let Some(app) = spawn_on(backend, "").await else {
+        return;
+    };
+    let first = post_json(&app, "s", r#"{"w":"wanted"}"#, &[]).await;
+    post_json(&app, "s", r#"{"w":"other"}"#, &[]).await;
+    let second = post_json(&app, "s", r#"{"w":"wanted"}"#, &[]).await;
+    let each = Duration::from_secs(5);
+    let url = app.url("/api/stream?since=1h&q=wanted");
+    let mut replay = SseReader::open(&app.client, &url, None).await;
+    assert_eq!(replay.next_ids(2, each).await, [first, second], "replayed");
+    let resumed_url = app.url("/api/stream?since=1h");
+    let mut resumed = SseReader::open(&app.client, &resumed_url, Some(first)).await;
+    assert_eq!(
+        resumed.next_id(each).await,
+        Some(first + 1),
+        "Last-Event-ID wins"
+    );
+    let live = post_json(&app, "s", r#"{"w":"wanted"}"#, &[]).await;
+    assert_eq!(replay.next_id(each).await, Some(live), "then live");
+    let future = app.url("/api/stream?since=2999-01-01T00:00:00Z");
+    let mut nothing = SseReader::open(&app.client, &future, None).await;
+    post_json(&app, "s", r#"{"w":"wanted"}"#, &[]).await;
+    assert_eq!(
+        nothing.next_id(Duration::from_millis(500)).await,
+        None,
+        "nothing received since a time to come"
+    );
 }
 
 /// `hookwatch events` on the app's database, its exit code, stdout and stderr.

@@ -97,8 +97,10 @@ async fn the_stream_applies_the_status_signature_and_error_filters_live_and_on_r
     let rejected_id = rejected.next_id(each).await.expect("the rejected one");
     assert!(rejected_id > fine_after, "only the rejected one");
     assert_refused(&app, "/api/stream?error=maybe", "error").await;
-    assert_refused(&app, "/api/stream?since=15m", "`since`").await;
-    assert_refused(&app, "/api/stream?since=15m", "not supported").await;
+    assert_refused(&app, "/api/stream?since=yesterday", "since").await;
+    assert_refused(&app, "/api/stream?until=1h", "`until`").await;
+    assert_refused(&app, "/api/stream?before=1", "`before`").await;
+    assert_refused(&app, "/api/stream?limit=1", "`limit`").await;
 }
 
 #[tokio::test]
