@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::search::Dialect;
+use super::search::{Dialect, order};
 use super::{EventFilter, Stats, TypeMatch};
 use crate::model::{Event, NewEvent, Provider, Signature, Status};
 
@@ -163,20 +163,13 @@ pub fn detail_query(id: &str) -> String {
 /// The list query for a filter (newest first; oldest first with `after`) and its values;
 /// with `bodies`, each row also has the headers and body (read with `detail`).
 pub fn list_query(filter: &EventFilter, dialect: Dialect, bodies: bool) -> (String, Vec<SqlValue>) {
-    let (from, id) = dialect.from(filter.text.is_some(), bodies);
-    let search = filter.text.as_ref().map(|q| {
-        let (sql, value) = dialect.matching(q);
-        (sql, value)
-    });
+    let (with, from, id) = dialect.from(filter, bodies);
+    let search = filter.text.as_ref().map(|q| dialect.matching(q));
     let (clause, values) = where_clause(filter, &|n| dialect.placeholder(n), id, search);
-    let order = if filter.after.is_some() {
-        "ASC"
-    } else {
-        "DESC"
-    };
+    let order = order(filter);
     let extra = if bodies { ", b.headers, b.body" } else { "" };
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}{extra} FROM {from} {clause} ORDER BY {id} {order} LIMIT {}",
+        "{with}SELECT {SUMMARY_COLUMNS}{extra} FROM {from} {clause} ORDER BY {id} {order} LIMIT {}",
         filter.limit
     );
     (sql, values)
