@@ -2,9 +2,10 @@
 //!
 //! Both sides cut text into words the same way: a word is a run of letters and digits (any
 //! script), lower-cased, so `payout.reversed` holds the words `payout` and `reversed` and `É`
-//! finds `é`. There is no stemming. The storage backends index `document` and render a
-//! `TextQuery` in their own syntax, always quoting every word, so nothing the caller types is
-//! read as search-engine syntax.
+//! finds `é`. There is no stemming. PostgreSQL indexes `document`; SQLite's FTS5 tokenizer
+//! (`unicode61`) cuts and folds `indexed_text` itself the same way, in C, on the writer's
+//! thread. The storage backends render a `TextQuery` in their own syntax, always quoting every
+//! word, so nothing the caller types is read as search-engine syntax.
 //!
 //! `q` grammar: terms separated by spaces, all of which must occur.
 //!
@@ -102,11 +103,24 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// The part of a body that is searched: its text when it is UTF-8 (else nothing), cut at
+/// `MAX_DOCUMENT_BYTES` on a character boundary.
+pub fn indexed_text(body: &[u8]) -> &str {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return "";
+    };
+    let mut end = text.len().min(MAX_DOCUMENT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The searchable text of an event: the words of its type and of its body when the body is
 /// text (UTF-8), lower-cased and separated by single spaces, without words too long to be
 /// searched, cut at `MAX_DOCUMENT_BYTES`. A binary body contributes nothing.
 pub fn document(event_type: Option<&str>, body: &[u8]) -> String {
-    let body = std::str::from_utf8(body).unwrap_or("");
+    let body = indexed_text(body);
     let mut out = String::new();
     let all = words(event_type.unwrap_or("")).chain(words(body));
     for word in all.filter(|w| w.chars().count() <= MAX_WORD_CHARS) {
@@ -194,6 +208,13 @@ mod tests {
             document(Some("payout.reversed"), "{\"Ville\":\"ÉVRY\"}".as_bytes()),
             "payout reversed ville évry"
         );
+    }
+
+    #[test]
+    fn the_indexed_text_is_cut_on_a_character_boundary() {
+        assert_eq!(indexed_text(&[0xff, b'a']), "");
+        let body = format!("{}é", "a".repeat(MAX_DOCUMENT_BYTES - 1));
+        assert_eq!(indexed_text(body.as_bytes()).len(), MAX_DOCUMENT_BYTES - 1);
     }
 
     #[test]

@@ -104,11 +104,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
-    // 6: full-text search (`q`). An FTS5 index of each event's words (`search::text::document`:
-    // its type and its body's text), keyed by event id. Contentless, so no second copy of the
-    // text is kept, with deletes allowed so removing an event can remove its words. The writer
-    // adds an event's words in the transaction that stores it; existing events are indexed
-    // here, the tokenizer cutting their text into words the same way. Whatever deletes an
+    // 6: full-text search (`q`). An FTS5 index of each event's type and body text
+    // (`search::text::indexed_text`), keyed by event id, its tokenizer cutting words at every
+    // character that is not a letter or digit and folding case. Contentless, so no second
+    // copy of the text is kept, with deletes allowed so removing an event can remove its
+    // words. The writer adds an event's text in the transaction that stores it; existing
+    // events are indexed here. Whatever deletes an
     // event (retention, prune) deletes its words with it, by the trigger.
     r#"
     CREATE VIRTUAL TABLE events_fts USING fts5(

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
-use crate::search::text::document;
+use crate::search::text::indexed_text;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{AlertNotice, Cause, EnrichmentWrite, Inserted, SessionWrite, StoreError};
@@ -265,9 +265,10 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>>
     let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id, headers, e.body])?;
-    let words = document(e.event_type.as_deref(), &e.body);
-    tx.prepare_cached("INSERT INTO events_fts (rowid, doc) VALUES (?1, ?2)")?
-        .execute(params![id, words])?;
+    tx.prepare_cached(
+        "INSERT INTO events_fts (rowid, doc) VALUES (?1, COALESCE(?2, '') || ' ' || ?3)",
+    )?
+    .execute(params![id, e.event_type, indexed_text(&e.body)])?;
     Ok(Some(id))
 }
 
