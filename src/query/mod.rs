@@ -120,10 +120,12 @@ impl ListParams {
         })
     }
 
-    /// Parses the `field` filters; the first malformed one is reported, quoted.
+    /// Parses the `field` filters; the first malformed one is reported, quoted. An empty one
+    /// does not filter, like any empty parameter.
     pub fn parse_fields(&self) -> Result<Vec<FieldFilter>, ParamError> {
         self.field
             .iter()
+            .filter(|text| !text.is_empty())
             .map(|text| {
                 FieldFilter::parse(text)
                     .map_err(|e| bad("field", format!("`{}`: {e}", clipped(text))))
@@ -334,9 +336,9 @@ mod tests {
 
     #[test]
     fn empty_values_do_not_filter() {
-        let f = params(&[("source", ""), ("type", ""), ("error", "")])
-            .parse(now())
-            .unwrap();
-        assert_eq!(f, EventFilter::default());
+        let mut p = params(&[("source", ""), ("type", ""), ("error", ""), ("q", "")]);
+        assert_eq!(p.parse(now()).unwrap(), EventFilter::default());
+        p.field = vec![String::new()];
+        assert_eq!(p.parse_fields().unwrap(), vec![]);
     }
 }
