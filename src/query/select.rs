@@ -1,8 +1,9 @@
 //! Lists the events a filter and its `field` conditions pick, a page at a time.
 //!
 //! The store answers everything but the `field` conditions, which look inside bodies and
-//! headers; those are checked here on the store's candidates, read a chunk at a time with
-//! their bodies, until the page is full. A page stays exact for keyset paging: `next` is where
+//! headers; those are checked here on the store's candidates, a chunk at a time, until the page
+//! is full. A chunk's bodies are read in runs of at most `MAX_RUN_BYTES` (or one event), so
+//! memory stays bounded however large the bodies are. A page stays exact for keyset paging: `next` is where
 //! the next page starts, and no matching event is skipped or shown twice. When a condition is
 //! rare, reading candidates stops after `MAX_SCANNED` of them; the page is then shorter than
 //! asked but `next` still says where to carry on.
@@ -11,8 +12,10 @@ use crate::model::Event;
 use crate::search::FieldFilter;
 use crate::store::{EventFilter, Store, StoreError};
 
-/// Candidates read with their bodies per round trip.
+/// Candidates considered per round trip.
 const CHUNK: u32 = 256;
+/// The most body bytes read at once (a larger body is read alone).
+const MAX_RUN_BYTES: i64 = 4 * 1024 * 1024;
 /// The most candidates one page reads with their bodies.
 pub const MAX_SCANNED: usize = 10_000;
 
@@ -48,19 +51,21 @@ pub async fn page(
     let mut events = Vec::new();
     let mut scanned = 0;
     loop {
-        let candidates = store.list_details(chunk.clone()).await?;
+        let candidates = store.list(chunk.clone()).await?;
         let Some(last) = candidates.last().map(|e| e.id) else {
             return Ok(cut(&mut events, limit));
         };
         scanned += candidates.len();
         let exhausted = candidates.len() < CHUNK as usize;
-        for mut event in candidates {
-            if meets(&event, fields) {
-                event.new.headers = Vec::new();
-                event.new.body = Vec::new();
-                events.push(event);
-                if events.len() > limit {
-                    return Ok(cut(&mut events, limit));
+        for run in runs(&candidates) {
+            for mut event in with_bodies(store, &chunk, run).await? {
+                if meets(&event, fields) {
+                    event.new.headers = Vec::new();
+                    event.new.body = Vec::new();
+                    events.push(event);
+                    if events.len() > limit {
+                        return Ok(cut(&mut events, limit));
+                    }
                 }
             }
         }
@@ -79,6 +84,46 @@ pub async fn page(
             chunk.before = Some(last);
         }
     }
+}
+
+/// Consecutive candidates whose bodies add up to at most `MAX_RUN_BYTES` (at least one each).
+fn runs(candidates: &[Event]) -> Vec<&[Event]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, event) in candidates.iter().enumerate() {
+        if i > start && bytes + event.size > MAX_RUN_BYTES {
+            runs.push(&candidates[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += event.size;
+    }
+    runs.push(&candidates[start..]);
+    runs
+}
+
+/// The events of a run again, with headers and bodies, in the run's order: the chunk's filter
+/// bounded to the run's ids.
+async fn with_bodies(
+    store: &Store,
+    chunk: &EventFilter,
+    run: &[Event],
+) -> Result<Vec<Event>, StoreError> {
+    let (Some(first), Some(last)) = (run.first(), run.last()) else {
+        return Ok(Vec::new());
+    };
+    let (low, high) = (first.id.min(last.id), first.id.max(last.id));
+    let mut events = store
+        .list_details(EventFilter {
+            after: Some(low - 1),
+            before: Some(high + 1),
+            limit: run.len() as u32,
+            ..chunk.clone()
+        })
+        .await?;
+    if first.id > last.id {
+        events.reverse(); // read oldest first (`after`), wanted newest first
+    }
+    Ok(events)
 }
 
 /// Whether an event (with its headers and body) meets every condition.
@@ -100,5 +145,35 @@ fn cut(events: &mut Vec<Event>, limit: usize) -> Page {
     Page {
         events: std::mem::take(events),
         next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(id: i64, size: i64) -> Event {
+        Event {
+            id,
+            size,
+            duplicates: 0,
+            enrichment: None,
+            new: crate::model::NewEvent::sample("s", 0),
+        }
+    }
+
+    #[test]
+    fn runs_hold_at_most_the_byte_budget_and_a_large_body_alone() {
+        let mb = 1024 * 1024;
+        let events: Vec<Event> = [1, 2, 2, 5, 1, 1]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| sized(i as i64, n * mb))
+            .collect();
+        let sizes: Vec<Vec<i64>> = runs(&events)
+            .iter()
+            .map(|run| run.iter().map(|e| e.size / mb).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![1, 2], vec![2], vec![5], vec![1, 1]]);
     }
 }

@@ -39,6 +39,7 @@ on_both_backends!(
     the_events_command_takes_q_and_field,
     deleting_an_event_deletes_its_words,
     the_stream_replays_from_since_then_goes_live,
+    field_filters_read_large_bodies_too,
 );
 
 async fn post_json(app: &TestApp, source: &str, body: &str, headers: &[(&str, &str)]) -> i64 {
@@ -511,6 +512,31 @@ async fn the_stream_replays_from_since_then_goes_live(backend: Backend) {
         None,
         "nothing received since a time to come"
     );
+}
+
+async fn field_filters_read_large_bodies_too(backend: Backend) {
+    let Some(app) = spawn_on(backend, "").await else {
+        return;
+    };
+    let padding = "x".repeat(1_500_000);
+    let mut wanted = Vec::new();
+    for n in 0..6 {
+        let body = format!(r#"{{"n":{n},"pad":"{padding}","tail":"end{n}"}}"#);
+        let id = post_json(&app, "s", &body, &[]).await;
+        if n % 2 == 1 {
+            wanted.push(id);
+        }
+    }
+    wanted.reverse();
+    let one = format!("field={}", encode("/tail~=1"));
+    let one = format!("{one}&field={}", encode("/n!=2"));
+    assert_eq!(ids(&app, &format!("{one}&limit=5")).await, wanted[2..]);
+    let any_odd = ["/tail=end1", "/tail=end3", "/tail=end5"];
+    for (field, id) in any_odd.iter().zip(wanted.iter().rev()) {
+        assert_eq!(ids(&app, &format!("field={}", encode(field))).await, [*id]);
+    }
+    let some = ids(&app, &format!("field={}&limit=2", encode("/n>=1"))).await;
+    assert_eq!(some.len(), 2);
 }
 
 /// `hookwatch events` on the app's database, its exit code, stdout and stderr.
