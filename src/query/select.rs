@@ -1,8 +1,8 @@
 //! Lists the events a filter and its `field` conditions pick, a page at a time.
 //!
 //! The store answers everything but the `field` conditions, which look inside bodies and
-//! headers; those are checked here on the store's candidates, a chunk at a time, until the page
-//! is full. A chunk's bodies are read in runs of at most `MAX_RUN_BYTES` (or one event), so
+//! headers, and (on a store that does not check them) the order of a search's phrases; those
+//! are checked here on the store's candidates, a chunk at a time, until the page is full. A chunk's bodies are read in runs of at most `MAX_RUN_BYTES` (or one event), so
 //! memory stays bounded however large the bodies are. A page stays exact for keyset paging: `next` is where
 //! the next page starts, and no matching event is skipped or shown twice. When a condition is
 //! rare, reading candidates stops after `MAX_SCANNED` of them; the page is then shorter than
@@ -27,14 +27,19 @@ pub struct Page {
 }
 
 /// The page of `filter` (newest first, or oldest first with `after`) whose events also meet
-/// every one of `fields`. Events come without headers and body.
+/// every one of `fields` (and hold the filter's phrases, where the store cannot tell). Events
+/// come without headers and body.
 pub async fn page(
     store: &Store,
     filter: EventFilter,
     fields: &[FieldFilter],
 ) -> Result<Page, StoreError> {
     let limit = filter.limit as usize;
-    if fields.is_empty() {
+    let phrases = filter
+        .text
+        .clone()
+        .filter(|q| q.has_phrases() && !store.checks_phrases());
+    if fields.is_empty() && phrases.is_none() {
         let mut events = store
             .list(EventFilter {
                 limit: filter.limit + 1, // one more than asked tells whether another page exists
@@ -59,7 +64,10 @@ pub async fn page(
         let exhausted = candidates.len() < CHUNK as usize;
         for run in runs(&candidates) {
             for mut event in with_bodies(store, &chunk, run).await? {
-                if meets(&event, fields) {
+                let phrases_ok = phrases.as_ref().is_none_or(|q| {
+                    q.phrases_occur(event.new.event_type.as_deref(), &event.new.body)
+                });
+                if phrases_ok && meets(&event, fields) {
                     event.new.headers = Vec::new();
                     event.new.body = Vec::new();
                     events.push(event);

@@ -2,10 +2,12 @@
 //!
 //! Both sides cut text into words the same way: a word is a run of letters and digits (any
 //! script), lower-cased, so `payout.reversed` holds the words `payout` and `reversed` and `É`
-//! finds `é`. There is no stemming. PostgreSQL indexes `document`; SQLite's FTS5 tokenizer
-//! (`unicode61`) cuts and folds `indexed_text` itself the same way, in C, on the writer's
-//! thread. The storage backends render a `TextQuery` in their own syntax, always quoting every
-//! word, so nothing the caller types is read as search-engine syntax.
+//! finds `é`. There is no stemming. PostgreSQL indexes an event's `distinct_words` (a set,
+//! without positions: the cheapest index to build on ingest), so a phrase is checked against
+//! the text itself afterwards (`phrases_occur`); SQLite's FTS5 tokenizer (`unicode61`) cuts and
+//! folds `indexed_text` itself the same way, in C, and keeps positions. The storage backends
+//! render a `TextQuery` in their own syntax, always quoting every word, so nothing the caller
+//! types is read as search-engine syntax.
 //!
 //! `q` grammar: terms separated by spaces, all of which must occur.
 //!
@@ -19,6 +21,8 @@
 //! plain text, so they are words or separators like any other. A `q` with no word in it is
 //! refused, and so is one too long to be a search.
 
+use std::collections::HashSet;
+
 /// The longest `q` accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
 /// The most terms a `q` may hold.
@@ -26,7 +30,7 @@ pub const MAX_TERMS: usize = 32;
 /// Words longer than this (in characters) are not indexed: they are data (keys, base64), not
 /// text anyone types.
 pub const MAX_WORD_CHARS: usize = 500;
-/// How much of an event's text is indexed, in bytes of words.
+/// How much of a body's text is indexed, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 /// One term of a query: words that must occur in order, next to each other; with `prefix`,
@@ -89,6 +93,46 @@ impl TextQuery {
         }
         Ok(TextQuery { terms })
     }
+
+    /// Whether the query holds a phrase (a term of several words).
+    pub fn has_phrases(&self) -> bool {
+        self.terms.iter().any(|t| t.words.len() > 1)
+    }
+
+    /// Whether every phrase of the query occurs in the event's type or its body's text (as
+    /// `indexed_text`), its words next to each other and in order.
+    pub fn phrases_occur(&self, event_type: Option<&str>, body: &[u8]) -> bool {
+        if !self.has_phrases() {
+            return true;
+        }
+        let type_words: Vec<String> = words(event_type.unwrap_or("")).collect();
+        let body_words: Vec<String> = words(indexed_text(body)).collect();
+        self.terms
+            .iter()
+            .filter(|t| t.words.len() > 1)
+            .all(|t| t.occurs_in(&type_words) || t.occurs_in(&body_words))
+    }
+}
+
+impl Term {
+    /// Whether these words occur in `text`, next to each other (the last by prefix when the
+    /// term is one).
+    fn occurs_in(&self, text: &[String]) -> bool {
+        let last = self.words.len() - 1;
+        text.windows(self.words.len()).any(|window| {
+            window
+                .iter()
+                .zip(&self.words)
+                .enumerate()
+                .all(|(i, (have, want))| {
+                    if self.prefix && i == last {
+                        have.starts_with(want.as_str())
+                    } else {
+                        have == want
+                    }
+                })
+        })
+    }
 }
 
 fn term(text: &str, prefix: bool) -> Option<Term> {
@@ -116,21 +160,23 @@ pub fn indexed_text(body: &[u8]) -> &str {
     &text[..end]
 }
 
-/// The searchable text of an event: the words of its type and of its body when the body is
-/// text (UTF-8), lower-cased and separated by single spaces, without words too long to be
-/// searched, cut at `MAX_DOCUMENT_BYTES`. A binary body contributes nothing.
-pub fn document(event_type: Option<&str>, body: &[u8]) -> String {
+/// The searchable words of an event, each once: those of its type and of its body when the
+/// body is text (UTF-8), lower-cased and separated by single spaces, without words too long
+/// to be searched. A binary body contributes nothing.
+pub fn distinct_words(event_type: Option<&str>, body: &[u8]) -> String {
     let body = indexed_text(body);
+    let mut seen = HashSet::new();
     let mut out = String::new();
     let all = words(event_type.unwrap_or("")).chain(words(body));
     for word in all.filter(|w| w.chars().count() <= MAX_WORD_CHARS) {
-        if out.len() + word.len() + 1 > MAX_DOCUMENT_BYTES {
-            break;
+        if seen.contains(&word) {
+            continue;
         }
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(&word);
+        seen.insert(word);
     }
     out
 }
@@ -159,6 +205,30 @@ mod tests {
                 t(&["payout"], false),
                 t(&["rev"], true)
             ]
+        );
+    }
+
+    #[test]
+    fn phrases_are_checked_against_the_text_itself() {
+        let q = TextQuery::parse(r#"card "card declined" "pay.out reversed""#).unwrap();
+        assert!(q.has_phrases());
+        let body = br#"{"m":"Card DECLINED","t":"pay-out reversed"}"#;
+        assert!(q.phrases_occur(None, body));
+        assert!(!q.phrases_occur(None, br#"{"m":"declined card","t":"pay-out reversed"}"#));
+        assert!(q.phrases_occur(Some("card.declined"), br#"{"t":"pay out reversed"}"#));
+        assert!(!q.phrases_occur(Some("card.declined"), br#"{"t":"pay out revoked"}"#));
+        assert!(!q.phrases_occur(Some("card.declined"), &[0xff, b'p']));
+        let prefix = TextQuery {
+            terms: vec![Term {
+                words: vec!["pay".into(), "rev".into()],
+                prefix: true,
+            }],
+        };
+        assert!(prefix.phrases_occur(None, b"pay reversed"));
+        assert!(
+            TextQuery::parse("card declined")
+                .unwrap()
+                .phrases_occur(None, b"")
         );
     }
 
@@ -205,8 +275,11 @@ mod tests {
         let q = TextQuery::parse("ÉCOLE Straße").unwrap();
         assert_eq!(q.terms, vec![t(&["école"], false), t(&["straße"], false)]);
         assert_eq!(
-            document(Some("payout.reversed"), "{\"Ville\":\"ÉVRY\"}".as_bytes()),
-            "payout reversed ville évry"
+            distinct_words(
+                Some("payout.reversed"),
+                "{\"Ville\":\"ÉVRY\",\"v\":\"Évry\"}".as_bytes()
+            ),
+            "payout reversed ville évry v"
         );
     }
 
@@ -219,11 +292,14 @@ mod tests {
 
     #[test]
     fn a_binary_body_adds_nothing_and_long_words_are_left_out() {
-        assert_eq!(document(Some("x"), &[0xff, 0xfe, b'a']), "x");
+        assert_eq!(distinct_words(Some("x"), &[0xff, 0xfe, b'a']), "x");
         let long = "z".repeat(MAX_WORD_CHARS + 1);
-        assert_eq!(document(None, format!("a {long} b").as_bytes()), "a b");
-        let big = "word ".repeat(100_000);
-        assert!(document(None, big.as_bytes()).len() <= MAX_DOCUMENT_BYTES);
+        assert_eq!(
+            distinct_words(None, format!("a {long} b").as_bytes()),
+            "a b"
+        );
+        let big: String = (0..100_000).map(|n| format!("w{n} ")).collect();
+        assert!(distinct_words(None, big.as_bytes()).len() <= MAX_DOCUMENT_BYTES);
     }
 
     proptest! {

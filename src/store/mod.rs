@@ -164,6 +164,16 @@ impl Store {
         }
     }
 
+    /// Whether `list` checks the order of a search's phrases itself. When it does not, its
+    /// answer holds every event with a phrase's words, and the caller checks their order
+    /// (`search::TextQuery::phrases_occur`).
+    pub fn checks_phrases(&self) -> bool {
+        match &self.0 {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(_) => false,
+        }
+    }
+
     /// Like `list`, with each event's headers and body: candidates for filters that look
     /// inside them (`field`).
     pub async fn list_details(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {

@@ -125,8 +125,9 @@ pub fn fts5(query: &TextQuery) -> String {
     terms.join(" ")
 }
 
-/// PostgreSQL: `'card':* & 'card' <-> 'declined'`: quoted lexemes, a phrase joined by
-/// `<->`, a prefix marked `:*`, terms joined by `&`.
+/// PostgreSQL: `'card':* & ('card' & 'declined')`: quoted lexemes, a prefix marked `:*`,
+/// terms joined by `&`. The index keeps no positions, so a phrase asks for its words; the
+/// caller checks their order (`TextQuery::phrases_occur`).
 pub fn tsquery(query: &TextQuery) -> String {
     let terms: Vec<String> = query
         .terms
@@ -142,7 +143,7 @@ pub fn tsquery(query: &TextQuery) -> String {
                     format!("'{w}'{star}")
                 })
                 .collect();
-            format!("({})", words.join(" <-> "))
+            format!("({})", words.join(" & "))
         })
         .collect();
     terms.join(" & ")
@@ -193,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             tsquery(&q),
-            "('card':*) & ('card' <-> 'declined') & ('near') & ('or') & ('payout') & ('reversed')"
+            "('card':*) & ('card' & 'declined') & ('near') & ('or') & ('payout') & ('reversed')"
         );
     }
 }

@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 
 use super::PgError;
 use crate::model::NewEvent;
-use crate::search::text::document;
+use crate::search::text::distinct_words;
 
 /// The channel every instance listens on; a notification's payload is the highest id the
 /// batch drew.
@@ -32,8 +32,8 @@ pub(super) const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
 
 /// The whole batch in one statement. `lock` runs first: the filter on `batch` is an init
 /// plan, evaluated before the first id is drawn. Then an id for each candidate (in order),
-/// the events, skipping redeliveries of stored ones, the bodies and words (`$22`, the
-/// full-text index) of those stored, and both
+/// the events, skipping redeliveries of stored ones, the bodies and distinct words (`$22`,
+/// the full-text index) of those stored, and both
 /// rollups (in the writer's shard `$20`, rows in key order so writers sharing a shard lock
 /// them in the same order), and the notification with the batch's highest id on channel `$21`
 /// (joined into the answer, so it is evaluated). Answers each candidate's id and whether it
@@ -70,7 +70,8 @@ const INSERT_EVENTS: &str = "
     ),
     words AS (
         INSERT INTO event_words (id, doc)
-        SELECT batch.id, to_tsvector('simple', batch.words) FROM batch JOIN stored USING (id)
+        SELECT batch.id, array_to_tsvector(string_to_array(batch.words, ' '))
+        FROM batch JOIN stored USING (id)
     ),
     minutes AS (
         INSERT INTO minute_counts AS m (shard, minute, source, event_type, total, errors,
@@ -186,7 +187,7 @@ impl<'a> Columns<'a> {
                 serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into())
             }),
             bodies: col(rows, |e| e.body.as_slice()),
-            words: col(rows, |e| document(e.event_type.as_deref(), &e.body)),
+            words: col(rows, |e| distinct_words(e.event_type.as_deref(), &e.body)),
         }
     }
 }

@@ -132,12 +132,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_last_seen ON sessions (last_seen);
     "#,
-    // 7: full-text search (`q`). Each event's words (`search::text::document`: its type and its
-    // body's text, split and lower-cased by hookwatch) as a tsvector of the `simple`
-    // configuration (no stemming, no stop words), in a table of their own so event rows stay
-    // narrow, with a GIN index. The batch statement adds an event's words with the event.
-    // Existing events are indexed here: the same words, cut by a regular expression; a body
-    // that is not UTF-8 gives only its type's words. Whatever deletes events (retention,
+    // 7: full-text search (`q`). Each event's distinct words (`search::text::distinct_words`:
+    // of its type and its body's text, split and lower-cased by hookwatch) as a tsvector
+    // without positions, in a table of their own so event rows stay narrow, with a GIN index.
+    // The batch statement adds an event's words with the event. Existing events are indexed
+    // here: the same words, cut by a regular expression (the `simple` configuration: no
+    // stemming, no stop words); a body that is not UTF-8 gives only its type's words. Whatever deletes events (retention,
     // prune) deletes their words with them, by a statement-level trigger (one DELETE per
     // statement, not per row).
     r#"
@@ -154,8 +154,8 @@ const MIGRATIONS: &[&str] = &[
         EXCEPTION WHEN OTHERS THEN
             NULL;
         END;
-        RETURN to_tsvector('simple', left(trim(regexp_replace(lower(text_of),
-            '[^[:alnum:]]+', ' ', 'g')), 262144));
+        RETURN strip(to_tsvector('simple', left(trim(regexp_replace(lower(text_of),
+            '[^[:alnum:]]+', ' ', 'g')), 262144)));
     END
     $words$;
     INSERT INTO event_words (id, doc)
