@@ -10,6 +10,8 @@
 //! PostgreSQL is unreachable only SQLite is measured. The stores are measured one after the
 //! other, each with its own server, so neither competes with the other for the machine.
 //!
+//! The searches (`q`, `field`) are also shown as a ratio to the plain list of the same run.
+//!
 //! The time-window queries (`since=1h`, `since=24h`) see what was loaded in that window: the
 //! run warns when the two databases were loaded far apart (delete or drop the older one).
 
@@ -84,6 +86,32 @@ fn queries(base: &str, count: u64) -> Vec<Query> {
             urls(base, n, |_| "/api/events?error=true".into()),
         ),
         query(
+            "/api/events?q=<common word>",
+            urls(base, n, |_| "/api/events?q=benchmark".into()),
+        ),
+        query(
+            "/api/events?q=<rare word>",
+            urls(base, n, |i| format!("/api/events?q={:012}", ids(i) - 1)),
+        ),
+        query(
+            "/api/events?q=<common prefix>&source",
+            urls(base, n, |i| {
+                format!("/api/events?q=pad*&source={}", SOURCES[i % 5])
+            }),
+        ),
+        query(
+            "/api/events?field=<every event>",
+            urls(base, n, |_| {
+                "/api/events?field=/data/object/currency%3Dusd".into()
+            }),
+        ),
+        query(
+            "/api/events?field=<1 in 1000>",
+            urls(base, n / 3, |_| {
+                "/api/events?field=/data/object/amount%3E%3D9990".into()
+            }),
+        ),
+        query(
             "/api/events/{id}",
             urls(base, n, |i| format!("/api/events/{}", ids(i))),
         ),
@@ -151,6 +179,7 @@ async fn run_store(title: &str, database: &str, count: u64) -> StoreRun {
     for query in queries(&server.base, count) {
         timings.push((query.name, measure(&client, &query).await));
     }
+    print_search_ratios(&timings);
     let peak_rss_mib = server.peak_rss_mib();
     println!("hookwatch peak RSS {peak_rss_mib:.1} MiB (target < 150)");
     let newest = newest_event(&client, &server.base).await;
@@ -159,6 +188,23 @@ async fn run_store(title: &str, database: &str, count: u64) -> StoreRun {
         timings,
         peak_rss_mib,
         newest,
+    }
+}
+
+/// Each search's p50 and p99 over the plain newest-50 list of the same run (target: p99 of a
+/// search ≤ 50 ms).
+fn print_search_ratios(timings: &[(&'static str, Timing)]) {
+    let Some((_, plain)) = timings.first() else {
+        return;
+    };
+    for (name, timing) in timings {
+        if name.contains("?q=") || name.contains("?field=") {
+            println!(
+                "{name:<44} p50 ×{:>6.1} p99 ×{:>6.1} of the plain list",
+                timing.p50 / plain.p50,
+                timing.p99 / plain.p99
+            );
+        }
     }
 }
 

@@ -111,6 +111,12 @@ pub trait QueryParams: DeserializeOwned {
     /// Parameters this route is to take once a feature lands, with what they are for; refused
     /// saying so, like the ones every route lacks (`NOT_BUILT`).
     const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] = &[];
+    /// Names among `NAMES` that may be given more than once (`field=…&field=…`). Their values
+    /// are handed to `repeated`, in order, instead of to serde.
+    const REPEATABLE: &'static [&'static str] = &[];
+
+    /// Takes the values of a repeatable parameter.
+    fn repeated(&mut self, _name: &str, _values: Vec<String>) {}
 }
 
 /// For routes that take no query parameters: any parameter is refused.
@@ -125,7 +131,7 @@ impl QueryParams for NoParams {
 /// Parameters the product defines but this build does not serve yet, with what they are for.
 /// They are refused on every route with a message that says so, rather than as typos; an
 /// entry goes when its feature lands (and its name joins the route's `NAMES`).
-const NOT_BUILT: &[(&str, &str)] = &[("q", "full-text search"), ("field", "field filters")];
+const NOT_BUILT: &[(&str, &str)] = &[];
 
 /// The most characters of an unknown parameter's name an error message repeats.
 const MAX_SHOWN_NAME: usize = 64;
@@ -139,11 +145,37 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        check_names(parts.uri.query().unwrap_or(""), T::NAMES, T::NOT_BUILT_HERE)?;
-        let Query(params) = Query::<T>::try_from_uri(&parts.uri)
-            .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
-        Ok(Params(params))
+        let query = parts.uri.query().unwrap_or("");
+        check_names(query, T::NAMES, T::REPEATABLE, T::NOT_BUILT_HERE)?;
+        parse::<T>(query)
     }
+}
+
+/// Parses a checked query string: the repeatable names by hand, the rest by serde.
+fn parse<T: QueryParams>(query: &str) -> Result<Params<T>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let (repeated, single): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(name, _)| T::REPEATABLE.contains(&name.as_str()));
+    let single = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(single)
+        .finish();
+    let uri: axum::http::Uri = format!("/?{single}")
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_parameter", "the query string is malformed"))?;
+    let Query(mut params) = Query::<T>::try_from_uri(&uri)
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    for name in T::REPEATABLE {
+        let values: Vec<String> = repeated
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect();
+        params.repeated(name, values);
+    }
+    Ok(Params(params))
 }
 
 /// Whether `T` parses a query string that sets every name it lists (all empty), for each
@@ -151,21 +183,22 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
 #[cfg(test)]
 pub fn takes_every_name_it_lists<T: QueryParams>() -> bool {
     let query: Vec<String> = T::NAMES.iter().map(|n| format!("{n}=")).collect();
-    let uri: axum::http::Uri = format!("/?{}", query.join("&")).parse().unwrap();
-    check_names(uri.query().unwrap_or(""), T::NAMES, &[]).is_ok()
-        && Query::<T>::try_from_uri(&uri).is_ok()
+    let query = query.join("&");
+    check_names(&query, T::NAMES, T::REPEATABLE, &[]).is_ok() && parse::<T>(&query).is_ok()
 }
 
-/// Refuses the first name in `query` that is not in `accepted`, or that appears twice.
+/// Refuses the first name in `query` that is not in `accepted`, or that appears twice without
+/// being `repeatable`.
 fn check_names(
     query: &str,
     accepted: &[&str],
+    repeatable: &[&str],
     not_built_here: &[(&str, &str)],
 ) -> Result<(), ApiError> {
     let mut seen = BTreeSet::new();
     for (name, _) in form_urlencoded::parse(query.as_bytes()) {
         if accepted.contains(&name.as_ref()) {
-            if !seen.insert(name.clone()) {
+            if !seen.insert(name.clone()) && !repeatable.contains(&name.as_ref()) {
                 return Err(ApiError::bad_request(
                     "invalid_parameter",
                     format!("query parameter `{name}` is given more than once"),
@@ -208,7 +241,8 @@ mod tests {
     use super::*;
 
     fn refusal(query: &str, accepted: &[&str]) -> (&'static str, String) {
-        let error = check_names(query, accepted, &[("since", "replay from a time")]).unwrap_err();
+        let error =
+            check_names(query, accepted, &[], &[("since", "replay from a time")]).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         (error.code, error.message)
     }
@@ -220,9 +254,10 @@ mod tests {
 
     #[test]
     fn known_names_pass_once_each_and_empty_values_are_fine() {
-        assert!(check_names("", &[], &[]).is_ok());
+        assert!(check_names("", &[], &[], &[]).is_ok());
         let accepted = ["source", "type", "limit"];
-        assert!(check_names("source=a&type=&limit=5", &accepted, &[]).is_ok());
+        assert!(check_names("source=a&type=&limit=5", &accepted, &[], &[]).is_ok());
+        assert!(check_names("type=a&type=b", &accepted, &["type"], &[]).is_ok());
     }
 
     #[test]
@@ -243,13 +278,10 @@ mod tests {
 
     #[test]
     fn a_parameter_of_a_feature_not_built_says_so() {
-        let (code, message) = refusal("field=/a%3D1", &["source"]);
-        assert_eq!(code, "unsupported_parameter");
-        assert!(message.contains("`field`") && message.contains("not supported"));
         let (code, message) = refusal("since=15m", &["source"]);
         assert_eq!(code, "unsupported_parameter");
         assert!(
-            message.contains("`since` (replay from a time)"),
+            message.contains("`since` (replay from a time)") && message.contains("not supported"),
             "{message}"
         );
     }

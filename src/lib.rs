@@ -26,6 +26,7 @@
 //!   the background.
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
+//! - [`search`]: the full-text `q` and the `field` filters, pure (forwarding rules use them too).
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
 //! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
@@ -59,5 +60,6 @@ pub mod query;
 pub mod redact;
 pub mod retention;
 pub mod retry_after;
+pub mod search;
 pub mod store;
 pub mod verify;

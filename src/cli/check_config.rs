@@ -166,6 +166,10 @@ fn render_forward(t: &TargetSettings) -> String {
     if let Some(rate) = t.rate_per_sec {
         out += &format!("rate_per_sec = {rate:?}\n");
     }
+    if !t.rule.filter.is_empty() {
+        let conditions: Vec<String> = t.rule.filter.iter().map(|f| q(f.to_string())).collect();
+        out += &format!("filter = [{}]\n", conditions.join(", "));
+    }
     if t.create_stream {
         out += "create_stream = true\n";
     }

@@ -4,7 +4,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{BadFlag, GlobalArgs, offline_settings, open_existing, runtime};
-use crate::query::{ListParams, view};
+use crate::query::{ListParams, select, view};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -35,6 +35,14 @@ pub struct EventsArgs {
     /// Only events with a smaller id (paging)
     #[arg(long)]
     pub before: Option<String>,
+    /// Full-text search over body and type: all words must occur; card* by prefix,
+    /// "card declined" as a phrase
+    #[arg(long)]
+    pub q: Option<String>,
+    /// POINTER OP VALUE on a body field or header, e.g. /data/object/amount>=1000 or
+    /// header:x-github-event=push (OP: = != > >= < <= ~=); repeatable, all must hold
+    #[arg(long)]
+    pub field: Vec<String>,
     /// One JSON summary per line instead of a table
     #[arg(long)]
     pub json: bool,
@@ -52,12 +60,17 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
         until: args.until,
         limit: args.limit,
         before: args.before,
+        q: args.q,
+        field: args.field,
     };
     let filter = params
         .parse(Utc::now())
         .map_err(|e| BadFlag(e.to_string()))?;
-    let events = runtime()?
-        .block_on(async { anyhow::Ok(open_existing(&settings).await?.list(filter).await?) })?;
+    let fields = params.parse_fields().map_err(|e| BadFlag(e.to_string()))?;
+    let events = runtime()?.block_on(async {
+        let store = open_existing(&settings).await?;
+        anyhow::Ok(select::page(&store, filter, &fields).await?.events)
+    })?;
     if args.json {
         for event in &events {
             println!("{}", view::summary(event));

@@ -16,6 +16,7 @@ use crate::forward::settings::{
 use crate::forward::target::{self, Kind, Own};
 use crate::model::is_valid_source_name;
 use crate::query::type_match;
+use crate::search::FieldFilter;
 
 use super::SourceSettings;
 
@@ -30,7 +31,7 @@ pub const MIN_RATE_PER_SEC: f64 = 0.001;
 /// The fastest pace a rate may ask for (above it, leave the rate out).
 pub const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
 
-/// One `[[forward]]` as written (`filter` is refused by `not_built` until it is built).
+/// One `[[forward]]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardFile {
@@ -46,6 +47,7 @@ pub struct ForwardFile {
     pub name: Option<String>,
     pub rate_per_sec: Option<f64>,
     pub create_stream: Option<bool>,
+    pub filter: Option<Vec<String>>,
 }
 
 /// What is wrong and where: the key (`forward[0].to`) and the problem.
@@ -122,6 +124,7 @@ fn one(
         rule: Rule {
             source: SourceMatch::parse(source),
             event_type: raw.event_type.as_deref().map(type_match),
+            filter: filter(raw.filter.as_deref())?,
         },
         to: to.to_string(),
         kind,
@@ -173,6 +176,14 @@ fn check_kind_keys(raw: &ForwardFile, kind: Kind) -> Result<(), (&'static str, S
         return Err(("create_stream", "applies to nats:// targets only".into()));
     }
     Ok(())
+}
+
+/// Each `filter` entry in the grammar of `/api/events`' `field`.
+fn filter(raw: Option<&[String]>) -> Result<Vec<FieldFilter>, (&'static str, String)> {
+    raw.unwrap_or_default()
+        .iter()
+        .map(|text| FieldFilter::parse(text).map_err(|e| ("filter", format!("`{text}`: {e}"))))
+        .collect()
 }
 
 fn missing(what: &str) -> String {

@@ -9,10 +9,7 @@
 use toml::{Table, Value};
 
 /// Key paths (`*` is any source name or any array item) and the feature each belongs to.
-const NOT_BUILT: &[(&str, &str)] = &[
-    ("forward.*.filter", "forward filters"),
-    ("alerts.rules.*.target", "forward failure alerts"),
-];
+const NOT_BUILT: &[(&str, &str)] = &[("alerts.rules.*.target", "forward failure alerts")];
 
 /// Values (at a key path) that name a feature this build lacks: the key itself is built.
 const NOT_BUILT_VALUES: &[(&str, &str, &str)] = &[(
@@ -98,9 +95,6 @@ mod tests {
 
     #[test]
     fn top_level_sections_and_keys_are_found() {
-        let filter = refused("[[forward]]\nsource = \"*\"\nfilter = [\"/a=1\"]\n").unwrap();
-        assert_eq!(filter.key, "forward[0].filter");
-        assert_eq!(filter.feature, "forward filters");
         assert_eq!(
             refused("[[forward]]\nsource = \"*\"\nto = \"http://x\"\n"),
             None

@@ -20,6 +20,8 @@ use crate::store::{EventFilter, NewDelivery, Store, StoreError};
 
 /// Events read per transaction.
 const BATCH: u32 = 500;
+/// Events read per transaction when some rule has a `filter`, which needs their bodies.
+const BATCH_WITH_BODIES: u32 = 50;
 /// The wait before trying again when the store fails.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -31,7 +33,7 @@ pub fn deliveries(events: &[Event], targets: &[TargetSettings]) -> Vec<NewDelive
             let e = &event.new;
             targets
                 .iter()
-                .filter(|t| t.rule.takes(&e.source, e.event_type.as_deref(), e.status))
+                .filter(|t| t.rule.takes_event(e))
                 .map(|t| NewDelivery {
                     event_id: event.id,
                     source: e.source.clone(),
@@ -93,13 +95,18 @@ async fn catch_up(
     mut cursor: i64,
     worker: &Notify,
 ) -> Result<i64, StoreError> {
+    let bodies = targets.iter().any(|t| !t.rule.filter.is_empty());
+    let batch = if bodies { BATCH_WITH_BODIES } else { BATCH };
     loop {
         let filter = EventFilter {
             after: Some(cursor),
-            limit: BATCH,
+            limit: batch,
             ..EventFilter::default()
         };
-        let events = store.list(filter).await?;
+        let events = match bodies {
+            true => store.list_details(filter).await?,
+            false => store.list(filter).await?,
+        };
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(cursor);
         };
@@ -110,7 +117,7 @@ async fn catch_up(
         if any {
             worker.notify_one();
         }
-        if events.len() < BATCH as usize {
+        if events.len() < batch as usize {
             return Ok(cursor);
         }
     }
@@ -150,6 +157,7 @@ mod tests {
         t.rule = Rule {
             source: SourceMatch::parse(source),
             event_type: event_type.map(type_match),
+            filter: Vec::new(),
         };
         t
     }

@@ -180,7 +180,7 @@ pub async fn replay(
             .forwarding
             .targets
             .iter()
-            .filter(|t| t.rule.takes(&e.source, e.event_type.as_deref(), e.status))
+            .filter(|t| t.rule.takes_event(e))
             .map(|t| NewDelivery {
                 event_id: event.id,
                 source: e.source.clone(),

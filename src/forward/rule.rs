@@ -1,11 +1,13 @@
 //! Which events a `[[forward]]` rule takes.
 //!
-//! A rule names one source or `*` for every source, and optionally an event-type pattern with
-//! a trailing `*` (`charge.*`), as the `type` filter of `/api/events` reads it. A rejected
+//! A rule names one source or `*` for every source, optionally an event-type pattern with a
+//! trailing `*` (`charge.*`), as the `type` filter of `/api/events` reads it, and optionally
+//! field conditions in the grammar of `/api/events`' `field` (`search::field`). A rejected
 //! record never matches: it failed verification, so handing it to an application would pass
 //! a forgery on as if hookwatch had vouched for it.
 
-use crate::model::Status;
+use crate::model::{NewEvent, Status};
+use crate::search::FieldFilter;
 use crate::store::TypeMatch;
 
 /// The sources a rule takes.
@@ -27,11 +29,13 @@ impl SourceMatch {
 }
 
 /// The event-selecting part of a `[[forward]]` rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub source: SourceMatch,
     /// `None` takes every type, and events without one.
     pub event_type: Option<TypeMatch>,
+    /// `filter`: conditions on the body or headers, all of which must hold.
+    pub filter: Vec<FieldFilter>,
 }
 
 impl Rule {
@@ -52,6 +56,22 @@ impl Rule {
         };
         source_ok && type_ok
     }
+
+    /// Whether this whole event (with its body and headers when the rule has a `filter`)
+    /// goes to this rule's target.
+    pub fn takes_event(&self, e: &NewEvent) -> bool {
+        self.takes(&e.source, e.event_type.as_deref(), e.status) && self.filter_holds(e)
+    }
+
+    fn filter_holds(&self, e: &NewEvent) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let body = crate::provider::parse_body(e.content_type.as_deref(), &e.body);
+        self.filter
+            .iter()
+            .all(|f| f.matches(body.as_ref(), &e.headers))
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +83,7 @@ mod tests {
         Rule {
             source: SourceMatch::parse(source),
             event_type: event_type.map(type_match),
+            filter: Vec::new(),
         }
     }
 

@@ -45,6 +45,7 @@ impl TargetSettings {
             rule: Rule {
                 source: super::rule::SourceMatch::Any,
                 event_type: None,
+                filter: Vec::new(),
             },
             to: to.to_string(),
             kind: Kind::Http,

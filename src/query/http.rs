@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::stream::{StreamFilter, items};
-use super::{ListParams, ParamError, parse_time, view};
+use super::{ListParams, ParamError, parse_time, select, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
@@ -45,7 +45,14 @@ impl QueryParams for ListParams {
         "until",
         "limit",
         "before",
+        "q",
+        "field",
     ];
+    const REPEATABLE: &'static [&'static str] = &["field"];
+
+    fn repeated(&mut self, _name: &str, values: Vec<String>) {
+        self.field = values;
+    }
 }
 
 impl From<ParamError> for ApiError {
@@ -59,20 +66,11 @@ pub async fn list_events(
     State(state): State<QueryState>,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut filter = params.parse(Utc::now())?;
-    let limit = filter.limit as usize;
-    filter.limit += 1; // one more than asked tells whether another page exists
-    let mut events = state.store.list(filter).await?;
-    let next_before = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|e| e.id)
-    } else {
-        None
-    };
-    let events: Vec<Value> = events.iter().map(view::summary).collect();
-    Ok(Json(
-        json!({ "events": events, "next_before": next_before }),
-    ))
+    let filter = params.parse(Utc::now())?;
+    let fields = params.parse_fields()?;
+    let page = select::page(&state.store, filter, &fields).await?;
+    let events: Vec<Value> = page.events.iter().map(view::summary).collect();
+    Ok(Json(json!({ "events": events, "next_before": page.next })))
 }
 
 /// `GET /api/events/{id}`
@@ -221,6 +219,12 @@ pub struct StreamParams {
     pub status: Option<String>,
     pub signature: Option<String>,
     pub error: Option<String>,
+    /// Replays the stored events received since then first (when not resuming).
+    pub since: Option<String>,
+    pub q: Option<String>,
+    /// Repeatable: set by `repeated`, not by serde.
+    #[serde(skip)]
+    pub field: Vec<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
     pub last_event_id: Option<String>,
@@ -233,10 +237,16 @@ impl QueryParams for StreamParams {
         "status",
         "signature",
         "error",
+        "since",
+        "q",
+        "field",
         "last_event_id",
     ];
-    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] =
-        &[("since", "replaying the stream from a time")];
+    const REPEATABLE: &'static [&'static str] = &["field"];
+
+    fn repeated(&mut self, _name: &str, values: Vec<String>) {
+        self.field = values;
+    }
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
@@ -251,14 +261,20 @@ pub async fn stream(
         status: p.status,
         signature: p.signature,
         error: p.error,
+        since: p.since,
+        q: p.q,
+        field: p.field,
         ..ListParams::default()
     };
-    let filter = StreamFilter::from_list(list.parse(Utc::now())?);
-    let last_id = headers
+    let filter = StreamFilter::from_list(list.parse(Utc::now())?, list.parse_fields()?);
+    let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .or(p.last_event_id.as_deref())
         .and_then(|v| v.trim().parse::<i64>().ok());
+    // `since` without a resume point replays what is stored from then: from the first id on,
+    // the `since` filter picking the events.
+    let last_id = resume.or(filter.since.map(|_| 0));
     // First tell the browser to reconnect after a second (not its default of a few), so a
     // restart of hookwatch leaves only a short gap, which `Last-Event-ID` then fills.
     let reconnect = futures_util::stream::once(async { SseEvent::default().retry(RECONNECT) });

@@ -11,14 +11,18 @@
 //! since=TIME until=TIME  TIME = RFC 3339 (2026-11-28T23:59:59Z) or an age: N s|m|h|d|w (15m, 2h, 7d)
 //! limit=N                1..=1000, default 50
 //! before=ID              keyset cursor: events with a smaller id (the `next_before` of a page)
+//! q=WORDS                full-text search over body text and type (`search::text`)
+//! field=POINTER OP VALUE a condition on a body field or header (`search::field`); repeatable,
+//!                        all must hold
 //! ```
 //!
-//! Any other parameter, or one given twice, is refused before this parser runs (`http::Params`
-//! and each route's list of names); `/api/stream` takes source, type, status, signature and
-//! error. Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
+//! Any other parameter, or one given twice (except `field`), is refused before this parser
+//! runs (`http::Params` and each route's list of names); `/api/stream` takes every one but
+//! before, until and limit. Pure: the current time is passed in. The HTTP handlers live in `query::http`, the JSON
 //! shapes in `query::view`.
 
 pub mod http;
+pub mod select;
 pub mod stream;
 pub mod view;
 
@@ -26,6 +30,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::model::{Signature, Status, is_valid_source_name};
+use crate::search::{FieldFilter, TextQuery};
 use crate::store::{EventFilter, TypeMatch};
 
 /// Default page size.
@@ -62,6 +67,10 @@ pub struct ListParams {
     pub until: Option<String>,
     pub limit: Option<String>,
     pub before: Option<String>,
+    pub q: Option<String>,
+    /// Repeatable, so not read from a query string by serde (`http::QueryParams::repeated`).
+    #[serde(skip)]
+    pub field: Vec<String>,
 }
 
 impl ListParams {
@@ -103,9 +112,35 @@ impl ListParams {
             since: parse_with_now(&self.since, "since", now)?,
             until: parse_with_now(&self.until, "until", now)?,
             before: parse_with(&self.before, "before", |s| s.parse().ok(), "an event id")?,
+            text: non_empty(&self.q)
+                .map(|q| TextQuery::parse(q).map_err(|e| bad("q", e.to_string())))
+                .transpose()?,
             after: None,
             limit,
         })
+    }
+
+    /// Parses the `field` filters; the first malformed one is reported, quoted. An empty one
+    /// does not filter, like any empty parameter.
+    pub fn parse_fields(&self) -> Result<Vec<FieldFilter>, ParamError> {
+        self.field
+            .iter()
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                FieldFilter::parse(text)
+                    .map_err(|e| bad("field", format!("`{}`: {e}", clipped(text))))
+            })
+            .collect()
+    }
+}
+
+/// The most characters of a caller's text an error message repeats.
+const MAX_SHOWN: usize = 64;
+
+fn clipped(text: &str) -> String {
+    match text.char_indices().nth(MAX_SHOWN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -286,10 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn q_and_field_are_parsed_and_bad_ones_name_themselves() {
+        let f = params(&[("q", "card*")]).parse(now()).unwrap();
+        assert_eq!(f.text, Some(TextQuery::parse("card*").unwrap()));
+        let error = params(&[("q", "*")]).parse(now()).unwrap_err();
+        assert_eq!(error.param, "q");
+        let mut p = params(&[]);
+        p.field = vec!["/a=1".into(), "header:X>=2".into()];
+        assert_eq!(p.parse_fields().unwrap().len(), 2);
+        p.field.push("/a=>1".into());
+        let error = p.parse_fields().unwrap_err();
+        assert_eq!(error.param, "field");
+        assert!(error.problem.contains("`/a=>1`"), "{}", error.problem);
+    }
+
+    #[test]
     fn empty_values_do_not_filter() {
-        let f = params(&[("source", ""), ("type", ""), ("error", "")])
-            .parse(now())
-            .unwrap();
-        assert_eq!(f, EventFilter::default());
+        let mut p = params(&[("source", ""), ("type", ""), ("error", ""), ("q", "")]);
+        assert_eq!(p.parse(now()).unwrap(), EventFilter::default());
+        p.field = vec![String::new()];
+        assert_eq!(p.parse_fields().unwrap(), vec![]);
     }
 }

@@ -5,6 +5,10 @@
 //! the last id it saw, so a slow client misses nothing. Knows nothing of SSE; `query::http`
 //! encodes the items.
 //!
+//! Full-text and `field` conditions look at what the summaries on the feed lack (the words,
+//! the body), so a live event that passes the other filters is checked against them by the
+//! store before it is sent.
+//!
 //! Alerts are passed through live (filtered by `source` only; the type filter is about
 //! events). They carry no event id, so they never move the resume point, and they are not
 //! replayed on resume or after a lag: `/api/alerts` lists them.
@@ -12,11 +16,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
+use super::select;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Event, Signature, Status};
+use crate::search::{FieldFilter, TextQuery};
 use crate::store::{EventFilter, Store, TypeMatch};
 
 /// Events fetched from the store per refill.
@@ -30,21 +37,50 @@ pub struct StreamFilter {
     pub status: Option<Status>,
     pub signature: Option<Signature>,
     pub is_error: Option<bool>,
+    /// Only events received since then (a stream that starts with it replays them first).
+    pub since: Option<DateTime<Utc>>,
+    pub text: Option<TextQuery>,
+    pub fields: Vec<FieldFilter>,
 }
 
 impl StreamFilter {
     /// Takes the stream's part of a parsed list filter (the rest does not apply).
-    pub fn from_list(filter: EventFilter) -> StreamFilter {
+    pub fn from_list(filter: EventFilter, fields: Vec<FieldFilter>) -> StreamFilter {
         StreamFilter {
             source: filter.source,
             event_type: filter.event_type,
             status: filter.status,
             signature: filter.signature,
             is_error: filter.is_error,
+            since: filter.since,
+            text: filter.text,
+            fields,
         }
     }
 
-    /// Whether a live event passes the filter; the same rules as the store's list query.
+    /// The store's filter for events after `after`, at most `limit`.
+    fn list(&self, after: i64, limit: u32) -> EventFilter {
+        EventFilter {
+            source: self.source.clone(),
+            event_type: self.event_type.clone(),
+            status: self.status,
+            signature: self.signature,
+            is_error: self.is_error,
+            since: self.since,
+            text: self.text.clone(),
+            after: Some(after),
+            limit,
+            ..EventFilter::default()
+        }
+    }
+
+    /// Whether the filter looks inside events, beyond what a live summary carries.
+    fn searches(&self) -> bool {
+        self.text.is_some() || !self.fields.is_empty()
+    }
+
+    /// Whether a live event passes the filter, leaving out `text` and `fields` (see
+    /// `searches`); the same rules as the store's list query.
     pub fn matches(&self, e: &Event) -> bool {
         let source_ok = self.source.as_ref().is_none_or(|s| *s == e.new.source);
         let type_ok = match (&self.event_type, &e.new.event_type) {
@@ -58,6 +94,7 @@ impl StreamFilter {
             && self.status.is_none_or(|s| s == e.new.status)
             && self.signature.is_none_or(|s| s == e.new.signature)
             && self.is_error.is_none_or(|b| b == e.new.is_error)
+            && self.since.is_none_or(|t| e.new.received_at >= t)
     }
 }
 
@@ -70,6 +107,9 @@ struct State {
     last_id: i64,
     backlog: VecDeque<Event>,
     refill: bool,
+    /// Where the next refill starts when the last one stopped before its page was full
+    /// (`select::page` had read its most candidates).
+    refill_from: Option<i64>,
 }
 
 /// The items one subscriber receives: with `resume_after` (`Last-Event-ID`) first everything
@@ -95,6 +135,7 @@ pub fn items(
         last_id,
         backlog: VecDeque::new(),
         refill,
+        refill_from: None,
     };
     futures_util::stream::unfold(state, |mut s| async move {
         let item = next(&mut s).await?;
@@ -115,6 +156,9 @@ async fn next(s: &mut State) -> Option<FeedItem> {
         match s.receiver.recv().await {
             Ok(FeedItem::Event(event)) => {
                 if event.id <= s.last_id || !s.filter.matches(&event) {
+                    continue;
+                }
+                if s.filter.searches() && !found(s, event.id).await? {
                     continue;
                 }
                 s.last_id = event.id;
@@ -145,24 +189,33 @@ async fn next(s: &mut State) -> Option<FeedItem> {
 /// older items skipped. Ends the stream if the store fails (the client reconnects with
 /// `Last-Event-ID` and resumes).
 async fn refill(s: &mut State) -> Option<()> {
-    let filter = EventFilter {
-        source: s.filter.source.clone(),
-        event_type: s.filter.event_type.clone(),
-        status: s.filter.status,
-        signature: s.filter.signature,
-        is_error: s.filter.is_error,
-        after: Some(s.last_id),
-        limit: REFILL_PAGE,
-        ..EventFilter::default()
-    };
-    match s.store.list(filter).await {
-        Ok(events) => {
-            s.refill = events.len() as u32 == REFILL_PAGE;
-            s.backlog.extend(events);
+    let after = s.refill_from.take().unwrap_or(s.last_id);
+    let filter = s.filter.list(after, REFILL_PAGE);
+    match select::page(&s.store, filter, &s.filter.fields).await {
+        Ok(page) => {
+            s.refill = page.next.is_some();
+            s.refill_from = page.next;
+            s.backlog.extend(page.events);
             Some(())
         }
         Err(error) => {
             tracing::warn!(error = %error, "Stream refill failed; closing the stream.");
+            None
+        }
+    }
+}
+
+/// Whether the store finds live event `id` with the filter's search and field conditions.
+/// Ends the stream if the store fails, like a failed refill.
+async fn found(s: &State, id: i64) -> Option<bool> {
+    let filter = EventFilter {
+        before: Some(id + 1),
+        ..s.filter.list(id - 1, 1)
+    };
+    match select::page(&s.store, filter, &s.filter.fields).await {
+        Ok(page) => Some(!page.events.is_empty()),
+        Err(error) => {
+            tracing::warn!(error = %error, "Stream search failed; closing the stream.");
             None
         }
     }

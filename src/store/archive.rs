@@ -20,7 +20,7 @@ pub(crate) fn page_query(
     filter: &EventFilter,
     placeholder: fn(usize) -> String,
 ) -> (String, Vec<SqlValue>) {
-    let (clause, values) = where_clause(filter, placeholder);
+    let (clause, values) = where_clause(filter, &placeholder, "id", None);
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, b.headers, b.body FROM events e JOIN bodies b USING (id)
          {clause} ORDER BY id ASC LIMIT {}",
@@ -34,7 +34,7 @@ pub(crate) fn count_query(
     filter: &EventFilter,
     placeholder: fn(usize) -> String,
 ) -> (String, Vec<SqlValue>) {
-    let (clause, values) = where_clause(filter, placeholder);
+    let (clause, values) = where_clause(filter, &placeholder, "id", None);
     (format!("SELECT count(*) FROM events {clause}"), values)
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::{Signature, Status};
+use crate::search::TextQuery;
 
 /// How the `type` filter matches: exactly, or by prefix (`charge.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct EventFilter {
     pub is_error: Option<bool>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Full-text search: every term in the event's type or body text.
+    pub text: Option<TextQuery>,
     /// Keyset cursor: only ids below this one (newest-first paging).
     pub before: Option<i64>,
     /// Only ids above this one, returned oldest first (resuming a live stream).
@@ -39,6 +42,7 @@ impl Default for EventFilter {
             is_error: None,
             since: None,
             until: None,
+            text: None,
             before: None,
             after: None,
             limit: 50,

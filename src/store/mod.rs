@@ -14,6 +14,7 @@ mod forward_sql;
 mod postgres;
 mod prune;
 mod rollup;
+mod search;
 mod session;
 mod sql;
 mod sqlite;
@@ -168,8 +169,27 @@ impl Store {
     /// Event summaries matching the filter, newest first (oldest first with `after`).
     pub async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
         match &self.0 {
-            Backend::Sqlite(s) => s.list(filter).await,
-            Backend::Postgres(s) => s.list(filter).await,
+            Backend::Sqlite(s) => s.list(filter, false).await,
+            Backend::Postgres(s) => s.list(filter, false).await,
+        }
+    }
+
+    /// Whether `list` checks the order of a search's phrases itself. When it does not, its
+    /// answer holds every event with a phrase's words, and the caller checks their order
+    /// (`search::TextQuery::phrases_occur`).
+    pub fn checks_phrases(&self) -> bool {
+        match &self.0 {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(_) => false,
+        }
+    }
+
+    /// Like `list`, with each event's headers and body: candidates for filters that look
+    /// inside them (`field`).
+    pub async fn list_details(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
+        match &self.0 {
+            Backend::Sqlite(s) => s.list(filter, true).await,
+            Backend::Postgres(s) => s.list(filter, true).await,
         }
     }
 

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::search::{Dialect, order};
 use super::{EventFilter, Stats, TypeMatch};
 use crate::model::{Event, NewEvent, Provider, Signature, Status};
 
@@ -67,10 +68,13 @@ pub mod alert_notice {
 }
 
 /// Builds `WHERE …` (or an empty string) for the filter; `placeholder(n)` renders the n-th
-/// (1-based) parameter.
+/// (1-based) parameter, `id` is the column ids are paged by, `search` the condition of a
+/// full-text search (with `?` for its value) when there is one.
 pub fn where_clause(
     filter: &EventFilter,
-    placeholder: fn(usize) -> String,
+    placeholder: &dyn Fn(usize) -> String,
+    id: &str,
+    search: Option<(&str, String)>,
 ) -> (String, Vec<SqlValue>) {
     let mut parts: Vec<String> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
@@ -81,6 +85,9 @@ pub fn where_clause(
         }
         None => parts.push(sql.to_string()),
     };
+    if let Some((sql, value)) = search {
+        push(sql, Some(SqlValue::Text(value)));
+    }
     if let Some(source) = &filter.source {
         push("source = ?", Some(SqlValue::Text(source.clone())));
     }
@@ -124,10 +131,10 @@ pub fn where_clause(
         );
     }
     if let Some(before) = filter.before {
-        push("id < ?", Some(SqlValue::Int(before)));
+        push(&format!("{id} < ?"), Some(SqlValue::Int(before)));
     }
     if let Some(after) = filter.after {
-        push("id > ?", Some(SqlValue::Int(after)));
+        push(&format!("{id} > ?"), Some(SqlValue::Int(after)));
     }
     if parts.is_empty() {
         return (String::new(), values);
@@ -153,19 +160,16 @@ pub fn detail_query(id: &str) -> String {
     )
 }
 
-/// The list query for a filter (newest first; oldest first with `after`) and its values.
-pub fn list_query(
-    filter: &EventFilter,
-    placeholder: fn(usize) -> String,
-) -> (String, Vec<SqlValue>) {
-    let (clause, values) = where_clause(filter, placeholder);
-    let order = if filter.after.is_some() {
-        "ASC"
-    } else {
-        "DESC"
-    };
+/// The list query for a filter (newest first; oldest first with `after`) and its values;
+/// with `bodies`, each row also has the headers and body (read with `detail`).
+pub fn list_query(filter: &EventFilter, dialect: Dialect, bodies: bool) -> (String, Vec<SqlValue>) {
+    let (with, from, id) = dialect.from(filter, bodies);
+    let search = filter.text.as_ref().map(|q| dialect.matching(q));
+    let (clause, values) = where_clause(filter, &|n| dialect.placeholder(n), id, search);
+    let order = order(filter);
+    let extra = if bodies { ", b.headers, b.body" } else { "" };
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {clause} ORDER BY id {order} LIMIT {}",
+        "{with}SELECT {SUMMARY_COLUMNS}{extra} FROM {from} {clause} ORDER BY {id} {order} LIMIT {}",
         filter.limit
     );
     (sql, values)
@@ -259,7 +263,7 @@ mod tests {
 
     #[test]
     fn an_empty_filter_has_no_where_clause() {
-        let (sql, values) = where_clause(&EventFilter::default(), numbered);
+        let (sql, values) = where_clause(&EventFilter::default(), &numbered, "id", None);
         assert_eq!(sql, "");
         assert!(values.is_empty());
     }
@@ -272,7 +276,7 @@ mod tests {
             before: Some(10),
             ..EventFilter::default()
         };
-        let (sql, values) = where_clause(&filter, numbered);
+        let (sql, values) = where_clause(&filter, &numbered, "id", None);
         assert_eq!(
             sql,
             "WHERE source = ?1 AND substr(event_type, 1, 7) = ?2 AND id < ?3"

@@ -172,6 +172,51 @@ async fn an_event_arrives_byte_exact_with_its_method_headers_and_query_and_its_s
 }
 
 #[tokio::test]
+async fn a_rule_with_a_filter_takes_only_the_events_every_condition_holds_for() {
+    let target = Target::start(Reply::Status(200)).await;
+    let toml = format!(
+        "[[forward]]\nsource = \"*\"\nto = \"{}\"\n\
+         filter = [\"/data/amount>=1000\", \"header:x-kind=live\"]\n",
+        target.url("/t")
+    );
+    let app = spawn_app_with(&toml).await;
+    let send = |body: &'static str, live: bool| {
+        let app = &app;
+        async move {
+            let mut headers = vec![("content-type", "application/json")];
+            if live {
+                headers.push(("x-kind", "live"));
+            }
+            let response = app.post("shop", &headers, body).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let small = send(r#"{"data":{"amount":5}}"#, true).await;
+    send(r#"{"data":{"amount":2000}}"#, false).await;
+    let big = send(r#"{"data":{"amount":"2500"}}"#, true).await;
+    let later = send(r#"{"data":{"amount":1000}}"#, true).await;
+    let got = target.wait_for(2).await;
+    let mut ids: Vec<i64> = got.iter().map(|r| r.event_id()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![big, later],
+        "only events every condition holds for"
+    );
+    let replay = app
+        .client
+        .post(app.url(&format!("/api/events/{small}/replay")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 409, "no rule takes it");
+    assert_eq!(target.received().len(), 2);
+}
+
+#[tokio::test]
 async fn a_rejected_event_is_never_forwarded_and_a_type_rule_takes_only_its_types() {
     let target = Target::start(Reply::Status(200)).await;
     let toml = format!(
@@ -340,6 +385,8 @@ fn a_loop_or_a_target_hookwatch_cannot_send_to_stops_start_up_naming_the_key() {
         ("timeout_secs = 0", "forward[0].timeout_secs"),
         ("rate_per_sec = -1", "forward[0].rate_per_sec"),
         ("resign = true", "forward[0].resign"),
+        ("filter = [\"/a=>1\"]", "forward[0].filter"),
+        ("filter = [\"nothing\"]", "forward[0].filter"),
         ("surprise = 1", "surprise"),
     ] {
         let toml =

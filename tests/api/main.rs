@@ -38,6 +38,7 @@ mod raw_http;
 mod read_api;
 mod readme;
 mod responses;
+mod search;
 mod signatures;
 mod slow_clients;
 mod small_commands;

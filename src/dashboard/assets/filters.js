@@ -1,9 +1,9 @@
-// The "Find" form: filters for source, type (with a trailing *), status, signature, errors
-// only and time range, kept in the URL's query string so a view can be shared.
+// The "Find" form: full-text search, filters for source, type (with a trailing *), status,
+// signature, errors only and time range, kept in the URL's query string so a view can be shared.
 
 import { $ } from "./dom.js";
 
-export const FIELDS = ["source", "type", "status", "signature", "error", "since", "until"];
+export const FIELDS = ["q", "source", "type", "status", "signature", "error", "since", "until"];
 
 /** The filters in the current URL. */
 export function fromUrl() {
@@ -63,9 +63,10 @@ export function listQuery(filters, before, limit = 100) {
   return params.toString();
 }
 
-/** The query string for `/api/stream` (the stream filters by source and type itself). */
+/** The query string for `/api/stream` (the stream applies the search, source and type). */
 export function streamQuery(filters) {
   const params = new URLSearchParams();
+  if (filters.q) params.set("q", filters.q);
   if (filters.source) params.set("source", filters.source);
   if (filters.type) params.set("type", filters.type);
   return params.toString();

@@ -14,6 +14,7 @@ use super::batch::IDS_LOCK;
 use super::read::Bind;
 use super::{PgStore, rollup, unavailable};
 use crate::model::Event;
+use crate::search::text::distinct_words;
 use crate::store::archive::{INSERT_BODY, INSERT_EVENT, count_query, page_query, stored_text};
 use crate::store::rollup::Rollups;
 use crate::store::sql::{detail, dollar_placeholders};
@@ -104,6 +105,12 @@ async fn insert_all(
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let insert = tx.prepare(&dollar_placeholders(INSERT_EVENT)).await?;
     let body = tx.prepare(&dollar_placeholders(INSERT_BODY)).await?;
+    let words = tx
+        .prepare(
+            "INSERT INTO event_words (id, doc) \
+             VALUES ($1, array_to_tsvector(string_to_array($2, ' '))) ON CONFLICT DO NOTHING",
+        )
+        .await?;
     let mut added = Vec::with_capacity(events.len());
     for e in events {
         let n = &e.new;
@@ -138,6 +145,8 @@ async fn insert_all(
             == 1;
         if inserted {
             tx.execute(&body, &[&e.id, &headers, &n.body]).await?;
+            let text = distinct_words(n.event_type.as_deref(), &n.body);
+            tx.execute(&words, &[&e.id, &text]).await?;
             rollups.add_imported(e);
         }
         added.push(inserted);

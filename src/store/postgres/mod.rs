@@ -181,8 +181,12 @@ impl PgStore {
             .map_err(unavailable)
     }
 
-    pub(super) async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
-        read::list(&*self.client().await?, &filter)
+    pub(super) async fn list(
+        &self,
+        filter: EventFilter,
+        bodies: bool,
+    ) -> Result<Vec<Event>, StoreError> {
+        read::list(&*self.client().await?, &filter, bodies)
             .await
             .map_err(unavailable)
     }

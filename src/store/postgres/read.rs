@@ -14,6 +14,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::model::Event;
+use crate::store::search::{Dialect, Reach};
 use crate::store::sql::{
     Columns, SUMMARY_COLUMNS, SqlValue, add_rollup, detail, detail_query, list_query, micros,
     minute_time, rate_from_minute, summary,
@@ -28,12 +29,37 @@ pub(super) async fn get(client: &ClientWrapper, id: i64) -> PgResult<Option<Even
     row.as_ref().map(detail).transpose()
 }
 
-pub(super) async fn list(client: &ClientWrapper, filter: &EventFilter) -> PgResult<Vec<Event>> {
-    let (sql, values) = list_query(filter, |n| format!("${n}"));
+/// Summaries, or with `bodies` whole events, matching the filter. A search first reads the
+/// newest events only, then the whole index when that leaves the page short (`Reach`).
+pub(super) async fn list(
+    client: &ClientWrapper,
+    filter: &EventFilter,
+    bodies: bool,
+) -> PgResult<Vec<Event>> {
+    if filter.text.is_none() {
+        return list_with(client, filter, bodies, Reach::All).await;
+    }
+    let recent = list_with(client, filter, bodies, Reach::Recent).await?;
+    if recent.len() as u32 >= filter.limit {
+        return Ok(recent);
+    }
+    list_with(client, filter, bodies, Reach::All).await
+}
+
+async fn list_with(
+    client: &ClientWrapper,
+    filter: &EventFilter,
+    bodies: bool,
+    reach: Reach,
+) -> PgResult<Vec<Event>> {
+    let (sql, values) = list_query(filter, Dialect::Postgres(reach), bodies);
     let binds: Vec<Bind> = values.into_iter().map(Bind).collect();
     let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as _).collect();
     let rows = client.query(&sql, &params).await?;
-    rows.iter().map(summary).collect()
+    match bodies {
+        true => rows.iter().map(detail).collect(),
+        false => rows.iter().map(summary).collect(),
+    }
 }
 
 /// Summaries of the events after `after`, oldest first, at most `limit`: what the listener

@@ -172,6 +172,46 @@ const MIGRATIONS: &[&str] = &[
         event_id BIGINT NOT NULL
     );
     "#,
+    // 8: full-text search (`q`). Each event's distinct words (`search::text::distinct_words`:
+    // of its type and its body's text, split and lower-cased by hookwatch) as a tsvector
+    // without positions, in a table of their own so event rows stay narrow, with a GIN index.
+    // The batch statement adds an event's words with the event. Existing events are indexed
+    // here: the same words, cut by a regular expression (the `simple` configuration: no
+    // stemming, no stop words); a body that is not UTF-8 gives only its type's words. Whatever deletes events (retention,
+    // prune) deletes their words with them, by a statement-level trigger (one DELETE per
+    // statement, not per row).
+    r#"
+    CREATE TABLE event_words (
+        id  BIGINT PRIMARY KEY,
+        doc TSVECTOR NOT NULL
+    );
+    CREATE FUNCTION pg_temp.hookwatch_words(event_type TEXT, body BYTEA) RETURNS TSVECTOR
+    LANGUAGE plpgsql AS $words$
+    DECLARE text_of TEXT := COALESCE(event_type, '');
+    BEGIN
+        BEGIN
+            text_of := text_of || ' ' || convert_from(body, 'UTF8');
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+        RETURN strip(to_tsvector('simple', left(trim(regexp_replace(lower(text_of),
+            '[^[:alnum:]]+', ' ', 'g')), 262144)));
+    END
+    $words$;
+    INSERT INTO event_words (id, doc)
+        SELECT e.id, pg_temp.hookwatch_words(e.event_type, b.body)
+        FROM events e JOIN bodies b USING (id);
+    DROP FUNCTION pg_temp.hookwatch_words(TEXT, BYTEA);
+    CREATE INDEX event_words_doc ON event_words USING gin (doc);
+    CREATE FUNCTION hookwatch_forget_words() RETURNS TRIGGER LANGUAGE plpgsql AS $forget$
+    BEGIN
+        DELETE FROM event_words WHERE id IN (SELECT id FROM gone);
+        RETURN NULL;
+    END
+    $forget$;
+    CREATE TRIGGER event_words_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_words();
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

@@ -92,6 +92,7 @@ pub(super) fn import(
         ])? == 1;
         if inserted {
             body.execute(params![e.id, headers, n.body])?;
+            super::writer::index_words(tx, e.id, n)?;
             rollups.add_imported(e);
         }
         added.push(inserted);

@@ -208,8 +208,12 @@ impl SqliteStore {
         self.read(move |c| read::get(c, id)).await
     }
 
-    pub(super) async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
-        self.read(move |c| read::list(c, &filter)).await
+    pub(super) async fn list(
+        &self,
+        filter: EventFilter,
+        bodies: bool,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| read::list(c, &filter, bodies)).await
     }
 
     pub(super) async fn stats(&self, since: Option<DateTime<Utc>>) -> Result<Stats, StoreError> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::model::Event;
+use crate::store::search::Dialect;
 use crate::store::sql::{
     Columns, SqlValue, add_rollup, detail, detail_query, list_query, micros, minute_time,
     rate_from_minute, summary,
@@ -18,14 +19,22 @@ pub(super) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Event>>
         .optional()
 }
 
-pub(super) fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<Event>> {
-    let (sql, values) = list_query(filter, |n| format!("?{n}"));
+/// Summaries, or with `bodies` whole events, matching the filter.
+pub(super) fn list(
+    conn: &Connection,
+    filter: &EventFilter,
+    bodies: bool,
+) -> rusqlite::Result<Vec<Event>> {
+    let (sql, values) = list_query(filter, Dialect::Sqlite, bodies);
     let params = values.into_iter().map(|v| match v {
         SqlValue::Text(t) => rusqlite::types::Value::Text(t),
         SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
     });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params), |row| summary(row))?;
+    let rows = stmt.query_map(params_from_iter(params), |row| match bodies {
+        true => detail(row),
+        false => summary(row),
+    })?;
     rows.collect()
 }
 
@@ -113,5 +122,41 @@ impl Columns for Row<'_> {
     /// SQLite has no booleans: flags are stored as 0 or 1.
     fn flag(&self, index: usize) -> rusqlite::Result<bool> {
         Ok(self.get::<_, i64>(index)? != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::TextQuery;
+
+    /// The steps SQLite plans for a list query.
+    fn plan(filter: &EventFilter) -> String {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn).unwrap();
+        let (sql, values) = list_query(filter, Dialect::Sqlite, false);
+        let params = values.into_iter().map(|v| match v {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+        });
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn a_search_walks_the_full_text_index_newest_first_without_sorting() {
+        let filter = EventFilter {
+            text: Some(TextQuery::parse("card").unwrap()),
+            source: Some("stripe".into()),
+            before: Some(1000),
+            ..EventFilter::default()
+        };
+        let plan = plan(&filter);
+        assert!(plan.starts_with("SCAN events_fts VIRTUAL TABLE"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        assert!(plan.contains("events USING INTEGER PRIMARY KEY"), "{plan}");
     }
 }

@@ -144,6 +144,24 @@ const MIGRATIONS: &[&str] = &[
         event_id INTEGER NOT NULL
     );
     "#,
+    // 7: full-text search (`q`). An FTS5 index of each event's type and body text
+    // (`search::text::indexed_text`), keyed by event id, its tokenizer cutting words at every
+    // character that is not a letter or digit and folding case. Contentless, so no second
+    // copy of the text is kept, with deletes allowed so removing an event can remove its
+    // words. The writer adds an event's text in the transaction that stores it; existing
+    // events are indexed here. Whatever deletes an
+    // event (retention, prune) deletes its words with it, by the trigger.
+    r#"
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        doc, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    CREATE TRIGGER events_fts_forget AFTER DELETE ON events BEGIN
+        DELETE FROM events_fts WHERE rowid = OLD.id;
+    END;
+    INSERT INTO events_fts (rowid, doc)
+        SELECT e.id, COALESCE(e.event_type, '') || ' ' || CAST(b.body AS TEXT)
+        FROM events e JOIN bodies b USING (id);
+    "#,
 ];
 
 /// Brings the database up to the newest version.

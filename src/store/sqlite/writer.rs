@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::model::{Alert, Event, NewAlert, NewEvent};
+use crate::search::text::indexed_text;
 use crate::store::prune::Prune;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
@@ -271,7 +272,7 @@ fn find_original(
     .optional()
 }
 
-/// Inserts the event and its body; `None` when it is a redelivery of a received event.
+/// Inserts the event, its body and its words (the full-text index); `None` when it is a redelivery of a received event.
 fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>> {
     let inserted = tx.prepare_cached(
         "INSERT INTO events (source, received_at, method, path, query, remote_addr, content_type,
@@ -305,7 +306,17 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>>
     let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id, headers, e.body])?;
+    index_words(tx, id, e)?;
     Ok(Some(id))
+}
+
+/// Adds a stored event's type and body text to the full-text index (`q`).
+pub(super) fn index_words(tx: &Transaction, id: i64, e: &NewEvent) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events_fts (rowid, doc) VALUES (?1, COALESCE(?2, '') || ' ' || ?3)",
+    )?
+    .execute(params![id, e.event_type, indexed_text(&e.body)])?;
+    Ok(())
 }
 
 /// Writes a batch's rollups: one upsert per minute/source/type row and per source row.

@@ -10,3 +10,4 @@ mod hostile;
 mod links;
 mod live;
 mod polish;
+mod search;
