@@ -36,6 +36,7 @@
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
 //! - [`logs`]: the log's format and filter, from the environment.
+//! - [`metrics`]: the counters behind `/metrics`, one registry per instance.
 
 pub mod alert;
 pub mod app;
@@ -50,6 +51,7 @@ pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod logs;
+pub mod metrics;
 pub mod model;
 pub mod provider;
 pub mod query;

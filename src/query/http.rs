@@ -22,6 +22,7 @@ use super::{ListParams, ParamError, parse_time, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What the read handlers need from the app.
@@ -32,6 +33,8 @@ pub struct QueryState {
     pub sources: Arc<BTreeMap<String, SourceSettings>>,
     /// Cancelled at shutdown so open streams end and the server can stop.
     pub shutdown: CancellationToken,
+    /// Counts the open streams.
+    pub metrics: Metrics,
 }
 
 impl QueryParams for ListParams {
@@ -265,6 +268,11 @@ pub async fn stream(
         )
         .map(Ok)
         .take_until(state.shutdown.cancelled_owned());
+    // Counted while the response's stream lives: the guard goes with it.
+    let open = state.metrics.stream_opened();
+    let events = events.inspect(move |_| {
+        let _ = &open;
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -17,6 +17,7 @@ mod forged;
 mod ingest;
 mod load;
 mod logs;
+mod metrics;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
