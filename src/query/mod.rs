@@ -49,18 +49,28 @@ fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
 }
 
 /// The raw list parameters as they arrive in a query string or on the command line.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// A source name.
     pub source: Option<String>,
+    /// An event type; a trailing `*` matches a prefix (`charge.*`).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// `received` or `rejected`.
     pub status: Option<String>,
+    /// `valid`, `invalid`, `missing` or `unverified`.
     pub signature: Option<String>,
+    /// `true` or `false`.
     pub error: Option<String>,
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
     pub since: Option<String>,
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
     pub until: Option<String>,
+    /// 1 to 1000; 50 when not given.
     pub limit: Option<String>,
+    /// The keyset cursor: the previous page's `next_before`.
     pub before: Option<String>,
 }
 
@@ -158,7 +168,8 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
-    parse_age(text).map(|age| now - age)
+    // An age reaching before the calendar's start is refused, not a panic.
+    parse_age(text).and_then(|age| now.checked_sub_signed(age))
 }
 
 /// `N` followed by `s`, `m`, `h` or `d`.
@@ -213,6 +224,12 @@ mod tests {
         assert_eq!(parse_age("7x"), None);
         assert_eq!(parse_age("h"), None);
         assert_eq!(parse_age("-1m"), None);
+    }
+
+    #[test]
+    fn an_age_older_than_the_calendar_is_refused() {
+        assert_eq!(parse_time("999999999d", now()), None);
+        assert!(parse_time("36500d", now()).is_some());
     }
 
     #[test]
