@@ -37,6 +37,7 @@
 //! - [`cli`]: the commands.
 //! - [`logs`]: the log's format and filter, from the environment.
 //! - [`metrics`]: the counters behind `/metrics`, one registry per instance.
+//! - [`openapi`]: the OpenAPI document of the routes, `/openapi.json` and `/docs`.
 
 pub mod alert;
 pub mod app;
@@ -53,6 +54,7 @@ pub mod ingest;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod provider;
 pub mod query;
 pub mod redact;

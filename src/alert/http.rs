@@ -14,9 +14,12 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// The most one answer holds.
 pub const MAX_LIMIT: u32 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertParams {
+    /// 1 to 1000; 50 when not given.
+    #[param(schema_with = crate::openapi::schemas::limit)]
     pub limit: Option<String>,
 }
 
@@ -37,6 +40,14 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
 }
 
 /// `GET /api/alerts`
+#[utoipa::path(get, path = "/api/alerts", tag = "read",
+    params(AlertParams),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = crate::openapi::schemas::AlertList),
+        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn list(
     State(store): State<Store>,
     Params(params): Params<AlertParams>,

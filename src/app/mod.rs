@@ -33,6 +33,7 @@ use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
 use crate::metrics::{Metrics, http as metrics_http};
+use crate::openapi::http as openapi_http;
 use crate::query::http::{self as query_http, QueryState};
 use crate::store::{self, Store, StoreError, StoreSettings};
 
@@ -177,6 +178,9 @@ pub fn router(
         .route("/api/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .route("/healthz", get(query_http::healthz))
+        .route("/openapi.json", get(openapi_http::document))
+        .route("/docs", get(openapi_http::page))
+        .route("/docs/docs.js", get(openapi_http::script))
         .with_state(query);
     let enrich_api = Router::new()
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))

@@ -189,7 +189,17 @@ async fn asset(
 }
 
 /// `GET /api/meta`: what the page needs to know about the server, never a secret.
-async fn meta(State(state): State<DashboardState>, _: Params<NoParams>) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/api/meta", tag = "read",
+    responses(
+        (status = 200, description = "What the dashboard needs to know about the server",
+            body = crate::openapi::schemas::Meta),
+        (status = 400, description = "A query parameter (none is taken)", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+    ))]
+pub async fn meta(
+    State(state): State<DashboardState>,
+    _: Params<NoParams>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "insecure": state.insecure,
         "auth": state.auth.enabled(),

@@ -22,6 +22,19 @@ pub struct EnrichState {
 }
 
 /// `POST /api/events/{id}/enrich`
+#[utoipa::path(post, path = "/api/events/{id}/enrich", tag = "read",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The enrichment document, also stored with the event",
+            body = Object),
+        (status = 400, description = "Not an event id", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "A cookie request from another origin", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No such event", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "Enrichment is not configured, or the event was rejected",
+            body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn enrich_event(
     State(state): State<EnrichState>,
     Path(id): Path<String>,

@@ -10,6 +10,13 @@ use super::Metrics;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The scrape handler.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Every metric in the Prometheus text format",
+            content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 401, description = "No or a wrong token",
+            body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render())
 }

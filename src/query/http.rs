@@ -24,6 +24,7 @@ use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use utoipa::IntoParams;
 
 /// What the read handlers need from the app.
 #[derive(Clone)]
@@ -58,6 +59,14 @@ impl From<ParamError> for ApiError {
 }
 
 /// `GET /api/events`
+#[utoipa::path(get, path = "/api/events", tag = "read",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of event summaries", body = crate::openapi::schemas::EventPage),
+        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn list_events(
     State(state): State<QueryState>,
     Params(params): Params<ListParams>,
@@ -79,6 +88,15 @@ pub async fn list_events(
 }
 
 /// `GET /api/events/{id}`
+#[utoipa::path(get, path = "/api/events/{id}", tag = "read",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The whole event", body = crate::openapi::schemas::EventDetail),
+        (status = 400, description = "Not an event id, or a query parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No such event", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn get_event(
     State(state): State<QueryState>,
     Path(id): Path<String>,
@@ -90,6 +108,16 @@ pub async fn get_event(
 
 /// `GET /api/events/{id}/raw`: the exact bytes with the original content type, as an
 /// attachment so a hostile body can never run in hookwatch's origin.
+#[utoipa::path(get, path = "/api/events/{id}/raw", tag = "read",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The body's exact bytes with the original Content-Type",
+            content_type = "*/*", body = serde_json::Value),
+        (status = 400, description = "Not an event id, or a query parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No such event", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn get_raw(
     State(state): State<QueryState>,
     Path(id): Path<String>,
@@ -133,9 +161,12 @@ async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiEr
 }
 
 /// Parameters of `/api/stats`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<crate::openapi::schemas::Time>)]
     pub since: Option<String>,
 }
 
@@ -144,6 +175,14 @@ impl QueryParams for StatsParams {
 }
 
 /// `GET /api/stats`
+#[utoipa::path(get, path = "/api/stats", tag = "read",
+    params(StatsParams),
+    responses(
+        (status = 200, description = "Totals", body = crate::openapi::schemas::Stats),
+        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn stats(
     State(state): State<QueryState>,
     Params(p): Params<StatsParams>,
@@ -160,6 +199,13 @@ pub async fn stats(
 }
 
 /// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
+#[utoipa::path(get, path = "/api/sources", tag = "read",
+    responses(
+        (status = 200, description = "One row per source", body = crate::openapi::schemas::SourceList),
+        (status = 400, description = "A query parameter (none is taken)", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn sources(
     State(state): State<QueryState>,
     _: Params<NoParams>,
@@ -194,6 +240,11 @@ pub async fn sources(
 }
 
 /// `GET /healthz`: no token needed; 503 when the store cannot answer.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "The store answers", body = crate::openapi::schemas::Health),
+        (status = 503, description = "The store is unreachable", body = crate::openapi::schemas::Health),
+    ))]
 pub async fn healthz(State(state): State<QueryState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
@@ -212,14 +263,24 @@ pub async fn healthz(State(state): State<QueryState>) -> Response {
 const RECONNECT: Duration = Duration::from_secs(1);
 
 /// Parameters of `/api/stream`: the list filters that apply to events still to come.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
+    /// A source name.
+    #[param(pattern = "^[A-Za-z0-9._-]{0,64}$")]
     pub source: Option<String>,
+    /// An event type; a trailing `*` matches a prefix (`charge.*`).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// `received` or `rejected`.
+    #[param(pattern = "^(received|rejected)?$")]
     pub status: Option<String>,
+    /// `valid`, `invalid`, `missing` or `unverified`.
+    #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
+    /// `true` or `false`.
+    #[param(schema_with = crate::openapi::schemas::flag)]
     pub error: Option<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
@@ -240,6 +301,16 @@ impl QueryParams for StreamParams {
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
+#[utoipa::path(get, path = "/api/stream", tag = "read",
+    params(StreamParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `event: webhook` (an event summary, \
+            `id:` its id) and `event: alert`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+    ))]
 pub async fn stream(
     State(state): State<QueryState>,
     Params(p): Params<StreamParams>,

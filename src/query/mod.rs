@@ -54,23 +54,31 @@ fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// A source name.
+    #[param(pattern = "^[A-Za-z0-9._-]{0,64}$")]
     pub source: Option<String>,
     /// An event type; a trailing `*` matches a prefix (`charge.*`).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// `received` or `rejected`.
+    #[param(pattern = "^(received|rejected)?$")]
     pub status: Option<String>,
     /// `valid`, `invalid`, `missing` or `unverified`.
+    #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
     /// `true` or `false`.
+    #[param(schema_with = crate::openapi::schemas::flag)]
     pub error: Option<String>,
     /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<crate::openapi::schemas::Time>)]
     pub since: Option<String>,
     /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<crate::openapi::schemas::Time>)]
     pub until: Option<String>,
     /// 1 to 1000; 50 when not given.
+    #[param(schema_with = crate::openapi::schemas::limit)]
     pub limit: Option<String>,
     /// The keyset cursor: the previous page's `next_before`.
+    #[param(schema_with = crate::openapi::schemas::event_id)]
     pub before: Option<String>,
 }
 

@@ -18,6 +18,7 @@ mod ingest;
 mod load;
 mod logs;
 mod metrics;
+mod openapi;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;
