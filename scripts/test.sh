@@ -2,8 +2,9 @@
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
 # openssl for the PostgreSQL TLS tests' certificates, systemd-analyze for
-# checking contrib/hookwatch.service, python3 for the fixtures' signer. Safe
-# to run again; it installs only what is missing.
+# checking contrib/hookwatch.service, python3 for the fixtures' signer, and
+# openapi-spec-validator and schemathesis (in a virtual environment under target/) for the
+# API document's tests. Safe to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +28,21 @@ ensure_command() {
   fi
 }
 
+# The Python tools the API document's tests run (tests/api/openapi.rs finds them here).
+ensure_python_tools() {
+  local venv=target/pytools
+  if [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ]; then return; fi
+  echo "installing schemathesis and openapi-spec-validator in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0"
+}
+
 ensure_postgres
 ensure_command chromium chromium "the browser tests"
 ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
 ensure_command systemd-analyze systemd "the systemd unit check"
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
+ensure_python_tools
 
 # The code must stay formatted and lint-free; both are quick next to the tests.
 cargo fmt --check
