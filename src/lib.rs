@@ -9,8 +9,9 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router)
-//!               → ingest · query · dashboard · enrich · alert (features; each has its http.rs)
+//!               → ingest · query · dashboard · enrich · alert · openapi (features; each has its http.rs)
 //!                   → verify · provider · auth · feed · store (logic and storage)
+//!                   → metrics (counters every layer records into)
 //!                       → model (plain data, no I/O)
 //! ```
 //!
