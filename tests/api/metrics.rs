@@ -53,6 +53,14 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
 }
 
+/// One sample of a server started without a token, scraped now.
+pub async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = response.text().await.unwrap();
+    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    value(&scrape, name, labels)
+}
+
 fn webhooks(scrape: &Scrape, source: &str, outcome: &str) -> Option<f64> {
     let labels = [("source", source), ("outcome", outcome)];
     value(scrape, "hookwatch_webhooks_total", &labels)
