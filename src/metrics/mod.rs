@@ -11,6 +11,7 @@
 //! Never a secret or a URL. Depends on nothing else of hookwatch.
 
 pub mod http;
+mod names;
 mod sources;
 
 use std::sync::Arc;
@@ -23,6 +24,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use names::{
+    ALERTS, ENRICHMENT_CALLS, FORWARD_ATTEMPTS, FORWARD_PENDING, SIGNATURE_CHECKS, SINK_FAILURES,
+    WEBHOOKS, describe_empty,
+};
 pub use sources::{INVALID_SOURCE, MAX_UNCONFIGURED_SOURCES, OTHER_SOURCE, SourceMetrics};
 use sources::{SignatureFamily, SourceCache, WebhookFamily};
 
@@ -115,16 +120,9 @@ impl Metrics {
         let mut registry = Registry::default();
         let webhooks = WebhookFamily::default();
         let signatures = SignatureFamily::default();
-        registry.register(
-            "hookwatch_webhooks",
-            "Deliveries by source and outcome",
-            webhooks.clone(),
-        );
-        registry.register(
-            "hookwatch_signature_checks",
-            "Signature checks by source and result",
-            signatures.clone(),
-        );
+        registry.register(WEBHOOKS.name, WEBHOOKS.help, webhooks.clone());
+        let checks = &SIGNATURE_CHECKS;
+        registry.register(checks.name, checks.help, signatures.clone());
         let ingest_duration = Histogram::new(SECONDS_BUCKETS);
         registry.register_with_unit(
             "hookwatch_ingest_duration",
@@ -230,31 +228,18 @@ impl Metrics {
 
 fn register_the_rest(mut inner: Inner) -> Inner {
     let registry = &mut inner.registry;
+    let (attempts, pending) = (&FORWARD_ATTEMPTS, &FORWARD_PENDING);
+    registry.register(attempts.name, attempts.help, inner.forward_attempts.clone());
+    registry.register(pending.name, pending.help, inner.forward_pending.clone());
+    let (enrichment, alerts) = (&ENRICHMENT_CALLS, &ALERTS);
     registry.register(
-        "hookwatch_forward_attempts",
-        "Forwarding attempts by target and result",
-        inner.forward_attempts.clone(),
-    );
-    registry.register(
-        "hookwatch_forward_pending",
-        "Events waiting to be forwarded, by target",
-        inner.forward_pending.clone(),
-    );
-    registry.register(
-        "hookwatch_enrichment_calls",
-        "Enrichments by result",
+        enrichment.name,
+        enrichment.help,
         inner.enrichment_calls.clone(),
     );
-    registry.register(
-        "hookwatch_alerts",
-        "Alert transitions by rule and state",
-        inner.alerts.clone(),
-    );
-    registry.register(
-        "hookwatch_sink_failures",
-        "Failed alert deliveries by sink kind",
-        inner.sink_failures.clone(),
-    );
+    registry.register(alerts.name, alerts.help, inner.alerts.clone());
+    let sinks = &SINK_FAILURES;
+    registry.register(sinks.name, sinks.help, inner.sink_failures.clone());
     registry.register(
         "hookwatch_stream_subscribers",
         "Open live streams",
@@ -267,55 +252,6 @@ fn register_the_rest(mut inner: Inner) -> Inner {
         inner.resident_memory.clone(),
     );
     inner
-}
-
-/// The labelled metrics, which the encoder leaves out while they have no series.
-const LABELLED: [(&str, &str, &str); 7] = [
-    (
-        "hookwatch_webhooks_total",
-        "counter",
-        "Deliveries by source and outcome.",
-    ),
-    (
-        "hookwatch_signature_checks_total",
-        "counter",
-        "Signature checks by source and result.",
-    ),
-    (
-        "hookwatch_forward_attempts_total",
-        "counter",
-        "Forwarding attempts by target and result.",
-    ),
-    (
-        "hookwatch_forward_pending",
-        "gauge",
-        "Events waiting to be forwarded, by target.",
-    ),
-    (
-        "hookwatch_enrichment_calls_total",
-        "counter",
-        "Enrichments by result.",
-    ),
-    (
-        "hookwatch_alerts_total",
-        "counter",
-        "Alert transitions by rule and state.",
-    ),
-    (
-        "hookwatch_sink_failures_total",
-        "counter",
-        "Failed alert deliveries by sink kind.",
-    ),
-];
-
-/// Describes every labelled metric that has no series yet, so a scrape (and a dashboard
-/// built on it) sees every name from the start.
-fn describe_empty(text: &mut String) {
-    for (name, kind, help) in LABELLED {
-        if !text.contains(&format!("# TYPE {name} ")) {
-            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        }
-    }
 }
 
 /// Holds one live stream in `hookwatch_stream_subscribers`.
