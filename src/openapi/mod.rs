@@ -94,5 +94,6 @@ impl Modify for OneIdPerOperation {
 pub fn document() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc.info.license = None; // the package names none
     doc.to_pretty_json().unwrap_or_default()
 }
