@@ -41,6 +41,7 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
 
 /// `GET /api/alerts`
 #[utoipa::path(get, path = "/api/alerts", tag = "read",
+    summary = "Stored alerts, newest first",
     params(AlertParams),
     responses(
         (status = 200, description = "Alerts, newest first", body = crate::openapi::schemas::AlertList),

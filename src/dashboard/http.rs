@@ -190,6 +190,7 @@ async fn asset(
 
 /// `GET /api/meta`: what the page needs to know about the server, never a secret.
 #[utoipa::path(get, path = "/api/meta", tag = "read",
+    summary = "What the dashboard needs to know about the server",
     responses(
         (status = 200, description = "What the dashboard needs to know about the server",
             body = crate::openapi::schemas::Meta),

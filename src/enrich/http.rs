@@ -23,6 +23,7 @@ pub struct EnrichState {
 
 /// `POST /api/events/{id}/enrich`
 #[utoipa::path(post, path = "/api/events/{id}/enrich", tag = "read",
+    summary = "Enrich one event now",
     params(("id" = i64, Path, description = "The event id")),
     responses(
         (status = 200, description = "The enrichment document, also stored with the event",

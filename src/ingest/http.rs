@@ -33,6 +33,7 @@ pub struct IngestState {
 
 /// The ingest handler: the answer, counted in the source's metrics and timed.
 #[utoipa::path(method(post, put, patch), path = "/webhook/{source}", tag = "ingest",
+    summary = "Receive a webhook",
     security(()),
     params(("source" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$",
         description = "The source name: 1–64 characters of A-Z a-z 0-9 . _ -")),

@@ -11,6 +11,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The scrape handler.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
+    summary = "Metrics for Prometheus",
     responses(
         (status = 200, description = "Every metric in the Prometheus text format",
             content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),

@@ -1,5 +1,6 @@
 // Renders /openapi.json: one foldable entry per route and method, its parameters, request
-// body and answers, with each schema resolved and shown as a compact outline.
+// body and answers, with each schema resolved and shown as a compact outline. `/docs#all`
+// opens every entry.
 "use strict";
 
 const el = (tag, attrs, ...children) => {
@@ -8,6 +9,9 @@ const el = (tag, attrs, ...children) => {
   children.flat().forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
   return node;
 };
+
+// Text with `code` spans, as the document writes them.
+const rich = (text) => String(text || "").split("`").map((part, i) => (i % 2 ? el("code", {}, part) : part));
 
 function resolve(doc, schema) {
   if (schema && schema.$ref) {
@@ -43,7 +47,7 @@ function outline(doc, schema, depth) {
 function parameters(op) {
   if (!op.parameters || !op.parameters.length) return [];
   const rows = op.parameters.map((p) =>
-    el("tr", {}, el("td", {}, el("code", {}, p.name)), el("td", {}, p.in), el("td", {}, p.description || "")),
+    el("tr", {}, el("td", {}, el("code", {}, p.name)), el("td", {}, p.in), el("td", {}, rich(p.description || (p.schema && p.schema.description)))),
   );
   return [el("h4", {}, "Parameters"), el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "in"), el("th", {}, "")), rows)];
 }
@@ -62,9 +66,10 @@ function operation(doc, path, method, op) {
     el("span", { class: `method ${method}` }, method),
     el("span", { class: "path" }, path),
     locked ? el("span", { class: "lock" }, "token") : "",
+    el("span", { class: "summary" }, rich(op.summary)),
   );
   const body = el("div", { class: "body" });
-  if (op.description || op.summary) body.append(el("p", {}, op.description || op.summary));
+  if (op.description) body.append(el("p", {}, rich(op.description)));
   body.append(...parameters(op));
   if (op.requestBody) {
     body.append(el("h4", {}, "Request body"));
@@ -73,17 +78,19 @@ function operation(doc, path, method, op) {
   }
   body.append(el("h4", {}, "Answers"));
   Object.entries(op.responses || {}).forEach(([status, r]) => {
-    body.append(el("p", {}, el("span", { class: "status" }, status), " ", r.description || ""));
+    body.append(el("p", {}, el("span", { class: "status" }, status), " ", rich(r.description)));
     body.append(...content(doc, r.content));
   });
-  return el("details", { class: "op" }, head, body);
+  const entry = el("details", { class: "op" }, head, body);
+  entry.open = location.hash === "#all";
+  return entry;
 }
 
 async function main() {
   const response = await fetch("/openapi.json");
   const doc = await response.json();
   document.getElementById("title").textContent = `${doc.info.title} ${doc.info.version} API`;
-  document.getElementById("intro").textContent = doc.info.description || "";
+  document.getElementById("intro").replaceChildren(...rich(doc.info.description));
   const ops = document.getElementById("ops");
   Object.entries(doc.paths).forEach(([path, item]) => {
     ["get", "post", "put", "patch", "delete"].forEach((method) => {

@@ -25,24 +25,30 @@ pub struct Time(String);
 
 /// Query values the API reads as numbers or booleans: an empty value is the same as none
 /// (what an HTML form sends for an empty field), so the schema says so.
-fn or_empty(value: serde_json::Value) -> Schema {
-    let schema = serde_json::json!({ "anyOf": [value, { "type": "string", "maxLength": 0 }] });
+fn or_empty(value: serde_json::Value, description: &str) -> Schema {
+    let empty = serde_json::json!({ "type": "string", "maxLength": 0 });
+    let schema = serde_json::json!({ "anyOf": [value, empty], "description": description });
     serde_json::from_value(schema).unwrap_or_default()
 }
 
 /// `limit`: 1 to 1000.
 pub fn limit() -> Schema {
-    or_empty(serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+    let range = serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 });
+    or_empty(range, "1 to 1000; 50 when not given.")
 }
 
 /// An event id as a query value (`before`).
 pub fn event_id() -> Schema {
-    or_empty(serde_json::json!({ "type": "integer", "format": "int64" }))
+    let id = serde_json::json!({ "type": "integer", "format": "int64" });
+    or_empty(id, "The keyset cursor: the previous page's `next_before`.")
 }
 
 /// `true` or `false`.
 pub fn flag() -> Schema {
-    or_empty(serde_json::json!({ "type": "boolean" }))
+    or_empty(
+        serde_json::json!({ "type": "boolean" }),
+        "`true` or `false`.",
+    )
 }
 
 /// Every error answer.

@@ -60,6 +60,7 @@ impl From<ParamError> for ApiError {
 
 /// `GET /api/events`
 #[utoipa::path(get, path = "/api/events", tag = "read",
+    summary = "List events, newest first",
     params(ListParams),
     responses(
         (status = 200, description = "A page of event summaries", body = crate::openapi::schemas::EventPage),
@@ -89,6 +90,7 @@ pub async fn list_events(
 
 /// `GET /api/events/{id}`
 #[utoipa::path(get, path = "/api/events/{id}", tag = "read",
+    summary = "One whole event",
     params(("id" = i64, Path, description = "The event id")),
     responses(
         (status = 200, description = "The whole event", body = crate::openapi::schemas::EventDetail),
@@ -109,6 +111,7 @@ pub async fn get_event(
 /// `GET /api/events/{id}/raw`: the exact bytes with the original content type, as an
 /// attachment so a hostile body can never run in hookwatch's origin.
 #[utoipa::path(get, path = "/api/events/{id}/raw", tag = "read",
+    summary = "An event's body, byte for byte",
     params(("id" = i64, Path, description = "The event id")),
     responses(
         (status = 200, description = "The body's exact bytes with the original Content-Type",
@@ -176,6 +179,7 @@ impl QueryParams for StatsParams {
 
 /// `GET /api/stats`
 #[utoipa::path(get, path = "/api/stats", tag = "read",
+    summary = "Totals, by source and type",
     params(StatsParams),
     responses(
         (status = 200, description = "Totals", body = crate::openapi::schemas::Stats),
@@ -200,6 +204,7 @@ pub async fn stats(
 
 /// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
 #[utoipa::path(get, path = "/api/sources", tag = "read",
+    summary = "Every source, with its counts",
     responses(
         (status = 200, description = "One row per source", body = crate::openapi::schemas::SourceList),
         (status = 400, description = "A query parameter (none is taken)", body = crate::openapi::schemas::ErrorBody),
@@ -241,6 +246,7 @@ pub async fn sources(
 
 /// `GET /healthz`: no token needed; 503 when the store cannot answer.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    summary = "Whether the store answers",
     responses(
         (status = 200, description = "The store answers", body = crate::openapi::schemas::Health),
         (status = 503, description = "The store is unreachable", body = crate::openapi::schemas::Health),
@@ -302,6 +308,7 @@ impl QueryParams for StreamParams {
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
 #[utoipa::path(get, path = "/api/stream", tag = "read",
+    summary = "Events and alerts as they happen (Server-Sent Events)",
     params(StreamParams,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
     responses(
