@@ -278,3 +278,38 @@ fn header_pairs(headers: &HeaderMap) -> Vec<Header> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn each_refusal_counts_under_its_outcome() {
+        let metrics = Metrics::default();
+        let counters = metrics.source("shop");
+        let store_down = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "");
+        count_error(&counters, &store_down);
+        count_error(&counters, &too_large(10));
+        count_error(&counters, &invalid_source());
+        count_error(
+            &counters,
+            &ApiError::new(StatusCode::REQUEST_TIMEOUT, "t", ""),
+        );
+        let counts = [
+            &counters.unavailable,
+            &counters.too_large,
+            &counters.bad_request,
+        ];
+        assert_eq!(counts.map(|c| c.get()), [1, 1, 2]);
+        count(&counters, &Outcome::SlackChallenge("c".into()));
+        count(
+            &counters,
+            &Outcome::Forbidden {
+                reason: "ip".into(),
+            },
+        );
+        let answered = [&counters.received, &counters.rejected, &counters.duplicate];
+        assert_eq!(answered.map(|c| c.get()), [1, 1, 0]);
+    }
+}
