@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::view;
 use crate::http::{ApiError, Params, QueryParams};
+use crate::openapi::schemas as doc;
 use crate::store::Store;
 
 /// Alerts per answer when `limit` is not given.
@@ -19,7 +20,7 @@ pub const MAX_LIMIT: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct AlertParams {
     /// 1 to 1000; 50 when not given.
-    #[param(schema_with = crate::openapi::schemas::limit)]
+    #[param(schema_with = doc::limit)]
     pub limit: Option<String>,
 }
 
@@ -44,10 +45,10 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
     summary = "Stored alerts, newest first",
     params(AlertParams),
     responses(
-        (status = 200, description = "Alerts, newest first", body = crate::openapi::schemas::AlertList),
-        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 200, description = "Alerts, newest first", body = doc::AlertList),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn list(
     State(store): State<Store>,

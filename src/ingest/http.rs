@@ -23,6 +23,7 @@ use crate::config::ResponseSettings;
 use crate::http::{ApiError, BodyStalled};
 use crate::metrics::{INVALID_SOURCE, SourceMetrics};
 use crate::model::{Header, is_valid_source_name};
+use crate::openapi::schemas as doc;
 
 /// What the ingest handler needs from the app.
 #[derive(Clone)]
@@ -38,23 +39,23 @@ pub struct IngestState {
     params(("source" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$",
         description = "The source name: 1–64 characters of A-Z a-z 0-9 . _ -")),
     request_body(description = "Any content type, any bytes; kept exactly",
-        content((serde_json::Value = "application/json"), (crate::openapi::schemas::Bytes = "application/octet-stream"))),
+        content((serde_json::Value = "application/json"), (doc::Bytes = "application/octet-stream"))),
     responses(
         (status = 200, description = "Stored, or a redelivery of a stored event (after the \
             commit). A source's configured response replaces this answer; Slack's \
             url_verification is answered with its challenge as text.",
-            content((crate::openapi::schemas::Received = "application/json"), (String = "text/plain"))),
+            content((doc::Received = "application/json"), (String = "text/plain"))),
         (status = 400, description = "An invalid source name or an unreadable body",
-            body = crate::openapi::schemas::ErrorBody),
+            body = doc::ErrorBody),
         (status = 401, description = "The signature is invalid or missing and the source \
-            rejects such deliveries; the attempt is recorded", body = crate::openapi::schemas::ErrorBody),
+            rejects such deliveries; the attempt is recorded", body = doc::ErrorBody),
         (status = 403, description = "The client address is outside the source's allow_ips",
-            body = crate::openapi::schemas::ErrorBody),
-        (status = 408, description = "The body stopped arriving", body = crate::openapi::schemas::ErrorBody),
+            body = doc::ErrorBody),
+        (status = 408, description = "The body stopped arriving", body = doc::ErrorBody),
         (status = 413, description = "Larger than max_body_bytes; nothing stored",
-            body = crate::openapi::schemas::ErrorBody),
+            body = doc::ErrorBody),
         (status = 503, description = "The store cannot take it; retry after Retry-After",
-            body = crate::openapi::schemas::ErrorBody),
+            body = doc::ErrorBody),
     ))]
 pub async fn receive(
     State(state): State<IngestState>,

@@ -23,6 +23,7 @@ use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::metrics::Metrics;
+use crate::openapi::schemas as doc;
 use crate::store::Store;
 use utoipa::IntoParams;
 
@@ -63,10 +64,10 @@ impl From<ParamError> for ApiError {
     summary = "List events, newest first",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of event summaries", body = crate::openapi::schemas::EventPage),
-        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 200, description = "A page of event summaries", body = doc::EventPage),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn list_events(
     State(state): State<QueryState>,
@@ -93,11 +94,11 @@ pub async fn list_events(
     summary = "One whole event",
     params(("id" = i64, Path, description = "The event id")),
     responses(
-        (status = 200, description = "The whole event", body = crate::openapi::schemas::EventDetail),
-        (status = 400, description = "Not an event id, or a query parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 404, description = "No such event", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 200, description = "The whole event", body = doc::EventDetail),
+        (status = 400, description = "Not an event id, or a query parameter", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn get_event(
     State(state): State<QueryState>,
@@ -116,10 +117,10 @@ pub async fn get_event(
     responses(
         (status = 200, description = "The body's exact bytes with the original Content-Type",
             content_type = "*/*", body = serde_json::Value),
-        (status = 400, description = "Not an event id, or a query parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 404, description = "No such event", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 400, description = "Not an event id, or a query parameter", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn get_raw(
     State(state): State<QueryState>,
@@ -169,7 +170,7 @@ async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiEr
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// RFC 3339, or an age like `15m`, `2h`, `7d`.
-    #[param(value_type = Option<crate::openapi::schemas::Time>)]
+    #[param(value_type = Option<doc::Time>)]
     pub since: Option<String>,
 }
 
@@ -182,10 +183,10 @@ impl QueryParams for StatsParams {
     summary = "Totals, by source and type",
     params(StatsParams),
     responses(
-        (status = 200, description = "Totals", body = crate::openapi::schemas::Stats),
-        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 200, description = "Totals", body = doc::Stats),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn stats(
     State(state): State<QueryState>,
@@ -206,10 +207,10 @@ pub async fn stats(
 #[utoipa::path(get, path = "/api/sources", tag = "read",
     summary = "Every source, with its counts",
     responses(
-        (status = 200, description = "One row per source", body = crate::openapi::schemas::SourceList),
-        (status = 400, description = "A query parameter (none is taken)", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 200, description = "One row per source", body = doc::SourceList),
+        (status = 400, description = "A query parameter (none is taken)", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn sources(
     State(state): State<QueryState>,
@@ -248,8 +249,8 @@ pub async fn sources(
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     summary = "Whether the store answers",
     responses(
-        (status = 200, description = "The store answers", body = crate::openapi::schemas::Health),
-        (status = 503, description = "The store is unreachable", body = crate::openapi::schemas::Health),
+        (status = 200, description = "The store answers", body = doc::Health),
+        (status = 503, description = "The store is unreachable", body = doc::Health),
     ))]
 pub async fn healthz(State(state): State<QueryState>) -> Response {
     match state.store.ping().await {
@@ -286,7 +287,7 @@ pub struct StreamParams {
     #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
     /// `true` or `false`.
-    #[param(schema_with = crate::openapi::schemas::flag)]
+    #[param(schema_with = doc::flag)]
     pub error: Option<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection
     /// itself (a browser's EventSource cannot set that header).
@@ -314,9 +315,9 @@ impl QueryParams for StreamParams {
     responses(
         (status = 200, description = "Server-Sent Events: `event: webhook` (an event summary, \
             `id:` its id) and `event: alert`", content_type = "text/event-stream", body = String),
-        (status = 400, description = "A bad parameter", body = crate::openapi::schemas::ErrorBody),
-        (status = 401, description = "No or a wrong token", body = crate::openapi::schemas::ErrorBody),
-        (status = 503, description = "The store is unavailable", body = crate::openapi::schemas::ErrorBody),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
     ))]
 pub async fn stream(
     State(state): State<QueryState>,

@@ -26,6 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::model::{Signature, Status, is_valid_source_name};
+use crate::openapi::schemas as doc;
 use crate::store::{EventFilter, TypeMatch};
 
 /// Default page size.
@@ -66,19 +67,19 @@ pub struct ListParams {
     #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
     /// `true` or `false`.
-    #[param(schema_with = crate::openapi::schemas::flag)]
+    #[param(schema_with = doc::flag)]
     pub error: Option<String>,
     /// RFC 3339, or an age like `15m`, `2h`, `7d`.
-    #[param(value_type = Option<crate::openapi::schemas::Time>)]
+    #[param(value_type = Option<doc::Time>)]
     pub since: Option<String>,
     /// RFC 3339, or an age like `15m`, `2h`, `7d`.
-    #[param(value_type = Option<crate::openapi::schemas::Time>)]
+    #[param(value_type = Option<doc::Time>)]
     pub until: Option<String>,
     /// 1 to 1000; 50 when not given.
-    #[param(schema_with = crate::openapi::schemas::limit)]
+    #[param(schema_with = doc::limit)]
     pub limit: Option<String>,
     /// The keyset cursor: the previous page's `next_before`.
-    #[param(schema_with = crate::openapi::schemas::event_id)]
+    #[param(schema_with = doc::event_id)]
     pub before: Option<String>,
 }
 
