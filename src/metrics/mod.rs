@@ -166,7 +166,7 @@ impl Metrics {
         self.0.ingest_duration.observe(took.as_secs_f64());
     }
 
-    /// One forwarding attempt to `target` (its configured name) and how it ended
+    /// One forwarding attempt to `target` (its configured name, never its URL) and how it ended
     /// (`delivered`, `failed`, …).
     pub fn forward_attempt(&self, target: &str, result: &str) {
         let labels = TargetResult {
