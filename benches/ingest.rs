@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run,
 //! `HOOKWATCH_BENCH_PG` for another PostgreSQL server, `HOOKWATCH_BENCH_BASELINE=PATH` to add
-//! one PostgreSQL instance of another build of hookwatch to the headline rounds).
+//! another build of hookwatch to the headline rounds, unverified on SQLite and one instance on
+//! PostgreSQL: a release build of the commit before a change, to see what the change costs).
 
 mod support;
 
@@ -279,8 +280,16 @@ async fn headline(duration: Duration, template: &Arc<String>, figures: &mut Figu
     let pg_dir = tempfile::tempdir().unwrap();
     let one = support::postgres::cluster(1, pg_dir.path()).await;
     let two = support::postgres::cluster(2, pg_dir.path()).await;
-    let baseline = match support::postgres::baseline_binary() {
-        Some(binary) => support::postgres::cluster_of(&binary, 1, pg_dir.path()).await,
+    let baseline_binary = support::postgres::baseline_binary();
+    let baseline = match &baseline_binary {
+        Some(binary) => support::postgres::cluster_of(binary, 1, pg_dir.path()).await,
+        None => None,
+    };
+    let sqlite_baseline_dir = tempfile::tempdir().unwrap();
+    let sqlite_baseline = match &baseline_binary {
+        Some(binary) => {
+            Some(Hookwatch::start_binary(binary, sqlite_baseline_dir.path(), &[]).await)
+        }
         None => None,
     };
     if let (Some((_, one)), Some((_, two))) = (&one, &two) {
@@ -293,8 +302,26 @@ async fn headline(duration: Duration, template: &Arc<String>, figures: &mut Figu
             targets.push(Target::of("(d) baseline, PostgreSQL, 1 inst.", &[&old[0]]));
         }
     }
+    let sqlite_baseline_at = sqlite_baseline.as_ref().map(|old| {
+        targets.push(Target::of("(a) baseline, SQLite, unverified", &[old]));
+        targets.len() - 1
+    });
     let totals = interleaved(&targets, duration, template).await;
     let ratio = |a: usize, b: usize| totals[a].rps() / totals[b].rps();
+    if let (Some(at), Some(old)) = (sqlite_baseline_at, &sqlite_baseline) {
+        println!(
+            "    (a) / baseline (a): {:.3} (target ≥ 0.95)   server CPU per request {:.1} µs, baseline {:.1} µs",
+            ratio(1, at),
+            cpu_per_request(&totals[1]),
+            cpu_per_request(&totals[at])
+        );
+        check_stored(
+            "baseline (a)",
+            &old.base,
+            totals[at].warm_ok + totals[at].ok,
+        )
+        .await;
+    }
     println!(
         "    (a) / (b): {:.3}   (c) / (b): {:.3}",
         ratio(1, 0),
@@ -354,6 +381,9 @@ async fn headline(duration: Duration, template: &Arc<String>, figures: &mut Figu
     verified.stop().await;
     hmac.stop().await;
     noop.stop().await;
+    if let Some(old) = sqlite_baseline {
+        old.stop().await;
+    }
 }
 
 /// CPU per request and stored rows of one PostgreSQL instance against two (`one`, `two`:

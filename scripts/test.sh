@@ -2,9 +2,10 @@
 # Runs every test of hookwatch on this machine. Before the tests it makes sure what they need
 # is there: PostgreSQL running on 127.0.0.1:5432, Debian's Chromium for the dashboard tests,
 # openssl for the PostgreSQL TLS tests' certificates, systemd-analyze for
-# checking contrib/hookwatch.service, python3 for the fixtures' signer, and NATS (with
-# JetStream), RabbitMQ and Redis on their usual ports for the broker targets. Safe
-# to run again; it installs only what is missing.
+# checking contrib/hookwatch.service, python3 for the fixtures' signer, NATS (with
+# JetStream), RabbitMQ and Redis on their usual ports for the broker targets, and
+# openapi-spec-validator and schemathesis (in a virtual environment under target/) for the
+# API document's tests. Safe to run again; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +67,13 @@ ensure_brokers() {
       || echo "redis-server failed to start" >&2
     wait_port 6379 Redis 30
   fi
+# The Python tools the API document's tests run (tests/api/openapi.rs finds them here).
+ensure_python_tools() {
+  local venv=target/pytools
+  if [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ]; then return; fi
+  echo "installing schemathesis and openapi-spec-validator in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0"
 }
 
 ensure_postgres
@@ -74,6 +82,7 @@ ensure_command chromium chromium "the browser tests"
 ensure_command openssl openssl "the PostgreSQL TLS tests (they make certificates)"
 ensure_command systemd-analyze systemd "the systemd unit check"
 command -v python3 >/dev/null || { echo "python3 is needed to sign test requests" >&2; exit 1; }
+ensure_python_tools
 
 # The code must stay formatted and lint-free; both are quick next to the tests.
 cargo fmt --check

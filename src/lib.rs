@@ -9,8 +9,9 @@
 //!
 //! ```text
 //! main → cli → app (wiring, router)
-//!               → ingest · query · dashboard · enrich · alert (features; each has its http.rs)
+//!               → ingest · query · dashboard · enrich · alert · openapi (features; each has its http.rs)
 //!                   → verify · provider · auth · feed · store (logic and storage)
+//!                   → metrics (counters every layer records into)
 //!                       → model (plain data, no I/O)
 //! ```
 //!
@@ -39,6 +40,8 @@
 //! - [`app`]: the router and the server's life cycle.
 //! - [`cli`]: the commands.
 //! - [`logs`]: the log's format and filter, from the environment.
+//! - [`metrics`]: the counters behind `/metrics`, one registry per instance.
+//! - [`openapi`]: the OpenAPI document of the routes, `/openapi.json` and `/docs`.
 
 pub mod alert;
 pub mod app;
@@ -54,7 +57,9 @@ pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod logs;
+pub mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod provider;
 pub mod query;
 pub mod redact;

@@ -17,6 +17,7 @@ use super::engine::Engine;
 use super::rule::Facts;
 use super::sink::{OnDone, Sinks};
 use crate::feed::{Feed, FeedItem};
+use crate::metrics::Metrics;
 use crate::model::{Alert, NewAlert};
 use crate::store::{EventFilter, Store};
 
@@ -42,17 +43,19 @@ pub(super) fn start(
     settings: AlertSettings,
     store: Store,
     feed: Feed,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     // Subscribe before anything else, so no event stored after start-up is missed.
     let events = feed.subscribe();
     let (emit, pending) = mpsc::channel(EMIT_QUEUE);
-    let sinks = Sinks::start(settings.sinks);
+    let sinks = Sinks::start(settings.sinks, &metrics);
     let sending = Sending::default();
     let sender = Sender {
         store: store.clone(),
         sinks,
         sending,
+        metrics,
     };
     tokio::spawn(send_unnotified(sender.clone(), shutdown.clone()));
     let emitter = tokio::spawn(emit_all(pending, feed, sender));
@@ -184,6 +187,8 @@ struct Sender {
     store: Store,
     sinks: Sinks,
     sending: Sending,
+    /// Counts each transition this process claimed.
+    metrics: Metrics,
 }
 
 impl Sender {
@@ -254,6 +259,7 @@ async fn emit_all(mut pending: mpsc::Receiver<NewAlert>, feed: Feed, sender: Sen
                 0
             }
         };
+        sender.metrics.alert(&new.rule, new.state.as_str());
         let alert = Arc::new(Alert { id, new });
         feed.publish(FeedItem::Alert(alert.clone()));
         sender.send(alert);
@@ -316,8 +322,9 @@ mod tests {
         let busy = claim(burst()).await;
         let sender = Sender {
             store: store.clone(),
-            sinks: Sinks::start(Vec::new()),
+            sinks: Sinks::start(Vec::new(), &Metrics::default()),
             sending: Sending::default(),
+            metrics: Metrics::default(),
         };
         sender.sending.start(busy);
         // Claimed by a process that died: in no one's `sending`.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::view;
 use crate::http::{ApiError, Params, QueryParams};
+use crate::openapi::schemas as doc;
 use crate::store::Store;
 
 /// Alerts per answer when `limit` is not given.
@@ -14,9 +15,12 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// The most one answer holds.
 pub const MAX_LIMIT: u32 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertParams {
+    /// 1 to 1000; 50 when not given.
+    #[param(schema_with = doc::limit)]
     pub limit: Option<String>,
 }
 
@@ -37,6 +41,15 @@ pub fn parse_limit(text: Option<&str>) -> Result<u32, String> {
 }
 
 /// `GET /api/alerts`
+#[utoipa::path(get, path = "/api/alerts", tag = "read",
+    summary = "Stored alerts, newest first",
+    params(AlertParams),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = doc::AlertList),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn list(
     State(store): State<Store>,
     Params(params): Params<AlertParams>,

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use rule::Rule;
 use sink::SinkConfig;
@@ -41,10 +42,11 @@ pub fn spawn(
     settings: AlertSettings,
     store: Store,
     feed: Feed,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Option<JoinHandle<()>> {
     if settings.rules.is_empty() {
         return None;
     }
-    Some(evaluator::start(settings, store, feed, shutdown))
+    Some(evaluator::start(settings, store, feed, metrics, shutdown))
 }

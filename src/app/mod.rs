@@ -35,6 +35,8 @@ use crate::forward::{self, http as forward_http, http::ForwardState, settings::T
 use crate::http::ApiError;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
+use crate::metrics::{Metrics, http as metrics_http};
+use crate::openapi::http as openapi_http;
 use crate::query::http::{self as query_http, QueryState};
 use crate::retention::{self, Retention};
 use crate::store::{self, Store, StoreError, StoreSettings};
@@ -112,12 +114,14 @@ pub async fn serve(
         options.listen = bound;
     }
     let feed = Feed::default();
+    let metrics = instance_metrics(&options);
     options.store.start_feed(feed.clone(), cancel.clone());
     // Alerts run off the feed, never on the ingest path.
     let alerts = alert::spawn(
         std::mem::take(&mut options.alerts),
         options.store.clone(),
         feed.clone(),
+        metrics.clone(),
         cancel.clone(),
     );
     let pruning = retention::task::spawn(
@@ -127,7 +131,7 @@ pub async fn serve(
     );
     let limits = options.limits;
     let tasks = options.tasks.clone();
-    let router = router(options, feed, cancel.clone());
+    let router = router(options, feed, metrics, cancel.clone());
     let stop = cancel.clone();
     server::run(listener, router, limits, async move {
         shutdown.await;
@@ -151,13 +155,24 @@ pub async fn serve(
 
 /// Every route of the app; `feed` is where the store publishes stored events. Starts the
 /// enrichment tasks, so it must be called inside the runtime; they stop at `shutdown`.
-pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) -> Router {
+pub fn router(
+    options: ServeOptions,
+    feed: Feed,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Router {
     let enrich = EnrichState {
         store: options.store.clone(),
         enricher: options.enrichment.and_then(|settings| {
-            enrich::spawn(settings, options.store.clone(), &feed, shutdown.clone())
-                .inspect_err(|error| tracing::error!(error = %error, "Enrichment is off."))
-                .ok()
+            enrich::spawn(
+                settings,
+                options.store.clone(),
+                &feed,
+                metrics.clone(),
+                shutdown.clone(),
+            )
+            .inspect_err(|error| tracing::error!(error = %error, "Enrichment is off."))
+            .ok()
         }),
     };
     let sources = Arc::new(options.sources);
@@ -182,7 +197,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         insecure: options.insecure,
     });
     let ingest = IngestState {
-        ingest: Ingest::new(options.store.clone(), sources.clone()),
+        ingest: Ingest::new(options.store.clone(), sources.clone(), metrics.clone()),
         max_body_bytes: options.max_body_bytes,
     };
     let alerts = get(alert::http::list).with_state(options.store.clone());
@@ -191,6 +206,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         feed,
         sources,
         shutdown,
+        metrics: metrics.clone(),
     };
     let webhook = Router::new()
         .route(
@@ -208,11 +224,15 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .route("/api/sources", get(query_http::sources))
         .route("/api/stream", get(query_http::stream))
         .route("/api/alerts", alerts)
+        .route("/metrics", get(metrics_http::scrape).with_state(metrics))
         // Unknown API paths are behind the token too: without it, 401 says nothing about
         // which paths exist.
         .route("/api/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(auth.clone(), require_token))
         .route("/healthz", get(query_http::healthz))
+        .route("/openapi.json", get(openapi_http::document))
+        .route("/docs", get(openapi_http::page))
+        .route("/docs/docs.js", get(openapi_http::script))
         .with_state(query);
     let enrich_api = Router::new()
         .route("/api/events/{id}/enrich", post(enrich::http::enrich_event))
@@ -245,6 +265,16 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
         .merge(browser)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+}
+
+/// This instance's metrics: the store's batch timings and a series per configured source.
+pub fn instance_metrics(options: &ServeOptions) -> Metrics {
+    let configured = options
+        .sources
+        .iter()
+        .map(|(name, settings)| (name.clone(), settings.verifier.is_some()))
+        .collect();
+    Metrics::new(options.store.metrics(), configured)
 }
 
 /// Deletes the stored sessions made under another token (the token changed), in the

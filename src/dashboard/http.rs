@@ -27,6 +27,7 @@ use super::assets::{self, INDEX_HTML, LOGIN_HTML};
 use crate::auth::http::{cookie, require_token, too_many_attempts, with_retry_after};
 use crate::auth::{Access, Auth, Login, SESSION_COOKIE};
 use crate::http::{ApiError, NoParams, Params};
+use crate::openapi::schemas as doc;
 
 /// The policy of every dashboard answer: only this origin's files, no inline script or style,
 /// no framing, no `<base>`, forms post only here.
@@ -189,7 +190,18 @@ async fn asset(
 }
 
 /// `GET /api/meta`: what the page needs to know about the server, never a secret.
-async fn meta(State(state): State<DashboardState>, _: Params<NoParams>) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/api/meta", tag = "read",
+    summary = "What the dashboard needs to know about the server",
+    responses(
+        (status = 200, description = "What the dashboard needs to know about the server",
+            body = doc::Meta),
+        (status = 400, description = "A query parameter (none is taken)", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+    ))]
+pub async fn meta(
+    State(state): State<DashboardState>,
+    _: Params<NoParams>,
+) -> Json<serde_json::Value> {
     Json(json!({
         "insecure": state.insecure,
         "auth": state.auth.enabled(),

@@ -17,6 +17,7 @@ use super::call::{self, CallError, Outbound};
 use super::settings::{EnrichSettings, Kind};
 use super::template::Context;
 use super::{http_kind, swiftsearch};
+use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::provider;
 use crate::store::{Store, StoreError};
@@ -50,6 +51,8 @@ pub struct Enricher {
     outbound: Outbound,
     memory: Mutex<Memory>,
     skipped: AtomicU64,
+    /// Counts each enrichment by result.
+    metrics: Metrics,
 }
 
 struct Memory {
@@ -58,7 +61,11 @@ struct Memory {
 }
 
 impl Enricher {
-    pub fn new(settings: EnrichSettings, store: Store) -> Result<Enricher, EnrichError> {
+    pub fn new(
+        settings: EnrichSettings,
+        store: Store,
+        metrics: Metrics,
+    ) -> Result<Enricher, EnrichError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("hookwatch/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -79,6 +86,7 @@ impl Enricher {
             outbound,
             memory,
             skipped: AtomicU64::new(0),
+            metrics,
         })
     }
 
@@ -124,7 +132,10 @@ impl Enricher {
             Trigger::OnDemand => None,
         };
         let outcome = match cached {
-            Some(outcome) => outcome,
+            Some(outcome) => {
+                self.metrics.enrichment("cached");
+                outcome
+            }
             None => self.call(event, &query).await,
         };
         let document = self.document(&query, outcome, Utc::now());
@@ -155,11 +166,16 @@ impl Enricher {
         let answer = self.outbound.post(&request, || self.spend()).await;
         let outcome = match answer {
             Err(CallError::Budget { limit }) => {
+                self.metrics.enrichment("budget_exhausted");
                 return Err(CallError::Budget { limit }.to_string());
             }
             Err(error) => Err(self.redact(&error.to_string())),
             Ok(answer) => self.interpret(answer),
         };
+        self.metrics.enrichment(match outcome {
+            Ok(_) => "ok",
+            Err(_) => "error",
+        });
         if let Err(error) = &outcome {
             tracing::warn!(event_id = event.id, error = %error, "Enrichment call failed.");
         }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{Enricher, Trigger};
 use crate::http::ApiError;
 use crate::model::Status;
+use crate::openapi::schemas as doc;
 use crate::store::Store;
 
 /// What the handler needs: the store, and the enricher when enrichment is configured.
@@ -22,6 +23,20 @@ pub struct EnrichState {
 }
 
 /// `POST /api/events/{id}/enrich`
+#[utoipa::path(post, path = "/api/events/{id}/enrich", tag = "read",
+    summary = "Enrich one event now",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The enrichment document, also stored with the event",
+            body = Object),
+        (status = 400, description = "Not an event id", body = doc::ErrorBody),
+        (status = 403, description = "A cookie request from another origin", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 409, description = "Enrichment is not configured, or the event was rejected",
+            body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn enrich_event(
     State(state): State<EnrichState>,
     Path(id): Path<String>,

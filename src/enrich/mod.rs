@@ -54,6 +54,7 @@ pub use enricher::{EnrichError, Enricher, Trigger};
 pub use settings::{ApiKey, EnrichSettings, Kind};
 
 use crate::feed::{Feed, FeedItem};
+use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::store::Store;
 
@@ -63,6 +64,7 @@ pub fn spawn(
     settings: EnrichSettings,
     store: Store,
     feed: &Feed,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<Arc<Enricher>, EnrichError> {
     if settings.rule.types.is_empty() && !settings.rule.errors {
@@ -71,7 +73,7 @@ pub fn spawn(
         );
     }
     let (queue, work_queue) = mpsc::channel(settings.queue_size.max(1));
-    let enricher = Arc::new(Enricher::new(settings, store)?);
+    let enricher = Arc::new(Enricher::new(settings, store, metrics)?);
     tokio::spawn(select(
         feed.subscribe(),
         queue.clone(),

@@ -7,11 +7,12 @@
 //! stored or duplicate delivery; like it, it is sent only after the commit.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::Json;
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http_body_util::LengthLimitError;
@@ -20,7 +21,9 @@ use serde_json::json;
 use super::{Delivery, Ingest, Outcome};
 use crate::config::ResponseSettings;
 use crate::http::{ApiError, BodyStalled};
+use crate::metrics::{INVALID_SOURCE, SourceMetrics};
 use crate::model::{Header, is_valid_source_name};
+use crate::openapi::schemas as doc;
 
 /// What the ingest handler needs from the app.
 #[derive(Clone)]
@@ -29,20 +32,71 @@ pub struct IngestState {
     pub max_body_bytes: u64,
 }
 
-/// The ingest handler.
+/// The ingest handler: the answer, counted in the source's metrics and timed.
+#[utoipa::path(method(post, put, patch), path = "/webhook/{source}", tag = "ingest",
+    summary = "Receive a webhook",
+    security(()),
+    params(("source" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$",
+        description = "The source name: 1–64 characters of A-Z a-z 0-9 . _ -")),
+    request_body(description = "Any content type, any bytes; kept exactly",
+        content((serde_json::Value = "application/json"), (doc::Bytes = "application/octet-stream"))),
+    responses(
+        (status = 200, description = "Stored, or a redelivery of a stored event (after the \
+            commit). A source's configured response replaces this answer; Slack's \
+            url_verification is answered with its challenge as text.",
+            content((doc::Received = "application/json"), (String = "text/plain"))),
+        (status = 400, description = "An invalid source name or an unreadable body",
+            body = doc::ErrorBody),
+        (status = 401, description = "The signature is invalid or missing and the source \
+            rejects such deliveries; the attempt is recorded", body = doc::ErrorBody),
+        (status = 403, description = "The client address is outside the source's allow_ips",
+            body = doc::ErrorBody),
+        (status = 408, description = "The body stopped arriving", body = doc::ErrorBody),
+        (status = 413, description = "Larger than max_body_bytes; nothing stored",
+            body = doc::ErrorBody),
+        (status = 503, description = "The store cannot take it; retry after Retry-After",
+            body = doc::ErrorBody),
+    ))]
 pub async fn receive(
     State(state): State<IngestState>,
     Path(source): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let metrics = state.ingest.metrics();
+    let counters = metrics.source(&source);
+    let configured = state.ingest.response(&source);
+    let response = match accept(&state, source, peer, request).await {
+        Ok(outcome) => {
+            count(&counters, &outcome);
+            match configured {
+                Some(configured) => configured_answer(configured, outcome).await,
+                None => answer(outcome),
+            }
+        }
+        Err(error) => {
+            count_error(&counters, &error);
+            error.into_response()
+        }
+    };
+    metrics.ingest_took(started.elapsed());
+    response
+}
+
+/// Reads the request within the limits and hands the delivery to ingest.
+async fn accept(
+    state: &IngestState,
+    source: String,
+    peer: SocketAddr,
+    request: Request,
+) -> Result<Outcome, ApiError> {
     let received_at = Utc::now();
     if !is_valid_source_name(&source) {
         return Err(invalid_source());
     }
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let limit = state.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -55,7 +109,6 @@ pub async fn receive(
     let body = to_bytes(body, limit_usize)
         .await
         .map_err(|error| unreadable(&error, limit))?;
-    let response = state.ingest.response(&source);
     let delivery = Delivery {
         source,
         received_at,
@@ -66,11 +119,25 @@ pub async fn receive(
         headers: header_pairs(&headers),
         body: body.to_vec(),
     };
-    let outcome = state.ingest.accept(delivery).await?;
-    match response {
-        Some(configured) => Ok(configured_answer(configured, outcome).await),
-        None => Ok(answer(outcome)),
-    }
+    Ok(state.ingest.accept(delivery).await?)
+}
+
+fn count(counters: &SourceMetrics, outcome: &Outcome) {
+    match outcome {
+        Outcome::Received { .. } | Outcome::SlackChallenge(_) => counters.received.inc(),
+        Outcome::Duplicate { .. } => counters.duplicate.inc(),
+        Outcome::Rejected { .. } | Outcome::Forbidden { .. } => counters.rejected.inc(),
+    };
+}
+
+/// A refused request by its status: too large, store unavailable, or a bad request (which
+/// includes a body that stalled).
+fn count_error(counters: &SourceMetrics, error: &ApiError) {
+    match error.status {
+        StatusCode::PAYLOAD_TOO_LARGE => counters.too_large.inc(),
+        StatusCode::SERVICE_UNAVAILABLE => counters.unavailable.inc(),
+        _ => counters.bad_request.inc(),
+    };
 }
 
 /// The source's configured answer for a stored or duplicate delivery (after its delay); the
@@ -124,7 +191,11 @@ fn set_header(response: &mut Response, name: &str, value: &str) {
 }
 
 /// Any path under `/webhook/` that is not a single valid source name.
-pub async fn bad_source() -> ApiError {
+pub async fn bad_source(State(state): State<IngestState>) -> ApiError {
+    let started = Instant::now();
+    let metrics = state.ingest.metrics();
+    metrics.source(INVALID_SOURCE).bad_request.inc();
+    metrics.ingest_took(started.elapsed());
     invalid_source()
 }
 
@@ -207,4 +278,39 @@ fn header_pairs(headers: &HeaderMap) -> Vec<Header> {
             (name.as_str().to_string(), text)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn each_refusal_counts_under_its_outcome() {
+        let metrics = Metrics::default();
+        let counters = metrics.source("shop");
+        let store_down = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "");
+        count_error(&counters, &store_down);
+        count_error(&counters, &too_large(10));
+        count_error(&counters, &invalid_source());
+        count_error(
+            &counters,
+            &ApiError::new(StatusCode::REQUEST_TIMEOUT, "t", ""),
+        );
+        let counts = [
+            &counters.unavailable,
+            &counters.too_large,
+            &counters.bad_request,
+        ];
+        assert_eq!(counts.map(|c| c.get()), [1, 1, 2]);
+        count(&counters, &Outcome::SlackChallenge("c".into()));
+        count(
+            &counters,
+            &Outcome::Forbidden {
+                reason: "ip".into(),
+            },
+        );
+        let answered = [&counters.received, &counters.rejected, &counters.duplicate];
+        assert_eq!(answered.map(|c| c.get()), [1, 1, 0]);
+    }
 }

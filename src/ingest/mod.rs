@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::{OnInvalid, SourceSettings};
+use crate::metrics::Metrics;
 use crate::model::{Header, NewEvent, Signature, Status, header};
 use crate::provider;
 use crate::store::{Inserted, Store, StoreError};
@@ -72,16 +73,27 @@ pub struct Ingest {
     store: Store,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     unconfigured: Arc<SourceSettings>,
+    metrics: Metrics,
 }
 
 impl Ingest {
-    pub fn new(store: Store, sources: Arc<BTreeMap<String, SourceSettings>>) -> Ingest {
+    pub fn new(
+        store: Store,
+        sources: Arc<BTreeMap<String, SourceSettings>>,
+        metrics: Metrics,
+    ) -> Ingest {
         let unconfigured = Arc::new(SourceSettings::unconfigured());
         Ingest {
             store,
             sources,
             unconfigured,
+            metrics,
         }
+    }
+
+    /// The instance's metrics, which the HTTP edge records each answer in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Judges and stores one delivery (the store publishes it). Returns only after the commit.
@@ -95,6 +107,10 @@ impl Ingest {
             challenge,
             forbidden,
         } = judge(settings, delivery);
+        if settings.verifier.is_some() && !forbidden {
+            let source = self.metrics.source(&event.source);
+            source.signature(event.signature);
+        }
         let status = event.status;
         let reason = event.signature_reason.clone();
         let delivery_id = event.delivery_id.clone();

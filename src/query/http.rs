@@ -22,7 +22,10 @@ use super::{ListParams, ParamError, parse_time, select, view};
 use crate::config::SourceSettings;
 use crate::feed::{Feed, FeedItem};
 use crate::http::{ApiError, NoParams, Params, QueryParams};
+use crate::metrics::Metrics;
+use crate::openapi::schemas as doc;
 use crate::store::Store;
+use utoipa::IntoParams;
 
 /// What the read handlers need from the app.
 #[derive(Clone)]
@@ -32,6 +35,8 @@ pub struct QueryState {
     pub sources: Arc<BTreeMap<String, SourceSettings>>,
     /// Cancelled at shutdown so open streams end and the server can stop.
     pub shutdown: CancellationToken,
+    /// Counts the open streams.
+    pub metrics: Metrics,
 }
 
 impl QueryParams for ListParams {
@@ -62,6 +67,15 @@ impl From<ParamError> for ApiError {
 }
 
 /// `GET /api/events`
+#[utoipa::path(get, path = "/api/events", tag = "read",
+    summary = "List events, newest first",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of event summaries", body = doc::EventPage),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn list_events(
     State(state): State<QueryState>,
     Params(params): Params<ListParams>,
@@ -74,6 +88,16 @@ pub async fn list_events(
 }
 
 /// `GET /api/events/{id}`
+#[utoipa::path(get, path = "/api/events/{id}", tag = "read",
+    summary = "One whole event",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The whole event", body = doc::EventDetail),
+        (status = 400, description = "Not an event id, or a query parameter", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn get_event(
     State(state): State<QueryState>,
     Path(id): Path<String>,
@@ -88,6 +112,17 @@ pub async fn get_event(
 
 /// `GET /api/events/{id}/raw`: the exact bytes with the original content type, as an
 /// attachment so a hostile body can never run in hookwatch's origin.
+#[utoipa::path(get, path = "/api/events/{id}/raw", tag = "read",
+    summary = "An event's body, byte for byte",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The body's exact bytes with the original Content-Type",
+            content_type = "*/*", body = serde_json::Value),
+        (status = 400, description = "Not an event id, or a query parameter", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn get_raw(
     State(state): State<QueryState>,
     Path(id): Path<String>,
@@ -131,9 +166,12 @@ async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiEr
 }
 
 /// Parameters of `/api/stats`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<doc::Time>)]
     pub since: Option<String>,
 }
 
@@ -142,6 +180,15 @@ impl QueryParams for StatsParams {
 }
 
 /// `GET /api/stats`
+#[utoipa::path(get, path = "/api/stats", tag = "read",
+    summary = "Totals, by source and type",
+    params(StatsParams),
+    responses(
+        (status = 200, description = "Totals", body = doc::Stats),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn stats(
     State(state): State<QueryState>,
     Params(p): Params<StatsParams>,
@@ -158,6 +205,14 @@ pub async fn stats(
 }
 
 /// `GET /api/sources`: sources seen in the data, plus configured ones not heard from yet.
+#[utoipa::path(get, path = "/api/sources", tag = "read",
+    summary = "Every source, with its counts",
+    responses(
+        (status = 200, description = "One row per source", body = doc::SourceList),
+        (status = 400, description = "A query parameter (none is taken)", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn sources(
     State(state): State<QueryState>,
     _: Params<NoParams>,
@@ -192,6 +247,12 @@ pub async fn sources(
 }
 
 /// `GET /healthz`: no token needed; 503 when the store cannot answer.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    summary = "Whether the store answers",
+    responses(
+        (status = 200, description = "The store answers", body = doc::Health),
+        (status = 503, description = "The store is unreachable", body = doc::Health),
+    ))]
 pub async fn healthz(State(state): State<QueryState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
@@ -210,14 +271,24 @@ pub async fn healthz(State(state): State<QueryState>) -> Response {
 const RECONNECT: Duration = Duration::from_secs(1);
 
 /// Parameters of `/api/stream`: the list filters that apply to events still to come.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
+    /// A source name.
+    #[param(pattern = "^[A-Za-z0-9._-]{0,64}$")]
     pub source: Option<String>,
+    /// An event type; a trailing `*` matches a prefix (`charge.*`).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// `received` or `rejected`.
+    #[param(pattern = "^(received|rejected)?$")]
     pub status: Option<String>,
+    /// `valid`, `invalid`, `missing` or `unverified`.
+    #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
+    /// `true` or `false`.
+    #[param(schema_with = doc::flag)]
     pub error: Option<String>,
     /// Replays the stored events received since then first (when not resuming).
     pub since: Option<String>,
@@ -250,6 +321,17 @@ impl QueryParams for StreamParams {
 }
 
 /// `GET /api/stream`: Server-Sent Events, resumable with `Last-Event-ID`.
+#[utoipa::path(get, path = "/api/stream", tag = "read",
+    summary = "Events and alerts as they happen (Server-Sent Events)",
+    params(StreamParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `event: webhook` (an event summary, \
+            `id:` its id) and `event: alert`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn stream(
     State(state): State<QueryState>,
     Params(p): Params<StreamParams>,
@@ -284,6 +366,11 @@ pub async fn stream(
         )
         .map(Ok)
         .take_until(state.shutdown.cancelled_owned());
+    // Counted while the response's stream lives: the guard goes with it.
+    let open = state.metrics.stream_opened();
+    let events = events.inspect(move |_| {
+        let _ = &open;
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -30,6 +30,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::model::{Signature, Status, is_valid_source_name};
+use crate::openapi::schemas as doc;
 use crate::search::{FieldFilter, TextQuery};
 use crate::store::{EventFilter, TypeMatch};
 
@@ -54,21 +55,43 @@ fn bad(param: &'static str, problem: impl Into<String>) -> ParamError {
 }
 
 /// The raw list parameters as they arrive in a query string or on the command line.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// A source name.
+    #[param(pattern = "^[A-Za-z0-9._-]{0,64}$")]
     pub source: Option<String>,
+    /// An event type; a trailing `*` matches a prefix (`charge.*`).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// `received` or `rejected`.
+    #[param(pattern = "^(received|rejected)?$")]
     pub status: Option<String>,
+    /// `valid`, `invalid`, `missing` or `unverified`.
+    #[param(pattern = "^(valid|invalid|missing|unverified)?$")]
     pub signature: Option<String>,
+    /// `true` or `false`.
+    #[param(schema_with = doc::flag)]
     pub error: Option<String>,
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<doc::Time>)]
     pub since: Option<String>,
+    /// RFC 3339, or an age like `15m`, `2h`, `7d`.
+    #[param(value_type = Option<doc::Time>)]
     pub until: Option<String>,
+    /// 1 to 1000; 50 when not given.
+    #[param(schema_with = doc::limit)]
     pub limit: Option<String>,
+    /// The keyset cursor: the previous page's `next_before`.
+    #[param(schema_with = doc::event_id)]
     pub before: Option<String>,
+    /// Full-text search: words that must all occur in the body or type; `card*` by prefix,
+    /// `"card declined"` as a phrase.
     pub q: Option<String>,
-    /// Repeatable, so not read from a query string by serde (`http::QueryParams::repeated`).
+    /// `POINTER OP VALUE` on a body field (`/data/object/amount>=1000`) or a header
+    /// (`header:x-github-event=push`); all must hold. Repeatable, so not read from a query
+    /// string by serde (`http::QueryParams::repeated`).
     #[serde(skip)]
     pub field: Vec<String>,
 }
@@ -193,7 +216,8 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
-    parse_age(text).map(|age| now - age)
+    // An age reaching before the calendar's start is refused, not a panic.
+    parse_age(text).and_then(|age| now.checked_sub_signed(age))
 }
 
 /// `N` followed by `s`, `m`, `h`, `d` or `w`.
@@ -249,6 +273,12 @@ mod tests {
         assert_eq!(parse_age("7x"), None);
         assert_eq!(parse_age("h"), None);
         assert_eq!(parse_age("-1m"), None);
+    }
+
+    #[test]
+    fn an_age_older_than_the_calendar_is_refused() {
+        assert_eq!(parse_time("999999999d", now()), None);
+        assert!(parse_time("36500d", now()).is_some());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `open(url, settings)` is the only way in: it returns a `Store`, and callers never know
 //! which backend they talk to (`sqlite`, `postgres` are private). Everything the features
 //! need is here: insert with dedup, read one, list with filters, stats and sources, claims
-//! and leases, and the feed of stored events. Depends only on `model` and `feed`; knows
+//! and leases, and the feed of stored events. Depends only on `model`, `feed` and the writers' `metrics`; knows
 //! nothing of HTTP.
 
 mod archive;
@@ -41,6 +41,7 @@ pub use url::DatabaseUrl;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
+use crate::metrics::StoreMetrics;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 
 /// A write to an event's enrichment (`events.enrichment` and its lease, in microseconds).
@@ -128,10 +129,11 @@ impl Default for StoreSettings {
 /// Opens (creating and migrating as needed) the store `url` names. PostgreSQL connects at
 /// once, so an unreachable or misconfigured server is noticed at start.
 pub async fn open(url: &DatabaseUrl, settings: &StoreSettings) -> Result<Store, StoreError> {
+    let metrics = StoreMetrics::default();
     let backend = match url {
-        DatabaseUrl::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(path)?),
+        DatabaseUrl::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(path, metrics)?),
         DatabaseUrl::Postgres(url) => {
-            Backend::Postgres(postgres::PgStore::open(url, settings.pool_size).await?)
+            Backend::Postgres(postgres::PgStore::open(url, settings.pool_size, metrics).await?)
         }
     };
     Ok(Store(backend))
@@ -150,6 +152,14 @@ enum Backend {
 }
 
 impl Store {
+    /// The batch writer's timings, for `/metrics`.
+    pub fn metrics(&self) -> &StoreMetrics {
+        match &self.0 {
+            Backend::Sqlite(s) => s.metrics(),
+            Backend::Postgres(s) => s.metrics(),
+        }
+    }
+
     /// Stores a delivery, or reports it as a duplicate; returns only after the commit.
     pub async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {
         match &self.0 {

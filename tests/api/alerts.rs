@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::alert_support::*;
+use crate::metrics::metric;
 use crate::support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookwatch");
@@ -208,6 +209,18 @@ async fn a_hanging_or_failing_sink_is_retried_and_ingest_stays_fast() {
         attempts
             .iter()
             .all(|a| a["alert"]["id"] == attempts[0]["alert"]["id"])
+    );
+    // Counted in /metrics: the hanging sink's timeout and the flaky one's two failures.
+    let failures = metric(
+        &app,
+        "hookwatch_sink_failures_total",
+        &[("sink", "webhook")],
+    );
+    assert!(failures.await.unwrap() >= 3.0);
+    let firing = [("rule", "any"), ("state", "firing")];
+    assert_eq!(
+        metric(&app, "hookwatch_alerts_total", &firing).await,
+        Some(1.0)
     );
 }
 

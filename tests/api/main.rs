@@ -27,6 +27,8 @@ mod ingest;
 mod lifecycle;
 mod load;
 mod logs;
+mod metrics;
+mod openapi;
 #[allow(dead_code)] // not every test file uses every helper
 mod pg;
 mod postgres_cluster;

@@ -14,6 +14,7 @@ pub mod pagerduty;
 pub mod slack;
 pub mod webhook;
 
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -134,14 +135,15 @@ pub struct Sinks {
 
 impl Sinks {
     /// Starts one task per sink. Must be called inside a tokio runtime.
-    pub fn start(configs: Vec<SinkConfig>) -> Sinks {
+    /// Each failed attempt counts in `metrics`.
+    pub fn start(configs: Vec<SinkConfig>, metrics: &Metrics) -> Sinks {
         let client = reqwest::Client::new();
         let mut queues = Vec::new();
         for config in configs {
             let name = config.kind.name();
             let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
             let sink = Sink::new(config.kind, client.clone());
-            tokio::spawn(run(sink, config.delivery, receiver));
+            tokio::spawn(run(sink, config.delivery, receiver, metrics.clone()));
             queues.push((name, sender));
         }
         Sinks { queues }
@@ -236,7 +238,7 @@ async fn post_json(
 }
 
 /// Sends each queued alert, retrying with backoff; gives up on an alert after the last retry.
-async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Queued>) {
+async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Queued>, metrics: Metrics) {
     while let Some((alert, done)) = queue.recv().await {
         let mut backoff = delivery.backoff;
         for attempt in 1..=delivery.retries.saturating_add(1) {
@@ -244,6 +246,9 @@ async fn run(sink: Sink, delivery: Delivery, mut queue: mpsc::Receiver<Queued>) 
                 Ok(result) => result,
                 Err(_) => Err(SinkError::Timeout(delivery.timeout)),
             };
+            if result.is_err() {
+                metrics.sink_failure(sink.name());
+            }
             match result {
                 Ok(()) => break,
                 Err(error) if attempt <= delivery.retries => {

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use tls::PgUrlError;
 
 use crate::feed::Feed;
+use crate::metrics::StoreMetrics;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::{dollar_placeholders, enrichment as enrichment_sql};
 use crate::store::{
@@ -103,19 +104,29 @@ struct Inner {
     /// The newest visible id when the store opened: the listener publishes what follows,
     /// even events stored before it got to run.
     feed_from: i64,
+    /// The writer's batch timings.
+    metrics: StoreMetrics,
 }
 
 impl PgStore {
     /// Connects, applies pending migrations (under an advisory lock) and starts the writer,
     /// with at most `pool_size` pooled connections. Fails when the database is unreachable,
     /// so a misconfigured URL is noticed at start.
-    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
-        Self::connect(url, pool_size)
+    pub async fn open(
+        url: &str,
+        pool_size: usize,
+        metrics: StoreMetrics,
+    ) -> Result<PgStore, StoreError> {
+        Self::connect(url, pool_size, metrics)
             .await
             .map_err(StoreError::open)
     }
 
-    async fn connect(url: &str, pool_size: usize) -> Result<PgStore, PgError> {
+    async fn connect(
+        url: &str,
+        pool_size: usize,
+        metrics: StoreMetrics,
+    ) -> Result<PgStore, PgError> {
         let tls::ConnectOptions {
             config: mut pg_config,
             tls,
@@ -152,7 +163,7 @@ impl PgStore {
             .get(0);
         drop(client);
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer::run(pool.clone(), receiver));
+        tokio::spawn(writer::run(pool.clone(), receiver, metrics.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -160,8 +171,14 @@ impl PgStore {
                 pg_config,
                 tls,
                 feed_from,
+                metrics,
             }),
         })
+    }
+
+    /// The writer's batch timings.
+    pub(super) fn metrics(&self) -> &StoreMetrics {
+        &self.inner.metrics
     }
 
     pub(super) async fn insert(&self, event: NewEvent) -> Result<Inserted, StoreError> {

@@ -12,12 +12,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use deadpool_postgres::{ClientWrapper, Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::redeliver::{self, Plan};
 use super::{PgError, batch, rollup};
+use crate::metrics::StoreMetrics;
 use crate::model::{Event, NewEvent};
 use crate::store::{Cause, Inserted, StoreError};
 
@@ -37,7 +39,7 @@ pub(super) struct Job {
 type Answer = Result<Inserted, Cause>;
 
 /// Runs the writer until every sender is dropped.
-pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>) {
+pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, metrics: StoreMetrics) {
     let mut writer = Writer {
         pool,
         shard: rollup::pick_shard(),
@@ -55,7 +57,10 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
+        let size = batch.len();
         writer.commit_batch(batch).await;
+        metrics.batch(size, started.elapsed());
     }
 }
 

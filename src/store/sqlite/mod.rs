@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::Feed;
+use crate::metrics::StoreMetrics;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
@@ -65,11 +66,13 @@ struct Inner {
     feed: Arc<OnceLock<Feed>>,
     /// The newest id when the store opened: the feed's starting position.
     newest_at_open: i64,
+    /// The writer's batch timings.
+    metrics: StoreMetrics,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub fn open(path: &Path, metrics: StoreMetrics) -> Result<SqliteStore, StoreError> {
         let open_err = |source| {
             let path = path.to_path_buf();
             StoreError::open(SqliteError::File { path, source })
@@ -91,9 +94,10 @@ impl SqliteStore {
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
         let feed = Arc::new(OnceLock::new());
         let writer_feed = feed.clone();
+        let writer_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, receiver, &writer_feed))
+            .spawn(move || writer::run(conn, receiver, &writer_feed, &writer_metrics))
             .map_err(|e| StoreError::open(SqliteError::Thread(e)))?;
         let readers = ReadPool {
             path: path.to_path_buf(),
@@ -105,8 +109,14 @@ impl SqliteStore {
                 readers,
                 feed,
                 newest_at_open,
+                metrics,
             }),
         })
+    }
+
+    /// The writer's batch timings.
+    pub(super) fn metrics(&self) -> &StoreMetrics {
+        &self.inner.metrics
     }
 
     /// The writer publishes each event on `feed` right after its commit, batch by batch, so

@@ -8,12 +8,14 @@
 //! that is not on disk.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
+use crate::metrics::StoreMetrics;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
 use crate::search::text::indexed_text;
 use crate::store::prune::Prune;
@@ -79,7 +81,12 @@ pub(super) enum Job {
 }
 
 /// Runs the writer until every sender is dropped.
-pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &OnceLock<Feed>) {
+pub(super) fn run(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    feed: &OnceLock<Feed>,
+    metrics: &StoreMetrics,
+) {
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -88,7 +95,10 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, feed: &On
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
+        let jobs = batch.len();
         commit_batch(&mut conn, batch, feed.get());
+        metrics.batch(jobs, started.elapsed());
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::metrics::metric;
 use crate::support::*;
 use fake::{KEY, KEY_VAR, Reply, service, set_key};
 
@@ -139,6 +140,12 @@ async fn identical_failures_cost_one_call() {
         1,
         "the second answer came from the cache"
     );
+    let calls = "hookwatch_enrichment_calls_total";
+    assert_eq!(metric(&app, calls, &[("result", "ok")]).await, Some(1.0));
+    assert_eq!(
+        metric(&app, calls, &[("result", "cached")]).await,
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -160,6 +167,9 @@ async fn after_the_daily_budget_events_get_the_budget_error() {
     );
     assert!(paused["at"].is_string());
     assert_eq!(service.seen().len(), 1);
+    let labels = [("result", "budget_exhausted")];
+    let exhausted = metric(&app, "hookwatch_enrichment_calls_total", &labels).await;
+    assert_eq!(exhausted, Some(1.0));
 }
 
 #[tokio::test]

@@ -61,7 +61,14 @@ async fn a_full_queue_skips_and_counts_events_instead_of_waiting() {
     };
     let feed = Feed::default();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let enricher = enrich::spawn(settings, store.clone(), &feed, shutdown.clone()).unwrap();
+    let enricher = enrich::spawn(
+        settings,
+        store.clone(),
+        &feed,
+        hookwatch::metrics::Metrics::default(),
+        shutdown.clone(),
+    )
+    .unwrap();
     feed.publish(FeedItem::Event(stored_event(&store, 0).await));
     eventually("the worker is stuck on the first call", || async {
         service.seen().len() == 1
