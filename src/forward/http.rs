@@ -16,6 +16,7 @@ use super::{Forwarding, view};
 use crate::alert::http::parse_limit;
 use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::model::Event;
+use crate::openapi::schemas as doc;
 use crate::redact;
 use crate::store::{DeliveryFilter, DeliveryState, NewDelivery, Store};
 
@@ -30,6 +31,17 @@ pub struct ForwardState {
 }
 
 /// `GET /api/events/{id}/attempts`
+#[utoipa::path(get, path = "/api/events/{id}/attempts", tag = "forwarding",
+    operation_id = "event_attempts",
+    summary = "Every attempt to forward an event, oldest first",
+    params(("id" = i64, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The attempts", body = doc::AttemptList),
+        (status = 400, description = "Not an event id, or a query parameter", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn attempts(
     State(state): State<ForwardState>,
     Path(id): Path<String>,
@@ -42,13 +54,22 @@ pub async fn attempts(
 }
 
 /// Parameters of `/api/forwards`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ForwardsParams {
+    /// `pending`, `delivered` or `dead`.
+    #[param(pattern = "^(pending|delivered|dead)?$")]
     pub state: Option<String>,
+    /// A target's name.
     pub target: Option<String>,
+    /// A source name.
     pub source: Option<String>,
+    /// 1 to 1000; 50 when not given.
+    #[param(schema_with = doc::limit)]
     pub limit: Option<String>,
+    /// The keyset cursor: the previous page's `next_before`.
+    #[param(schema_with = doc::event_id)]
     pub before: Option<String>,
 }
 
@@ -57,6 +78,16 @@ impl QueryParams for ForwardsParams {
 }
 
 /// `GET /api/forwards`: deliveries, newest first.
+#[utoipa::path(get, path = "/api/forwards", tag = "forwarding",
+    operation_id = "list_forwards",
+    summary = "Deliveries, newest first",
+    params(ForwardsParams),
+    responses(
+        (status = 200, description = "A page of deliveries", body = doc::ForwardPage),
+        (status = 400, description = "A bad parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<ForwardState>,
     Params(params): Params<ForwardsParams>,
@@ -99,6 +130,15 @@ pub async fn list(
 }
 
 /// `GET /api/forwards/targets`
+#[utoipa::path(get, path = "/api/forwards/targets", tag = "forwarding",
+    operation_id = "list_targets",
+    summary = "Forwarding targets, their state and totals",
+    responses(
+        (status = 200, description = "The targets", body = doc::TargetList),
+        (status = 400, description = "A query parameter", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn targets(
     State(state): State<ForwardState>,
     _: Params<NoParams>,
@@ -112,6 +152,17 @@ pub async fn targets(
 }
 
 /// `POST /api/forwards/targets/{name}/pause`
+#[utoipa::path(post, path = "/api/forwards/targets/{name}/pause", tag = "forwarding",
+    operation_id = "pause_target",
+    summary = "Pause a target: its deliveries wait, none is dropped",
+    params(("name" = String, Path, description = "The target's name")),
+    responses(
+        (status = 200, description = "The target's state now", body = doc::TargetState),
+        (status = 403, description = "A cookie request from another origin", body = doc::ErrorBody),
+        (status = 404, description = "No such target", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn pause(
     State(state): State<ForwardState>,
     Path(name): Path<String>,
@@ -120,6 +171,17 @@ pub async fn pause(
 }
 
 /// `POST /api/forwards/targets/{name}/resume`
+#[utoipa::path(post, path = "/api/forwards/targets/{name}/resume", tag = "forwarding",
+    operation_id = "resume_target",
+    summary = "Resume a paused target",
+    params(("name" = String, Path, description = "The target's name")),
+    responses(
+        (status = 200, description = "The target's state now", body = doc::TargetState),
+        (status = 403, description = "A cookie request from another origin", body = doc::ErrorBody),
+        (status = 404, description = "No such target", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn resume(
     State(state): State<ForwardState>,
     Path(name): Path<String>,
@@ -158,6 +220,20 @@ struct ReplayBody {
 }
 
 /// `POST /api/events/{id}/replay`, with an optional `{"to":URL}`.
+#[utoipa::path(post, path = "/api/events/{id}/replay", tag = "forwarding",
+    operation_id = "replay_event",
+    summary = "Send a stored event again, through the forwarding queue",
+    params(("id" = i64, Path, description = "The event id")),
+    request_body(content = Option<doc::ReplayRequest>, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The deliveries queued", body = doc::Queued),
+        (status = 400, description = "Not an event id, a bad body or a bad `to`", body = doc::ErrorBody),
+        (status = 403, description = "A cookie request from another origin", body = doc::ErrorBody),
+        (status = 404, description = "No such event", body = doc::ErrorBody),
+        (status = 409, description = "No rule takes the event and no `to` was given", body = doc::ErrorBody),
+        (status = 401, description = "No or a wrong token", body = doc::ErrorBody),
+        (status = 503, description = "The store is unavailable", body = doc::ErrorBody),
+    ))]
 pub async fn replay(
     State(state): State<ForwardState>,
     Path(id): Path<String>,
@@ -165,12 +241,14 @@ pub async fn replay(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request: ReplayBody = match body.iter().all(u8::is_ascii_whitespace) {
         true => ReplayBody::default(),
-        false => serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_body",
-                format!("expected {{\"to\":URL}} or nothing: {e}"),
-            )
-        })?,
+        false => serde_json::from_slice::<Option<ReplayBody>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_body",
+                    format!("expected {{\"to\":URL}} or nothing: {e}"),
+                )
+            })?,
     };
     let event = find(&state.store, &id).await?;
     let e = &event.new;

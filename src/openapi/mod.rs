@@ -32,16 +32,23 @@ use utoipa::{Modify, OpenApi};
         crate::query::http::sources,
         crate::query::http::stream,
         crate::alert::http::list,
+        crate::forward::http::attempts,
+        crate::forward::http::list,
+        crate::forward::http::targets,
+        crate::forward::http::pause,
+        crate::forward::http::resume,
+        crate::forward::http::replay,
         crate::dashboard::http::meta,
         crate::query::http::healthz,
         crate::metrics::http::scrape,
     ),
     components(schemas(schemas::Time)),
-    modifiers(&BearerToken, &OneIdPerOperation),
+    modifiers(&BearerToken, &OneIdPerOperation, &Throttled),
     security(("token" = [])),
     tags(
         (name = "ingest", description = "Webhooks in"),
         (name = "read", description = "Events, stats, sources, the live stream, alerts"),
+        (name = "forwarding", description = "Deliveries to forwarding targets, replay, pause"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -85,6 +92,40 @@ impl Modify for OneIdPerOperation {
                 if let Some(RefOr::T(body)) = &mut op.request_body {
                     body.required = Some(Required::False);
                 }
+            }
+        }
+    }
+}
+
+/// Every route behind the token answers `429` to a client address that sent too many wrong
+/// tokens; said once here rather than on each handler.
+struct Throttled;
+
+impl Modify for Throttled {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let throttled = utoipa::openapi::ResponseBuilder::new()
+            .description("Too many wrong tokens from this address; try again later")
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !(path.starts_with("/api/") || path == "/metrics") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                op.responses
+                    .responses
+                    .insert("429".to_string(), RefOr::T(throttled.clone()));
             }
         }
     }

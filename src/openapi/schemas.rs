@@ -124,6 +124,113 @@ pub struct EventDetail {
     /// The body in base64, only when it is not UTF-8.
     raw_body_base64: Option<String>,
     enrichment: Value,
+    /// One entry per forwarding target the event was queued for.
+    forwards: Vec<ForwardOfEvent>,
+}
+
+/// An event's delivery to one target.
+#[derive(ToSchema)]
+pub struct ForwardOfEvent {
+    target: String,
+    #[schema(pattern = "^(pending|delivered|dead)$")]
+    state: String,
+    attempts: i64,
+    /// When the next attempt is due; null once delivered or dead.
+    next_at: Option<String>,
+}
+
+/// One attempt at a delivery.
+#[derive(ToSchema)]
+pub struct AttemptView {
+    target: String,
+    /// 1 for the first attempt.
+    n: i64,
+    at: String,
+    /// The HTTP status; null when there was no answer, and for a broker.
+    status: Option<i64>,
+    ms: i64,
+    /// Why there was no answer (or the broker refused); null on an answer.
+    error: Option<String>,
+    /// The first KiB of the answer, as text (a broker's acknowledgement).
+    response_excerpt: String,
+    replay: bool,
+}
+
+#[derive(ToSchema)]
+pub struct AttemptList {
+    attempts: Vec<AttemptView>,
+}
+
+/// A delivery, as `/api/forwards` lists it.
+#[derive(ToSchema)]
+pub struct ForwardView {
+    event_id: i64,
+    source: String,
+    target: String,
+    #[schema(pattern = "^(pending|delivered|dead)$")]
+    state: String,
+    attempts: i64,
+    next_at: Option<String>,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// One page of deliveries, newest first.
+#[derive(ToSchema)]
+pub struct ForwardPage {
+    forwards: Vec<ForwardView>,
+    /// Pass as `before` for the next page; null on the last page.
+    next_before: Option<i64>,
+}
+
+/// A forwarding target and its totals.
+#[derive(ToSchema)]
+pub struct TargetView {
+    name: String,
+    /// The target's `to`, credentials shown as `***`.
+    to: String,
+    #[schema(pattern = "^(active|paused)$")]
+    state: String,
+    pending: i64,
+    delivered: i64,
+    dead: i64,
+    last_success_at: Option<String>,
+    last_error: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct TargetList {
+    targets: Vec<TargetView>,
+}
+
+/// A target after pause or resume.
+#[derive(ToSchema)]
+pub struct TargetState {
+    target: String,
+    #[schema(pattern = "^(active|paused)$")]
+    state: String,
+}
+
+/// An optional replay request: a URL to send to instead of the rules' targets.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// An http(s) URL to send to instead of the rules' targets.
+    #[schema(
+        pattern = "^https?://[a-z][a-z0-9-]{0,30}(\\.[a-z][a-z0-9-]{0,30}){0,3}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
+    )]
+    to: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct QueuedTarget {
+    target: String,
+}
+
+/// The deliveries a replay queued.
+#[derive(ToSchema)]
+pub struct Queued {
+    queued: Vec<QueuedTarget>,
 }
 
 /// One page of events, newest first.

@@ -291,9 +291,12 @@ pub struct StreamParams {
     #[param(schema_with = doc::flag)]
     pub error: Option<String>,
     /// Replays the stored events received since then first (when not resuming).
+    #[param(value_type = Option<doc::Time>)]
     pub since: Option<String>,
+    /// Full-text search, as on `/api/events`.
+    #[param(max_length = 500, pattern = "^$|[^\\W_]")]
     pub q: Option<String>,
-    /// Repeatable: set by `repeated`, not by serde.
+    /// `POINTER OP VALUE`, as on `/api/events`. Repeatable: set by `repeated`, not by serde.
     #[serde(skip)]
     pub field: Vec<String>,
     /// The same as the `Last-Event-ID` header, for a client that opens a new connection

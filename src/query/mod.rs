@@ -87,7 +87,9 @@ pub struct ListParams {
     #[param(schema_with = doc::event_id)]
     pub before: Option<String>,
     /// Full-text search: words that must all occur in the body or type; `card*` by prefix,
-    /// `"card declined"` as a phrase.
+    /// `"card declined"` as a phrase. At most 500 characters and 32 terms, with at least one
+    /// letter or digit.
+    #[param(max_length = 500, pattern = "^$|[^\\W_]")]
     pub q: Option<String>,
     /// `POINTER OP VALUE` on a body field (`/data/object/amount>=1000`) or a header
     /// (`header:x-github-event=push`); all must hold. Repeatable, so not read from a query
