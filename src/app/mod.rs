@@ -183,6 +183,7 @@ pub fn router(
             options.store.clone(),
             &feed,
             sources.clone(),
+            metrics.clone(),
             &options.tasks,
             shutdown.clone(),
         ),

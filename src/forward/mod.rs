@@ -41,6 +41,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -76,12 +78,19 @@ pub fn spawn(
     store: Store,
     feed: &Feed,
     sources: Arc<BTreeMap<String, SourceSettings>>,
+    metrics: Metrics,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Forwarding {
     let targets = Arc::new(targets);
     let wake = Arc::new(Notify::new());
     if !targets.is_empty() {
+        tokio::spawn(count_pending(
+            store.clone(),
+            targets.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(enqueue::run(
             store.clone(),
             targets.clone(),
@@ -94,9 +103,37 @@ pub fn spawn(
         store,
         targets.clone(),
         sources,
+        metrics,
         wake.clone(),
         tasks.clone(),
         shutdown,
     ));
     Forwarding { targets, wake }
+}
+
+/// How often `hookwatch_forward_pending` is brought up to date.
+const PENDING_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps each target's pending count in the metrics, read from the store (so it counts what
+/// every instance sharing the queue has left, not only this one).
+async fn count_pending(
+    store: Store,
+    targets: Arc<Vec<TargetSettings>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    loop {
+        for target in targets.iter() {
+            match store.target_totals(&target.name).await {
+                Ok(totals) => metrics.forward_pending(&target.name, totals.pending),
+                Err(error) => {
+                    tracing::debug!(error = %error, "Cannot count pending deliveries.");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PENDING_EVERY) => {}
+        }
+    }
 }

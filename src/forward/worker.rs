@@ -23,6 +23,7 @@ use super::send::{self, Attempt};
 use super::settings::TargetSettings;
 use super::target::Kind;
 use crate::config::SourceSettings;
+use crate::metrics::Metrics;
 use crate::store::{After, ClaimScope, Delivery, Finished, Store};
 
 /// How long a claim holds beyond the attempt's own timeout: time to record the result.
@@ -44,12 +45,16 @@ struct Lane {
     publisher: Option<Publisher>,
 }
 
+/// The metrics' target label of replays to a caller's own `to` (never the URL itself).
+const AD_HOC_LABEL: &str = "_replay_to";
+
 /// What every send needs.
 #[derive(Clone)]
 struct Shared {
     store: Store,
     client: reqwest::Client,
     sources: Arc<BTreeMap<String, SourceSettings>>,
+    metrics: Metrics,
     wake: Arc<Notify>,
     /// Where attempts run, so the server waits for them at shutdown.
     tasks: TaskTracker,
@@ -60,6 +65,7 @@ pub async fn run(
     store: Store,
     targets: Arc<Vec<TargetSettings>>,
     sources: Arc<BTreeMap<String, SourceSettings>>,
+    metrics: Metrics,
     wake: Arc<Notify>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -80,6 +86,7 @@ pub async fn run(
         store,
         client,
         sources,
+        metrics,
         wake,
         tasks,
     };
@@ -245,11 +252,18 @@ async fn attempt(shared: &Shared, lane: &Lane, delivery: Delivery) {
         }
     };
     let now = Utc::now();
-    finished.after = match schedule::judge(&sent.outcome, n, target.max_attempts, jitter(), now) {
-        Verdict::Delivered => After::Delivered,
-        Verdict::Dead => After::Dead,
-        Verdict::RetryAfter(wait) => After::RetryAt(now + to_chrono(wait)),
+    let verdict = schedule::judge(&sent.outcome, n, target.max_attempts, jitter(), now);
+    let (after, result) = match verdict {
+        Verdict::Delivered => (After::Delivered, "delivered"),
+        Verdict::Dead => (After::Dead, "dead"),
+        Verdict::RetryAfter(wait) => (After::RetryAt(now + to_chrono(wait)), "failed"),
     };
+    finished.after = after;
+    let label = match lane.scope {
+        ClaimScope::AdHoc => AD_HOC_LABEL,
+        _ => target.name.as_str(),
+    };
+    shared.metrics.forward_attempt(label, result);
     finished.ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
     finished.status = sent.status.map(i64::from);
     finished.error = sent.error;

@@ -323,6 +323,33 @@ async fn a_target_failing_for_ever_makes_the_delivery_dead_after_max_attempts() 
     assert_eq!(target.received().len(), 2);
     let dead = app.get_json("/api/forwards?state=dead").await;
     assert_eq!(dead["forwards"][0]["last_status"], 500);
+    let attempts_of = |result: &'static str| {
+        let app = &app;
+        async move {
+            let labels = [("target", "app"), ("result", result)];
+            crate::metrics::metric(app, "hookwatch_forward_attempts_total", &labels).await
+        }
+    };
+    assert_eq!(attempts_of("failed").await, Some(1.0));
+    assert_eq!(attempts_of("dead").await, Some(1.0));
+    assert_eq!(attempts_of("delivered").await, None);
+    let pending = wait_json(&app, "/api/forwards/targets", |t| {
+        t["targets"][0]["pending"] == 0
+    })
+    .await;
+    assert_eq!(pending["targets"][0]["dead"], 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let gauge = crate::metrics::metric(&app, "hookwatch_forward_pending", &[("target", "app")]);
+        if gauge.await == Some(0.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pending gauge never read 0"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
