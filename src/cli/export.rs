@@ -10,8 +10,9 @@ use clap::Args;
 
 use super::{BadFlag, GlobalArgs, offline_settings, open_existing, progress, runtime};
 use crate::archive;
+use crate::forward;
 use crate::query::ListParams;
-use crate::store::EventFilter;
+use crate::store::{DeliveryFilter, EventFilter};
 
 /// Events looked at a time.
 const PAGE: u32 = 1000;
@@ -78,6 +79,12 @@ pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
             false => None,
         };
         let bar = progress::start(total, progress::Unit::Events);
+        // Deliveries are looked up per event only on a database that has any.
+        let any = DeliveryFilter {
+            limit: 1,
+            ..DeliveryFilter::default()
+        };
+        let forwarded = !store.list_deliveries(any).await?.is_empty();
         let mut count: u64 = 0;
         loop {
             // The summaries say how large the bodies are, so whole events are read in runs
@@ -101,7 +108,12 @@ pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
                 let Some(last) = page.last() else { break };
                 filter.after = Some(last.id);
                 for event in &page {
-                    out.write_all(archive::to_line(event).as_bytes())?;
+                    let forwards = match forwarded {
+                        true => store.deliveries_of_event(event.id).await?,
+                        false => Vec::new(),
+                    };
+                    let forwards = forwards.iter().map(forward::view::forward).collect();
+                    out.write_all(archive::to_line(event, forwards).as_bytes())?;
                     out.write_all(b"\n")?;
                 }
                 count += page.len() as u64;

@@ -300,3 +300,41 @@ impl Drop for Unmount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+#[tokio::test]
+async fn an_export_line_carries_the_events_deliveries_and_import_leaves_them_out() {
+    let (store, guard, url) = sqlite().await;
+    let forwarded = stored(&store, event("shop", now(), 1)).await;
+    let quiet = stored(&store, event("shop", now(), 2)).await;
+    let queued = vec![hookwatch::store::NewDelivery {
+        event_id: forwarded,
+        source: "shop".into(),
+        target: "app".into(),
+        to: None,
+    }];
+    store
+        .enqueue_deliveries(queued, quiet, chrono::Utc::now())
+        .await
+        .unwrap();
+    drop(store);
+    let dir = tempfile::tempdir().unwrap();
+    let lines = export(dir.path(), &url, "out.ndjson");
+    let lines: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["id"], forwarded);
+    assert_eq!(lines[0]["forwards"][0]["target"], "app");
+    assert_eq!(lines[0]["forwards"][0]["state"], "pending");
+    assert_eq!(lines[1]["forwards"], serde_json::json!([]));
+    let (copy, _copy_guard, copy_url) = sqlite().await;
+    drop(copy);
+    let out = import(dir.path(), &copy_url, "out.ndjson");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let again = export(dir.path(), &copy_url, "again.ndjson");
+    assert!(
+        again.lines().all(|l| l.contains("\"forwards\":[]")),
+        "{again}"
+    );
+    drop(guard);
+}

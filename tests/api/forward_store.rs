@@ -32,6 +32,7 @@ contract!(
     a_finished_attempt_is_recorded_and_moves_the_delivery_on,
     replays_are_numbered_and_ad_hoc_ones_are_claimed_apart,
     deliveries_are_listed_newest_first_with_filters_and_totals,
+    deleting_an_event_deletes_its_deliveries_and_their_attempts,
 );
 
 fn delivery(event_id: i64, target: &str) -> NewDelivery {
@@ -322,4 +323,46 @@ async fn deliveries_are_listed_newest_first_with_filters_and_totals(store: Store
     let totals = store.target_totals("app").await.unwrap();
     assert_eq!((totals.pending, totals.delivered, totals.dead), (2, 0, 0));
     assert!(!totals.paused && totals.last_success_at.is_none() && totals.last_error.is_none());
+}
+
+async fn deleting_an_event_deletes_its_deliveries_and_their_attempts(store: Store) {
+    let gone = stored(&store, event("stripe", None, None)).await;
+    let kept = stored(&store, event("stripe", None, None)).await;
+    let queued = vec![delivery(gone, "app"), delivery(kept, "app")];
+    store
+        .enqueue_deliveries(queued, kept, at(0, 0))
+        .await
+        .unwrap();
+    for claimed in store
+        .claim_deliveries(target("app"), at(0, 1), at(1, 0), 10)
+        .await
+        .unwrap()
+    {
+        let finished = Finished {
+            delivery_id: claimed.id,
+            n: 1,
+            at: at(0, 1),
+            status: Some(500),
+            ms: 3,
+            error: None,
+            response_excerpt: "no".into(),
+            after: After::RetryAt(at(0, 30)),
+        };
+        store.finish_attempt(finished).await.unwrap();
+    }
+    assert_eq!(store.attempts_of_event(gone).await.unwrap().len(), 1);
+    assert_eq!(store.delete_events(&[gone]).await.unwrap(), 1);
+    assert!(store.deliveries_of_event(gone).await.unwrap().is_empty());
+    assert!(store.attempts_of_event(gone).await.unwrap().is_empty());
+    let listed = store
+        .list_deliveries(DeliveryFilter {
+            limit: 10,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].event_id, kept);
+    assert_eq!(store.attempts_of_event(kept).await.unwrap().len(), 1);
+    assert_eq!(store.target_totals("app").await.unwrap().pending, 1);
 }

@@ -212,6 +212,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER event_words_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
         FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_words();
     "#,
+    // 9: deleting events (retention, prune) deletes their deliveries and their attempts, so
+    // nothing waits to forward an event that is gone and pruning needs no list of tables;
+    // one statement-level trigger, like the words'.
+    r#"
+    DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
+        WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id));
+    DELETE FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id);
+    CREATE FUNCTION hookwatch_forget_deliveries() RETURNS TRIGGER LANGUAGE plpgsql AS $forget$
+    BEGIN
+        DELETE FROM delivery_attempts WHERE delivery_id IN
+            (SELECT d.id FROM deliveries d JOIN gone g ON d.event_id = g.id);
+        DELETE FROM deliveries WHERE event_id IN (SELECT id FROM gone);
+        RETURN NULL;
+    END
+    $forget$;
+    CREATE TRIGGER deliveries_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_deliveries();
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

@@ -162,6 +162,18 @@ const MIGRATIONS: &[&str] = &[
         SELECT e.id, COALESCE(e.event_type, '') || ' ' || CAST(b.body AS TEXT)
         FROM events e JOIN bodies b USING (id);
     "#,
+    // 8: deleting an event (retention, prune) deletes its deliveries and their attempts, so
+    // nothing waits to forward an event that is gone and pruning needs no list of tables.
+    r#"
+    DELETE FROM delivery_attempts
+        WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id NOT IN (SELECT id FROM events));
+    DELETE FROM deliveries WHERE event_id NOT IN (SELECT id FROM events);
+    CREATE TRIGGER deliveries_forget AFTER DELETE ON events BEGIN
+        DELETE FROM delivery_attempts
+            WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = OLD.id);
+        DELETE FROM deliveries WHERE event_id = OLD.id;
+    END;
+    "#,
 ];
 
 /// Brings the database up to the newest version.
