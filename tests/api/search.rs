@@ -420,8 +420,9 @@ async fn deleting_an_event_deletes_its_words(backend: Backend) {
     assert_eq!(found(&app, "beta").await, [] as [i64; 0]);
 }
 
-/// Stops the app, removes the search index and its migration, as in a database made before
-/// search existed, and starts it again on that database.
+/// Stops the app, removes the search index and sets the schema back to the version before
+/// search (SQLite 6, PostgreSQL 7; later migrations run again and must not mind), as in a
+/// database made before search existed, and starts it again on that database.
 async fn without_search(mut app: TestApp) -> TestApp {
     let db = app.pg.take();
     let database = app.database.clone();
@@ -445,8 +446,7 @@ async fn without_search(mut app: TestApp) -> TestApp {
                     "DROP TABLE event_words;
                      DROP TRIGGER event_words_forget ON events;
                      DROP FUNCTION hookwatch_forget_words();
-                     DELETE FROM schema_migrations WHERE version = (SELECT max(version)
-                         FROM schema_migrations);",
+                     DELETE FROM schema_migrations WHERE version >= 8;",
                 )
                 .await
                 .expect("downgrade");

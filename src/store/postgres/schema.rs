@@ -219,7 +219,7 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id));
     DELETE FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id);
-    CREATE FUNCTION hookwatch_forget_deliveries() RETURNS TRIGGER LANGUAGE plpgsql AS $forget$
+    CREATE OR REPLACE FUNCTION hookwatch_forget_deliveries() RETURNS TRIGGER LANGUAGE plpgsql AS $forget$
     BEGIN
         DELETE FROM delivery_attempts WHERE delivery_id IN
             (SELECT d.id FROM deliveries d JOIN gone g ON d.event_id = g.id);
@@ -227,6 +227,7 @@ const MIGRATIONS: &[&str] = &[
         RETURN NULL;
     END
     $forget$;
+    DROP TRIGGER IF EXISTS deliveries_forget ON events;
     CREATE TRIGGER deliveries_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
         FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_deliveries();
     "#,

@@ -168,7 +168,7 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM delivery_attempts
         WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id NOT IN (SELECT id FROM events));
     DELETE FROM deliveries WHERE event_id NOT IN (SELECT id FROM events);
-    CREATE TRIGGER deliveries_forget AFTER DELETE ON events BEGIN
+    CREATE TRIGGER IF NOT EXISTS deliveries_forget AFTER DELETE ON events BEGIN
         DELETE FROM delivery_attempts
             WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = OLD.id);
         DELETE FROM deliveries WHERE event_id = OLD.id;
