@@ -1,0 +1,83 @@
+// An event's forwarding in its detail: each delivery (target, state, attempts, next try), every
+// attempt from `/api/events/{id}/attempts` (the target's answer is shown as text, it is
+// whatever the target sent), and a Replay button that queues the event again.
+
+import { el, clear, api, post, badge, clock, plural } from "./dom.js";
+
+/** The badge for a delivery state. */
+export function stateBadge(state) {
+  return badge(state, { delivered: "ok", dead: "bad", pending: "warn" }[state] || "");
+}
+
+/** The section for `event`; its attempts load after it is shown. */
+export function section(event) {
+  const forwards = Array.isArray(event.forwards) ? event.forwards : [];
+  const box = el("section", { className: "forwards" }, el("h3", {}, "Forwarding"));
+  if (forwards.length) {
+    box.append(el("table", { className: "grid", "aria-label": "Deliveries" },
+      el("thead", {}, el("tr", {}, ["Target", "State", "Attempts", "Next try"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, forwards.map((f) => el("tr", {},
+        el("td", {}, f.target), el("td", {}, stateBadge(f.state)),
+        el("td", { className: "num" }, String(f.attempts)),
+        el("td", { title: f.next_at ?? "" }, f.next_at ? clock(f.next_at) : "—"))))));
+  } else {
+    box.append(el("p", { className: "muted" }, "No forwarding rule took this event."));
+  }
+  const attempts = el("div", { className: "attempts", "aria-busy": "true" });
+  const result = el("p", { className: "replay-result", role: "status" });
+  const replay = el("button", { type: "button", className: "small replay" }, "Replay");
+  replay.addEventListener("click", () => replayOne(event.id, replay, result, attempts));
+  box.append(attempts, el("div", { className: "tools" }, replay), result);
+  loadAttempts(event.id, attempts);
+  return box;
+}
+
+async function loadAttempts(id, box) {
+  box.setAttribute("aria-busy", "true");
+  try {
+    const answer = await api(`/api/events/${Number(id)}/attempts`);
+    drawAttempts(clear(box), answer.attempts || []);
+  } catch (error) {
+    clear(box).append(el("p", { className: "error" }, `Could not load the attempts (${error.detail || error.message}).`));
+  } finally {
+    box.removeAttribute("aria-busy");
+  }
+}
+
+function drawAttempts(box, attempts) {
+  if (!attempts.length) {
+    box.append(el("p", { className: "muted" }, "No attempt yet."));
+    return;
+  }
+  box.append(el("table", { className: "grid", "aria-label": "Attempts" },
+    el("thead", {}, el("tr", {}, ["#", "Target", "When", "Answer", "ms", "Response"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, attempts.map((a) => el("tr", { className: a.status >= 200 && a.status < 300 ? "" : "is-error" },
+      el("td", { className: "num" }, `${a.n}${a.replay ? " (replay)" : ""}`),
+      el("td", {}, a.target),
+      el("td", { title: a.at }, clock(a.at)),
+      el("td", {}, a.status === null || a.status === undefined ? el("span", { className: "error" }, a.error ?? "no answer") : String(a.status)),
+      el("td", { className: "num" }, String(a.ms)),
+      el("td", {}, a.response_excerpt ? el("pre", { className: "raw excerpt" }, a.response_excerpt) : "—"))))));
+}
+
+/** Replays event `id`: shows what was queued, or why nothing was. */
+async function replayOne(id, button, result, attempts) {
+  button.disabled = true;
+  result.className = "replay-result";
+  try {
+    const answer = await post(`/api/events/${Number(id)}/replay`);
+    if (answer.status === 202) {
+      const targets = (answer.body.queued || []).map((q) => q.target);
+      result.textContent = `Queued ${plural(targets.length, "delivery", "deliveries")}: ${targets.join(", ")}`;
+      setTimeout(() => loadAttempts(id, attempts), 1000);
+    } else {
+      result.className = "replay-result error";
+      result.textContent = (answer.body && answer.body.error) || `Replay failed (${answer.status}).`;
+    }
+  } catch (error) {
+    result.className = "replay-result error";
+    result.textContent = `Replay failed (${error.message}).`;
+  } finally {
+    button.disabled = false;
+  }
+}
