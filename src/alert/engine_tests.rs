@@ -18,6 +18,7 @@ fn rule(kind: AlertKind, threshold: u32, window_secs: u64, cooldown_secs: u64) -
         threshold,
         window_secs,
         cooldown_secs,
+        target: None,
     }
 }
 

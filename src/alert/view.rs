@@ -18,6 +18,13 @@ pub fn summary(alert: &Alert) -> String {
             format!("no events from {} for {} s", a.source, a.window_secs)
         }
         (AlertKind::Silence, AlertState::Resolved) => format!("{} is sending again", a.source),
+        (AlertKind::ForwardFailures, AlertState::Firing) => format!(
+            "{} failed deliveries to target {} in the last {} s",
+            a.count, a.source, a.window_secs
+        ),
+        (AlertKind::ForwardFailures, AlertState::Resolved) => {
+            format!("target {} takes deliveries again", a.source)
+        }
         (kind, _) => {
             let noun = match kind {
                 AlertKind::Errors => "error events",

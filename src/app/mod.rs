@@ -31,6 +31,7 @@ use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
+use crate::forward::outcome::Outcomes;
 use crate::forward::{self, http as forward_http, http::ForwardState, settings::TargetSettings};
 use crate::http::ApiError;
 use crate::ingest::Ingest;
@@ -69,6 +70,8 @@ pub struct ServeOptions {
     /// Background work `serve` waits for at shutdown (forwarding attempts under way), for at
     /// most [`SHUTDOWN_GRACE`].
     pub tasks: TaskTracker,
+    /// The forwarding worker's attempt outcomes, which `forward_failures` alert rules watch.
+    pub outcomes: Outcomes,
 }
 
 /// How long `serve` waits at shutdown for forwarding attempts under way to be recorded; one
@@ -93,6 +96,7 @@ impl ServeOptions {
             forward: settings.forward,
             listen: settings.listen,
             tasks: TaskTracker::new(),
+            outcomes: Outcomes::default(),
         }
     }
 }
@@ -114,6 +118,7 @@ pub async fn serve(
         std::mem::take(&mut options.alerts),
         options.store.clone(),
         feed.clone(),
+        options.outcomes.subscribe(),
         cancel.clone(),
     );
     let limits = options.limits;
@@ -159,6 +164,7 @@ pub fn router(options: ServeOptions, feed: Feed, shutdown: CancellationToken) ->
             &feed,
             sources.clone(),
             &options.tasks,
+            options.outcomes.clone(),
             shutdown.clone(),
         ),
         listen: options.listen,

@@ -13,15 +13,10 @@ const NOT_BUILT: &[(&str, &str)] = &[
     ("forward.*.filter", "forward filters"),
     ("retention", "retention"),
     ("sources.*.retention", "retention"),
-    ("alerts.rules.*.target", "forward failure alerts"),
 ];
 
 /// Values (at a key path) that name a feature this build lacks: the key itself is built.
-const NOT_BUILT_VALUES: &[(&str, &str, &str)] = &[(
-    "alerts.rules.*.kind",
-    "forward_failures",
-    "forward failure alerts",
-)];
+const NOT_BUILT_VALUES: &[(&str, &str, &str)] = &[];
 
 /// A key the file sets (or sets to a value) that this build does not implement.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -121,27 +116,19 @@ mod tests {
     fn keys_inside_any_source_or_array_item_are_found_with_their_place() {
         let retention = refused("[sources.stripe]\n[sources.acme]\nretention = \"9d\"\n").unwrap();
         assert_eq!(retention.key, "sources.acme.retention");
-        let target = refused(
-            "[[alerts.rules]]\nname = \"a\"\n[[alerts.rules]]\nname = \"b\"\ntarget = \"t\"\n",
+        let filter = refused(
+            "[[forward]]\nsource = \"a\"\n[[forward]]\nsource = \"b\"\nfilter = [\"/x=1\"]\n",
         )
         .unwrap();
-        assert_eq!(target.key, "alerts.rules[1].target");
-        assert!(target.to_string().contains("does not support"));
-    }
-
-    #[test]
-    fn a_value_that_names_a_feature_not_built_is_found() {
-        let text = "[[alerts.rules]]\nname = \"a\"\nkind = \"burst\"\n\
-                    [[alerts.rules]]\nname = \"f\"\nkind = \"forward_failures\"\n";
-        let kind = refused(text).unwrap();
-        assert_eq!(kind.key, "alerts.rules[1].kind = \"forward_failures\"");
-        assert_eq!(kind.feature, "forward failure alerts");
+        assert_eq!(filter.key, "forward[1].filter");
+        assert!(filter.to_string().contains("does not support"));
     }
 
     #[test]
     fn built_keys_and_look_alikes_pass() {
         let text = "listen = \"127.0.0.1:8080\"\n[sources.forward]\nprovider = \"stripe\"\n\
-                    [sources.scheme]\n[[alerts.rules]]\nname = \"r\"\nkind = \"burst\"\n";
+                    [sources.scheme]\n[[alerts.rules]]\nname = \"r\"\nkind = \"burst\"\n\
+                    [[alerts.rules]]\nname = \"f\"\nkind = \"forward_failures\"\ntarget = \"t\"\n";
         assert_eq!(refused(text), None);
         assert_eq!(refused("sources = 3\nalerts = []\n"), None);
     }

@@ -21,11 +21,13 @@
 //!   deliveries (woken by the feed; the feed's items themselves are not trusted to be all).
 //! - [`worker`]: claims due deliveries (leases), sends them through [`send`] — the one place
 //!   that knows how to reach a kind of target — and records each attempt.
+//! - [`outcome`]: how each recorded attempt ended, told to whoever listens (alert rules).
 //! - [`http`]: the API (attempts, deliveries, targets, pause and resume, replay).
 
 pub mod enqueue;
 pub mod http;
 pub mod outbound;
+pub mod outcome;
 pub mod rule;
 pub mod schedule;
 pub mod send;
@@ -74,6 +76,7 @@ pub fn spawn(
     feed: &Feed,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     tasks: &TaskTracker,
+    outcomes: outcome::Outcomes,
     shutdown: CancellationToken,
 ) -> Forwarding {
     let targets = Arc::new(targets);
@@ -93,6 +96,7 @@ pub fn spawn(
         sources,
         wake.clone(),
         tasks.clone(),
+        outcomes,
         shutdown,
     ));
     Forwarding { targets, wake }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::outcome::{AttemptOutcome, Ended, Outcomes};
 use super::schedule::{self, Verdict};
 use super::send::{self, Attempt};
 use super::settings::TargetSettings;
@@ -49,6 +50,8 @@ struct Shared {
     wake: Arc<Notify>,
     /// Where attempts run, so the server waits for them at shutdown.
     tasks: TaskTracker,
+    /// Told how each recorded attempt to a configured target ended.
+    outcomes: Outcomes,
 }
 
 /// Runs until `shutdown`; `wake` is notified by whoever queued or released work.
@@ -58,6 +61,7 @@ pub async fn run(
     sources: Arc<BTreeMap<String, SourceSettings>>,
     wake: Arc<Notify>,
     tasks: TaskTracker,
+    outcomes: Outcomes,
     shutdown: CancellationToken,
 ) {
     let client = match send::client() {
@@ -78,6 +82,7 @@ pub async fn run(
         sources,
         wake,
         tasks,
+        outcomes,
     };
     while !shutdown.is_cancelled() {
         let pass = dispatch(&shared, &lanes).await;
@@ -205,7 +210,7 @@ async fn attempt(shared: &Shared, target: &TargetSettings, delivery: Delivery) {
         Ok(Some(event)) => event,
         Ok(None) => {
             finished.error = Some("the event is no longer stored".into());
-            return record(shared, finished).await;
+            return record(shared, None, finished).await;
         }
         Err(error) => {
             tracing::error!(error = %error, "Cannot read an event to forward; its lease will run out.");
@@ -242,13 +247,32 @@ async fn attempt(shared: &Shared, target: &TargetSettings, delivery: Delivery) {
     finished.status = sent.status.map(i64::from);
     finished.error = sent.error;
     finished.response_excerpt = sent.excerpt;
-    record(shared, finished).await;
+    // Replays to an ad-hoc `to` belong to no target: nothing to tell.
+    let outcome = delivery.to.is_none().then(|| AttemptOutcome {
+        target: target.name.clone(),
+        event_id: delivery.event_id,
+        at: now,
+        ended: match finished.after {
+            After::Delivered => Ended::Delivered,
+            After::Dead => Ended::Dead,
+            After::RetryAt(_) => Ended::Failed,
+        },
+    });
+    record(shared, outcome, finished).await;
 }
 
-async fn record(shared: &Shared, finished: Finished) {
+/// Records the attempt, then tells its outcome (only once it is recorded).
+async fn record(shared: &Shared, outcome: Option<AttemptOutcome>, finished: Finished) {
     let delivery = finished.delivery_id;
-    if let Err(error) = shared.store.finish_attempt(finished).await {
-        tracing::error!(error = %error, delivery, "Cannot record an attempt; it will be made again.");
+    match shared.store.finish_attempt(finished).await {
+        Ok(_) => {
+            if let Some(outcome) = outcome {
+                shared.outcomes.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, delivery, "Cannot record an attempt; it will be made again.");
+        }
     }
 }
 
