@@ -1,6 +1,6 @@
 //! The `forward_failures` alert through the live server: a target that answers `500` until
 //! its deliveries die fires the alert at a webhook sink, and its next delivered one resolves
-//! it.
+//! it, on SQLite and on PostgreSQL.
 
 use crate::alert_support::{Answer, start_receiver};
 use crate::forward::{forward_all, post_json, wait_state};
@@ -9,6 +9,15 @@ use crate::support::*;
 
 #[tokio::test]
 async fn a_failing_target_fires_the_alert_and_its_next_delivery_resolves_it() {
+    fires_then_resolves(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_forward_failures_alert_works_the_same_on_postgresql() {
+    fires_then_resolves(Backend::Postgres).await;
+}
+
+async fn fires_then_resolves(backend: Backend) {
     let sink = start_receiver(Answer::Ok).await;
     let target = Target::start(Reply::Status(200)).await;
     target.then(&[Reply::Soon(500), Reply::Soon(500)]);
@@ -19,7 +28,9 @@ async fn a_failing_target_fires_the_alert_and_its_next_delivery_resolves_it() {
         forward_all(&target.url("/in"), "max_attempts = 2"),
         sink.url("/hook"),
     );
-    let app = spawn_app_with(&config).await;
+    let Some(app) = spawn_on(backend, &config).await else {
+        return;
+    };
     let failing = post_json(&app, "shop", "{\"n\":1}").await;
     wait_state(&app, failing, "dead").await;
     eventually("the firing alert at the sink", || async {
