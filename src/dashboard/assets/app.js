@@ -26,6 +26,7 @@ async function start() {
     if (linked !== null) detail.open(linked);
     return;
   }
+  $("to-events").setAttribute("aria-current", "page");
   wire();
   example();
   current = filters.fromUrl();

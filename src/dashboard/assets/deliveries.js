@@ -19,6 +19,7 @@ export function wanted() {
 /** Shows the view: reads the filters from the URL and loads targets and deliveries. */
 export function start(openEvent) {
   document.body.classList.add("view-deliveries");
+  $("to-deliveries").setAttribute("aria-current", "page");
   filters = fromUrl();
   const form = $("delivery-filters");
   for (const name of FIELDS) form.elements[name].value = filters[name] || "";

@@ -32,15 +32,29 @@ export function section(event) {
   return box;
 }
 
+/** Loads and shows the attempts; answers how many there are (null on failure). */
 async function loadAttempts(id, box) {
   box.setAttribute("aria-busy", "true");
   try {
     const answer = await api(`/api/events/${Number(id)}/attempts`);
-    drawAttempts(clear(box), answer.attempts || []);
+    const attempts = answer.attempts || [];
+    drawAttempts(clear(box), attempts);
+    return attempts.length;
   } catch (error) {
     clear(box).append(el("p", { className: "error" }, `Could not load the attempts (${error.detail || error.message}).`));
+    return null;
   } finally {
     box.removeAttribute("aria-busy");
+  }
+}
+
+/** After a replay: looks again every half second, for up to 15 s, until `queued` more
+ *  attempts than `before` are recorded (while the box is still on the page). */
+async function followAttempts(id, box, before, queued) {
+  for (let tries = 0; tries < 30 && box.isConnected; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await loadAttempts(id, box);
+    if (now !== null && now >= before + queued) return;
   }
 }
 
@@ -64,12 +78,13 @@ function drawAttempts(box, attempts) {
 async function replayOne(id, button, result, attempts) {
   button.disabled = true;
   result.className = "replay-result";
+  const before = attempts.querySelectorAll("tbody tr").length;
   try {
     const answer = await post(`/api/events/${Number(id)}/replay`);
     if (answer.status === 202) {
       const targets = (answer.body.queued || []).map((q) => q.target);
       result.textContent = `Queued ${plural(targets.length, "delivery", "deliveries")}: ${targets.join(", ")}`;
-      setTimeout(() => loadAttempts(id, attempts), 1000);
+      followAttempts(id, attempts, before, targets.length);
     } else {
       result.className = "replay-result error";
       result.textContent = (answer.body && answer.body.error) || `Replay failed (${answer.status}).`;
