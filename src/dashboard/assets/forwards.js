@@ -24,6 +24,7 @@ export function section(event) {
     box.append(el("p", { className: "muted" }, "No forwarding rule took this event."));
   }
   const attempts = el("div", { className: "attempts", "aria-busy": "true" });
+  box.append(el("h4", {}, "Attempts"));
   const result = el("p", { className: "replay-result", role: "status" });
   const replay = el("button", { type: "button", className: "small replay" }, "Replay");
   replay.addEventListener("click", () => replayOne(event.id, replay, result, attempts));
@@ -67,8 +68,8 @@ function drawAttempts(box, attempts) {
     el("thead", {}, el("tr", {}, ["#", "Target", "When", "Answer", "ms", "Response"].map((h) => el("th", {}, h)))),
     el("tbody", {}, attempts.map((a) => el("tr", { className: a.status >= 200 && a.status < 300 ? "" : "is-error" },
       el("td", { className: "num" }, `${a.n}${a.replay ? " (replay)" : ""}`),
-      el("td", {}, a.target),
-      el("td", { title: a.at }, clock(a.at)),
+      el("td", { className: "name" }, a.target),
+      el("td", { className: "name", title: a.at }, clock(a.at)),
       el("td", {}, a.status === null || a.status === undefined ? el("span", { className: "error" }, a.error ?? "no answer") : String(a.status)),
       el("td", { className: "num" }, String(a.ms)),
       el("td", {}, a.response_excerpt ? el("pre", { className: "raw excerpt" }, a.response_excerpt) : "—"))))));
