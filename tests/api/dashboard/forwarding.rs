@@ -178,13 +178,24 @@ async fn the_deliveries_view_replays_the_dead_ones_and_pauses_a_target() {
         t["targets"][0]["pending"] == 1
     })
     .await;
-    click(&tab, "#refresh-deliveries").await;
-    tab.until(
-        "the waiting delivery",
-        "[...document.querySelectorAll('#target-rows td')].some(td => td.textContent === '1') \
-         && document.querySelector('#target-rows').textContent.includes('paused')",
+    tab.eval::<bool>(
+        "document.querySelector('#delivery-filters [name=state]').value = 'pending', true",
     )
     .await;
+    click(&tab, "#delivery-filters button[type=submit]").await;
+    tab.until(
+        "the waiting delivery",
+        &format!(
+            "[...document.querySelectorAll('#target-rows td')].some(td => td.textContent === '1') \
+             && document.querySelector('#target-rows').textContent.includes('paused') \
+             && document.querySelectorAll('#delivery-rows tr').length === 1 \
+             && document.querySelector('#delivery-rows a').textContent === '#{third}'"
+        ),
+    )
+    .await;
+    assert!(text_of(&tab, "#delivery-rows").await.contains("pending"));
+    let url: String = tab.eval("location.search").await;
+    assert_eq!(url, "?view=deliveries&state=pending");
     assert_eq!(target.received().len(), 3, "a paused target got a request");
     click(&tab, "#target-rows button[data-target=app]").await;
     until_text(&tab, "#target-rows", "active").await;
