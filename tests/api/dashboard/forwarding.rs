@@ -1,6 +1,6 @@
 //! Forwarding in the dashboard, in real Chromium against a real target server: an event's
 //! failed attempt and its Replay button, the deliveries view with a dead delivery and the bulk
-//! replay, Pause and Resume on a target, and a hostile target answer shown as text.
+//! replay, paging, Pause and Resume on a target, and a hostile target answer shown as text.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -253,5 +253,42 @@ async fn a_hostile_target_answer_is_shown_as_text_and_never_runs() {
     tab.assert_nothing_ran().await;
     list.assert_nothing_ran().await;
     task.abort();
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_deliveries_view_pages_older_deliveries() {
+    let Some(browser) = launch().await else {
+        return;
+    };
+    let to = format!("http://127.0.0.1:{}/in", free_port().await);
+    let app = spawn_app_with(&forward_all(&to, "max_attempts = 1")).await;
+    let mut last = 0;
+    for n in 0..101 {
+        last = post_json(&app, "shop", &format!("{{\"n\":{n}}}")).await;
+    }
+    wait_json(&app, "/api/forwards/targets", |t| {
+        t["targets"][0]["dead"] == 101
+    })
+    .await;
+    let tab = browser.open(&app.url("/?view=deliveries")).await;
+    tab.until(
+        "the first page",
+        "document.querySelectorAll('#delivery-rows tr').length === 100 \
+         && !document.querySelector('#older-deliveries').hidden",
+    )
+    .await;
+    let newest: String = tab
+        .eval("document.querySelector('#delivery-rows a').textContent")
+        .await;
+    assert_eq!(newest, format!("#{last}"));
+    click(&tab, "#older-deliveries").await;
+    tab.until(
+        "the older page beneath",
+        "document.querySelectorAll('#delivery-rows tr').length === 101 \
+         && document.querySelector('#older-deliveries').hidden",
+    )
+    .await;
+    until_text(&tab, "#replay-all", "Replay these 101 events").await;
     browser.close().await;
 }
