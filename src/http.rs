@@ -108,9 +108,6 @@ impl IntoResponse for ApiError {
 pub trait QueryParams: DeserializeOwned {
     /// Every parameter name the route takes, as written in a query string.
     const NAMES: &'static [&'static str];
-    /// Parameters this route is to take once a feature lands, with what they are for; refused
-    /// saying so, like the ones every route lacks (`NOT_BUILT`).
-    const NOT_BUILT_HERE: &'static [(&'static str, &'static str)] = &[];
     /// Names among `NAMES` that may be given more than once (`field=…&field=…`). Their values
     /// are handed to `repeated`, in order, instead of to serde.
     const REPEATABLE: &'static [&'static str] = &[];
@@ -128,16 +125,11 @@ impl QueryParams for NoParams {
     const NAMES: &'static [&'static str] = &[];
 }
 
-/// Parameters the product defines but this build does not serve yet, with what they are for.
-/// They are refused on every route with a message that says so, rather than as typos; an
-/// entry goes when its feature lands (and its name joins the route's `NAMES`).
-const NOT_BUILT: &[(&str, &str)] = &[];
-
 /// The most characters of an unknown parameter's name an error message repeats.
 const MAX_SHOWN_NAME: usize = 64;
 
 /// A route's query string, parsed into `T` after every name in it is checked against
-/// `T::NAMES`: an unknown, not yet supported or repeated parameter is a `400` naming it.
+/// `T::NAMES`: an unknown or repeated parameter is a `400` naming it.
 #[derive(Debug)]
 pub struct Params<T>(pub T);
 
@@ -146,7 +138,7 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Params<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        check_names(query, T::NAMES, T::REPEATABLE, T::NOT_BUILT_HERE)?;
+        check_names(query, T::NAMES, T::REPEATABLE)?;
         parse::<T>(query)
     }
 }
@@ -184,17 +176,12 @@ fn parse<T: QueryParams>(query: &str) -> Result<Params<T>, ApiError> {
 pub fn takes_every_name_it_lists<T: QueryParams>() -> bool {
     let query: Vec<String> = T::NAMES.iter().map(|n| format!("{n}=")).collect();
     let query = query.join("&");
-    check_names(&query, T::NAMES, T::REPEATABLE, &[]).is_ok() && parse::<T>(&query).is_ok()
+    check_names(&query, T::NAMES, T::REPEATABLE).is_ok() && parse::<T>(&query).is_ok()
 }
 
 /// Refuses the first name in `query` that is not in `accepted`, or that appears twice without
 /// being `repeatable`.
-fn check_names(
-    query: &str,
-    accepted: &[&str],
-    repeatable: &[&str],
-    not_built_here: &[(&str, &str)],
-) -> Result<(), ApiError> {
+fn check_names(query: &str, accepted: &[&str], repeatable: &[&str]) -> Result<(), ApiError> {
     let mut seen = BTreeSet::new();
     for (name, _) in form_urlencoded::parse(query.as_bytes()) {
         if accepted.contains(&name.as_ref()) {
@@ -205,16 +192,6 @@ fn check_names(
                 ));
             }
             continue;
-        }
-        let mut not_built = NOT_BUILT.iter().chain(not_built_here);
-        if let Some((_, feature)) = not_built.find(|(n, _)| *n == name) {
-            return Err(ApiError::bad_request(
-                "unsupported_parameter",
-                format!(
-                    "query parameter `{name}` ({feature}) is not supported by this version \
-                     of hookwatch"
-                ),
-            ));
         }
         let takes = match accepted {
             [] => "this route takes no query parameters".to_string(),
@@ -241,8 +218,7 @@ mod tests {
     use super::*;
 
     fn refusal(query: &str, accepted: &[&str]) -> (&'static str, String) {
-        let error =
-            check_names(query, accepted, &[], &[("since", "replay from a time")]).unwrap_err();
+        let error = check_names(query, accepted, &[]).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         (error.code, error.message)
     }
@@ -254,10 +230,10 @@ mod tests {
 
     #[test]
     fn known_names_pass_once_each_and_empty_values_are_fine() {
-        assert!(check_names("", &[], &[], &[]).is_ok());
+        assert!(check_names("", &[], &[]).is_ok());
         let accepted = ["source", "type", "limit"];
-        assert!(check_names("source=a&type=&limit=5", &accepted, &[], &[]).is_ok());
-        assert!(check_names("type=a&type=b", &accepted, &["type"], &[]).is_ok());
+        assert!(check_names("source=a&type=&limit=5", &accepted, &[]).is_ok());
+        assert!(check_names("type=a&type=b", &accepted, &["type"]).is_ok());
     }
 
     #[test]
@@ -274,16 +250,6 @@ mod tests {
     fn a_name_is_decoded_before_it_is_checked() {
         let (_, message) = refusal("sour%63e=a&s%6Fu=1", &["source"]);
         assert!(message.contains("`sou`"), "{message}");
-    }
-
-    #[test]
-    fn a_parameter_of_a_feature_not_built_says_so() {
-        let (code, message) = refusal("since=15m", &["source"]);
-        assert_eq!(code, "unsupported_parameter");
-        assert!(
-            message.contains("`since` (replay from a time)") && message.contains("not supported"),
-            "{message}"
-        );
     }
 
     #[test]

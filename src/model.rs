@@ -208,15 +208,18 @@ pub enum AlertKind {
     Errors,
     Silence,
     SignatureFailures,
+    /// Failed or dead forwarding deliveries of a target (its `source` is the target's name).
+    ForwardFailures,
 }
 
 impl AlertKind {
     /// Every kind, for parsing and for listing in messages.
-    pub const ALL: [AlertKind; 4] = [
+    pub const ALL: [AlertKind; 5] = [
         AlertKind::Burst,
         AlertKind::Errors,
         AlertKind::Silence,
         AlertKind::SignatureFailures,
+        AlertKind::ForwardFailures,
     ];
 
     /// The name used in config files, the API and the database.
@@ -226,6 +229,7 @@ impl AlertKind {
             AlertKind::Errors => "errors",
             AlertKind::Silence => "silence",
             AlertKind::SignatureFailures => "signature_failures",
+            AlertKind::ForwardFailures => "forward_failures",
         }
     }
 

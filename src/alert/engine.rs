@@ -1,5 +1,5 @@
-//! Every rule over every source: feed it events (`observe`) and clock ticks (`tick`), get
-//! back the alerts to send. Pure: no tokio, no I/O, time passed in, so the tests beside it
+//! Every rule over every source: feed it events (`observe`), clock ticks (`tick`) and
+//! forwarding attempts (`attempt`, for `forward_failures`), get back the alerts to send. Pure: no tokio, no I/O, time passed in, so the tests beside it
 //! run whole scenarios with no sleeping.
 //!
 //! State is kept per source, with one slot per rule, so an event costs one hash lookup
@@ -11,8 +11,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::forward_failures::Watch;
 use super::rule::{Facts, Rule};
 use super::tracker::{Change, Micros, Tracker};
+use crate::forward::outcome::AttemptOutcome;
 use crate::model::{Alert, AlertKind, AlertState, NewAlert};
 
 /// Sources tracked at once; beyond it the stalest one is dropped.
@@ -23,6 +25,8 @@ pub const MAX_SOURCES: usize = 1024;
 pub struct Engine {
     rules: Vec<Rule>,
     sources: HashMap<String, Slots>,
+    /// The `forward_failures` rules, fed forwarding attempts rather than events.
+    forwards: Watch,
 }
 
 /// One source: a tracker per rule that has seen it (`None` for the others).
@@ -41,6 +45,7 @@ impl Slots {
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
         Engine {
+            forwards: Watch::new(&rules),
             rules,
             sources: HashMap::new(),
         }
@@ -71,6 +76,11 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// Takes one forwarding attempt's outcome; returns the alerts it causes.
+    pub fn attempt(&mut self, outcome: &AttemptOutcome) -> Vec<NewAlert> {
+        self.forwards.observe(outcome)
     }
 
     /// Advances the clock: fires silences, resolves drained windows, ends cooldowns.
@@ -121,12 +131,16 @@ impl Engine {
     /// source takes the state of its newest alert and the time it last fired, so cooldowns
     /// and open alerts carry over a restart and agree between instances of a cluster.
     pub fn remember(&mut self, stored: &[Alert]) {
+        self.forwards.remember(stored);
         let mut seen = std::collections::HashSet::new();
         for alert in stored {
             let a = &alert.new;
             let Some(index) = self.rules.iter().position(|r| r.name == a.rule) else {
                 continue;
             };
+            if self.rules[index].kind == AlertKind::ForwardFailures {
+                continue; // `forwards` keeps those
+            }
             if !seen.insert((index, a.source.clone())) {
                 continue;
             }

@@ -18,6 +18,7 @@ fn rule(kind: AlertKind, threshold: u32, window_secs: u64, cooldown_secs: u64) -
         threshold,
         window_secs,
         cooldown_secs,
+        target: None,
     }
 }
 
@@ -317,5 +318,38 @@ fn instances_resuming_an_open_alert_resolve_it_at_the_same_time() {
         states(&from_b),
         states(&from_a),
         "one claim key: one notification"
+    );
+}
+
+#[test]
+fn a_forward_failures_rule_ignores_events_and_ticks_and_hears_attempts() {
+    use crate::forward::outcome::{AttemptOutcome, Ended};
+    let mut e = Engine::new(vec![rule(AlertKind::ForwardFailures, 1, 10, 0)]);
+    assert!(event(&mut e, "s", 1, 0.0, true).is_empty());
+    let stored = Alert {
+        id: 1,
+        new: NewAlert {
+            rule: "forward_failures rule".into(),
+            kind: AlertKind::ForwardFailures,
+            source: "app".into(),
+            state: AlertState::Firing,
+            count: 1,
+            window_secs: 10,
+            at: t(0.0),
+            sample_event_ids: vec![1],
+        },
+    };
+    e.remember(&[stored]);
+    // A stored firing is not resolved by time, as a window rule's would be.
+    assert!(e.tick(t(100.0)).is_empty());
+    let delivered = AttemptOutcome {
+        target: "app".into(),
+        event_id: 2,
+        at: t(101.0),
+        ended: Ended::Delivered,
+    };
+    assert_eq!(
+        states(&e.attempt(&delivered)),
+        vec![(AlertState::Resolved, t(101.0))]
     );
 }

@@ -1,4 +1,5 @@
-//! The two alert tasks. The evaluator feeds events and clock ticks to the `Engine`; when it
+//! The two alert tasks. The evaluator feeds events, clock ticks and forwarding attempt
+//! outcomes to the `Engine`; when it
 //! lags behind the feed it reads the missed events from the store. The emitter claims,
 //! publishes and sends each transition in order.
 
@@ -17,6 +18,7 @@ use super::engine::Engine;
 use super::rule::Facts;
 use super::sink::{OnDone, Sinks};
 use crate::feed::{Feed, FeedItem};
+use crate::forward::outcome::AttemptOutcome;
 use crate::metrics::Metrics;
 use crate::model::{Alert, NewAlert};
 use crate::store::{EventFilter, Store};
@@ -44,6 +46,7 @@ pub(super) fn start(
     store: Store,
     feed: Feed,
     metrics: Metrics,
+    attempts: broadcast::Receiver<AttemptOutcome>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     // Subscribe before anything else, so no event stored after start-up is missed.
@@ -67,7 +70,7 @@ pub(super) fn start(
         last_id: 0,
     };
     tokio::spawn(async move {
-        evaluator.run(events, shutdown).await;
+        evaluator.run(events, attempts, shutdown).await;
         let _ = emitter.await;
     })
 }
@@ -83,7 +86,13 @@ struct Evaluator {
 }
 
 impl Evaluator {
-    async fn run(mut self, mut events: broadcast::Receiver<FeedItem>, shutdown: CancellationToken) {
+    async fn run(
+        mut self,
+        mut events: broadcast::Receiver<FeedItem>,
+        attempts: broadcast::Receiver<AttemptOutcome>,
+        shutdown: CancellationToken,
+    ) {
+        let mut attempts = Some(attempts);
         self.seed().await;
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -91,6 +100,18 @@ impl Evaluator {
             let alerts = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = ticks.tick() => self.engine.tick(Utc::now()),
+                outcome = next_outcome(&mut attempts) => match outcome {
+                    Ok(outcome) => self.engine.attempt(&outcome),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "Alert evaluator missed forwarding outcomes.");
+                        continue;
+                    }
+                    // Forwarding stopped (shutdown): only events are left to watch.
+                    Err(RecvError::Closed) => {
+                        attempts = None;
+                        continue;
+                    }
+                },
                 item = events.recv() => match item {
                     Ok(FeedItem::Event(event)) if event.id > self.covered_up_to => {
                         self.last_id = self.last_id.max(event.id);
@@ -158,6 +179,16 @@ impl Evaluator {
                 tracing::warn!(error = %error, "Cannot read stored alerts for cooldowns.")
             }
         }
+    }
+}
+
+/// The next forwarding outcome; never, once forwarding has stopped (`None`).
+async fn next_outcome(
+    attempts: &mut Option<broadcast::Receiver<AttemptOutcome>>,
+) -> Result<AttemptOutcome, RecvError> {
+    match attempts {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

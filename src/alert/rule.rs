@@ -26,6 +26,8 @@ pub struct Rule {
     pub threshold: u32,
     pub window_secs: u64,
     pub cooldown_secs: u64,
+    /// `forward_failures` only: the forwarding target watched (`None`: each on its own).
+    pub target: Option<String>,
 }
 
 impl Rule {
@@ -40,6 +42,9 @@ impl Rule {
 
     /// Whether the event concerns this rule at all (its source and type).
     pub fn selects(&self, facts: &Facts) -> bool {
+        if self.kind == AlertKind::ForwardFailures {
+            return false; // fed forwarding attempts, not events (`forward_failures`)
+        }
         let source_ok = self.source.as_deref().is_none_or(|s| s == facts.source);
         let type_ok = match (&self.event_type, facts.event_type) {
             (None, _) => true,
@@ -57,6 +62,7 @@ impl Rule {
             AlertKind::Burst | AlertKind::Silence => true,
             AlertKind::Errors => facts.is_error,
             AlertKind::SignatureFailures => facts.signature_failure,
+            AlertKind::ForwardFailures => false,
         }
     }
 }
@@ -99,6 +105,7 @@ mod tests {
             threshold: 1,
             window_secs: 60,
             cooldown_secs: 0,
+            target: None,
         }
     }
 

@@ -31,6 +31,7 @@ use crate::config::{ConnectionLimits, Settings, SourceSettings};
 use crate::dashboard::http::{self as dashboard_http, DashboardState};
 use crate::enrich::{self, EnrichSettings, http::EnrichState};
 use crate::feed::Feed;
+use crate::forward::outcome::Outcomes;
 use crate::forward::{self, http as forward_http, http::ForwardState, settings::TargetSettings};
 use crate::http::ApiError;
 use crate::ingest::Ingest;
@@ -74,6 +75,8 @@ pub struct ServeOptions {
     /// Background work `serve` waits for at shutdown (forwarding attempts under way), for at
     /// most [`SHUTDOWN_GRACE`].
     pub tasks: TaskTracker,
+    /// The forwarding worker's attempt outcomes, which `forward_failures` alert rules watch.
+    pub outcomes: Outcomes,
 }
 
 /// How long `serve` waits at shutdown for forwarding attempts under way to be recorded; one
@@ -99,6 +102,7 @@ impl ServeOptions {
             forward: settings.forward,
             listen: settings.listen,
             tasks: TaskTracker::new(),
+            outcomes: Outcomes::default(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub async fn serve(
         options.store.clone(),
         feed.clone(),
         metrics.clone(),
+        options.outcomes.subscribe(),
         cancel.clone(),
     );
     let pruning = retention::task::spawn(
@@ -183,7 +188,10 @@ pub fn router(
             options.store.clone(),
             &feed,
             sources.clone(),
-            metrics.clone(),
+            forward::Reports {
+                metrics: metrics.clone(),
+                outcomes: options.outcomes.clone(),
+            },
             &options.tasks,
             shutdown.clone(),
         ),

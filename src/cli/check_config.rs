@@ -13,6 +13,7 @@ use crate::config::{OnInvalid, Settings, SourceSettings};
 use crate::enrich::{EnrichSettings, Kind};
 use crate::forward::rule::SourceMatch;
 use crate::forward::settings::TargetSettings;
+use crate::model::AlertKind;
 use crate::retention::Retention;
 use crate::store::TypeMatch;
 
@@ -104,11 +105,20 @@ pub fn render(s: &Settings) -> String {
     }
     for rule in &s.alerts.rules {
         out += &format!(
-            "\n[[alerts.rules]]\nname = {}\nkind = {}\nsource = {}\n",
+            "\n[[alerts.rules]]\nname = {}\nkind = {}\n",
             q(&rule.name),
             q(rule.kind.as_str()),
-            q(rule.source.as_deref().unwrap_or("(every source)"))
         );
+        out += &match rule.kind {
+            AlertKind::ForwardFailures => format!(
+                "target = {}\n",
+                q(rule.target.as_deref().unwrap_or("(every target)"))
+            ),
+            _ => format!(
+                "source = {}\n",
+                q(rule.source.as_deref().unwrap_or("(every source)"))
+            ),
+        };
         if let Some(t) = &rule.event_type {
             let pattern = match t {
                 TypeMatch::Exact(text) => text.clone(),

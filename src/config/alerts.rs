@@ -39,6 +39,9 @@ pub struct RuleFile {
     pub threshold: Option<u64>,
     pub window_secs: Option<u64>,
     pub cooldown_secs: Option<u64>,
+    /// `forward_failures` only: a `[[forward]]` rule's name (checked against them by the
+    /// caller, which knows the targets).
+    pub target: Option<String>,
 }
 
 /// One `[[alerts.sinks]]` as written; which keys apply depends on `kind`.
@@ -124,6 +127,22 @@ fn rule(raw: &RuleFile) -> Result<Rule, String> {
     {
         return Err(format!("`source` `{source}` is not a source name"));
     }
+    match kind {
+        AlertKind::ForwardFailures if raw.source.is_some() || raw.event_type.is_some() => {
+            return Err(
+                "`source` and `type` do not apply to a forward_failures rule (it watches \
+                 forwarding targets; name one with `target`)"
+                    .into(),
+            );
+        }
+        AlertKind::ForwardFailures => {}
+        _ if raw.target.is_some() => {
+            return Err(format!(
+                "`target` applies only to forward_failures rules, not to {kind_text}"
+            ));
+        }
+        _ => {}
+    }
     let threshold = threshold(kind, kind_text, raw.threshold)?;
     let window_secs = window_secs(raw.window_secs)?;
     let event_type = raw
@@ -144,6 +163,7 @@ fn rule(raw: &RuleFile) -> Result<Rule, String> {
             .cooldown_secs
             .unwrap_or(DEFAULT_COOLDOWN_SECS)
             .min(MAX_WINDOW_SECS),
+        target: raw.target.clone(),
     })
 }
 

@@ -1,9 +1,8 @@
 //! The TOML config file exactly as written by the user.
 //!
 //! Only shape lives here: serde structs with `deny_unknown_fields`, so a typo is reported with
-//! the key that is wrong instead of being silently ignored, and keys of features this build
-//! lacks are refused first (`config::not_built`). Meaning (defaults, validation, secrets from
-//! the environment) is resolved in `config::resolve`.
+//! the key that is wrong instead of being silently ignored. Meaning (defaults, validation,
+//! secrets from the environment) is resolved in `config::resolve`.
 
 use std::collections::BTreeMap;
 
@@ -46,8 +45,6 @@ pub struct ConfigFile {
 pub enum FileError {
     #[error("{0}")]
     Toml(#[from] toml::de::Error),
-    #[error(transparent)]
-    NotBuilt(#[from] super::not_built::NotBuilt),
 }
 
 /// One `[sources.NAME]` table.
@@ -98,9 +95,6 @@ impl ConfigFile {
     /// Parses the text of a config file; the error names the key (and the line, for a
     /// typo or a value of the wrong type).
     pub fn parse(text: &str) -> Result<ConfigFile, FileError> {
-        // Parsed twice: the untyped table for the check, then the text again so a typo's
-        // error keeps its line.
-        super::not_built::check(&text.parse::<toml::Table>()?)?;
         Ok(toml::from_str(text)?)
     }
 }

@@ -12,7 +12,6 @@ mod enrichment;
 mod file;
 mod forward;
 mod limits;
-mod not_built;
 mod response;
 mod retention;
 mod scheme;
@@ -238,6 +237,14 @@ impl Settings {
         };
         let forward = forward::resolve(&file.forward, &own, &sources)
             .map_err(|(key, problem)| invalid(&key, problem))?;
+        for (index, rule) in alerts.rules.iter().enumerate() {
+            if let Some(target) = &rule.target
+                && !forward.iter().any(|t| &t.name == target)
+            {
+                let problem = format!("no [[forward]] rule is named `{target}`");
+                return Err(invalid(&format!("alerts.rules[{index}].target"), problem));
+            }
+        }
         if token.is_none() && !overrides.insecure_no_auth && !listen.ip().is_loopback() {
             return Err(ConfigError::PublicWithoutToken { listen });
         }

@@ -40,6 +40,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("json.js", JS, false),
     asset!("curl.js", JS, false),
     asset!("alerts.js", JS, false),
+    asset!("forwards.js", JS, false),
+    asset!("deliveries.js", JS, false),
 ];
 
 /// The dashboard page.

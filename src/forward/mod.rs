@@ -23,12 +23,14 @@
 //!   that knows how to reach a kind of target — and records each attempt.
 //! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
 //!   the broker, over one kept connection per target (used by [`send`]).
+//! - [`outcome`]: how each recorded attempt ended, told to whoever listens (alert rules).
 //! - [`http`]: the API (attempts, deliveries, targets, pause and resume, replay).
 
 pub mod broker;
 pub mod enqueue;
 pub mod http;
 pub mod outbound;
+pub mod outcome;
 pub mod rule;
 pub mod schedule;
 pub mod send;
@@ -70,6 +72,14 @@ impl Forwarding {
     }
 }
 
+/// Where forwarding tells what became of its attempts: the metrics, and the alert rules
+/// (through `outcome`).
+#[derive(Clone)]
+pub struct Reports {
+    pub metrics: Metrics,
+    pub outcomes: outcome::Outcomes,
+}
+
 /// Starts the enqueuer (when there are rules) and the worker (always: replays to an ad-hoc
 /// `to` need it too) on `tasks`, so the server can wait at shutdown for attempts under way
 /// to be recorded; they stop taking work on `shutdown`.
@@ -78,7 +88,7 @@ pub fn spawn(
     store: Store,
     feed: &Feed,
     sources: Arc<BTreeMap<String, SourceSettings>>,
-    metrics: Metrics,
+    reports: Reports,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Forwarding {
@@ -88,7 +98,7 @@ pub fn spawn(
         tokio::spawn(count_pending(
             store.clone(),
             targets.clone(),
-            metrics.clone(),
+            reports.metrics.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(enqueue::run(
@@ -103,7 +113,7 @@ pub fn spawn(
         store,
         targets.clone(),
         sources,
-        metrics,
+        reports,
         wake.clone(),
         tasks.clone(),
         shutdown,

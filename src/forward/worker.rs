@@ -17,13 +17,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Reports;
 use super::broker::Publisher;
+use super::outcome::{AttemptOutcome, Ended};
 use super::schedule::{self, Verdict};
 use super::send::{self, Attempt};
 use super::settings::TargetSettings;
 use super::target::Kind;
 use crate::config::SourceSettings;
-use crate::metrics::Metrics;
 use crate::store::{After, ClaimScope, Delivery, Finished, Store};
 
 /// How long a claim holds beyond the attempt's own timeout: time to record the result.
@@ -54,7 +55,9 @@ struct Shared {
     store: Store,
     client: reqwest::Client,
     sources: Arc<BTreeMap<String, SourceSettings>>,
-    metrics: Metrics,
+    /// Told how each attempt ended (the outcomes only of recorded attempts to a configured
+    /// target).
+    reports: Reports,
     wake: Arc<Notify>,
     /// Where attempts run, so the server waits for them at shutdown.
     tasks: TaskTracker,
@@ -65,7 +68,7 @@ pub async fn run(
     store: Store,
     targets: Arc<Vec<TargetSettings>>,
     sources: Arc<BTreeMap<String, SourceSettings>>,
-    metrics: Metrics,
+    reports: Reports,
     wake: Arc<Notify>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -86,7 +89,7 @@ pub async fn run(
         store,
         client,
         sources,
-        metrics,
+        reports,
         wake,
         tasks,
     };
@@ -219,7 +222,7 @@ async fn attempt(shared: &Shared, lane: &Lane, delivery: Delivery) {
         Ok(Some(event)) => event,
         Ok(None) => {
             finished.error = Some("the event is no longer stored".into());
-            return record(shared, finished).await;
+            return record(shared, None, finished).await;
         }
         Err(error) => {
             tracing::error!(error = %error, "Cannot read an event to forward; its lease will run out.");
@@ -263,18 +266,37 @@ async fn attempt(shared: &Shared, lane: &Lane, delivery: Delivery) {
         ClaimScope::AdHoc => AD_HOC_LABEL,
         _ => target.name.as_str(),
     };
-    shared.metrics.forward_attempt(label, result);
+    shared.reports.metrics.forward_attempt(label, result);
     finished.ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
     finished.status = sent.status.map(i64::from);
     finished.error = sent.error;
     finished.response_excerpt = sent.excerpt;
-    record(shared, finished).await;
+    // Replays to an ad-hoc `to` belong to no target: nothing to tell.
+    let outcome = delivery.to.is_none().then(|| AttemptOutcome {
+        target: target.name.clone(),
+        event_id: delivery.event_id,
+        at: now,
+        ended: match finished.after {
+            After::Delivered => Ended::Delivered,
+            After::Dead => Ended::Dead,
+            After::RetryAt(_) => Ended::Failed,
+        },
+    });
+    record(shared, outcome, finished).await;
 }
 
-async fn record(shared: &Shared, finished: Finished) {
+/// Records the attempt, then tells its outcome (only once it is recorded).
+async fn record(shared: &Shared, outcome: Option<AttemptOutcome>, finished: Finished) {
     let delivery = finished.delivery_id;
-    if let Err(error) = shared.store.finish_attempt(finished).await {
-        tracing::error!(error = %error, delivery, "Cannot record an attempt; it will be made again.");
+    match shared.store.finish_attempt(finished).await {
+        Ok(_) => {
+            if let Some(outcome) = outcome {
+                shared.reports.outcomes.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, delivery, "Cannot record an attempt; it will be made again.");
+        }
     }
 }
 

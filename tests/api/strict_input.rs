@@ -183,38 +183,42 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn a_config_key_of_a_feature_not_built_stops_start_up_naming_it() {
+fn a_forward_failures_rule_naming_an_unknown_target_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
+    let forward = "[[forward]]\nname = \"app\"\nsource = \"*\"\nto = \"http://localhost:3000/\"\n";
+    let rule = "[[alerts.rules]]\nname = \"f\"\nthreshold = 1\nwindow_secs = 60\n";
     let cases = [
         (
-            "[[alerts.rules]]\nname = \"f\"\nkind = \"burst\"\nthreshold = 1\nwindow_secs = 60\n\
-             target = \"localhost-1\"\n",
+            format!("{forward}{rule}kind = \"forward_failures\"\ntarget = \"appp\"\n"),
             "`alerts.rules[0].target`",
         ),
         (
-            "[[alerts.rules]]\nname = \"dead\"\nkind = \"forward_failures\"\n",
-            "alerts.rules[0].kind = \"forward_failures\"",
+            format!("{forward}{rule}kind = \"burst\"\ntarget = \"app\"\n"),
+            "`target` applies only to forward_failures rules",
+        ),
+        (
+            format!("{forward}{rule}kind = \"forward_failures\"\nsource = \"stripe\"\n"),
+            "do not apply to a forward_failures rule",
         ),
     ];
-    for (text, key) in cases {
-        std::fs::write(dir.path().join("new.toml"), text).unwrap();
+    for (text, wanted) in cases {
+        std::fs::write(dir.path().join("f.toml"), &text).unwrap();
         for command in ["serve", "check-config"] {
-            let run = hookwatch(dir.path(), &[command, "--config", "new.toml"], &[]);
+            let run = hookwatch(dir.path(), &[command, "--config", "f.toml"], &[]);
             assert_eq!(run.code, Some(2), "{command} with {text}: {}", run.stderr);
-            assert!(
-                run.stderr.contains("new.toml"),
-                "names the file: {}",
-                run.stderr
-            );
-            assert!(run.stderr.contains(key), "names {key}: {}", run.stderr);
-            assert!(
-                run.stderr.contains("does not support"),
-                "says it is not built: {}",
-                run.stderr
-            );
+            assert!(run.stderr.contains(wanted), "{wanted}: {}", run.stderr);
         }
     }
-    assert_eq!(files(dir.path()), ["new.toml"], "no database was created");
+    let good = format!("{forward}{rule}kind = \"forward_failures\"\ntarget = \"app\"\n");
+    std::fs::write(dir.path().join("f.toml"), good).unwrap();
+    let run = hookwatch(dir.path(), &["check-config", "--config", "f.toml"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("kind = \"forward_failures\"\ntarget = \"app\"\n"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -97,7 +97,7 @@ pub fn message(alert: &Alert, c: &EmailConfig) -> Result<Message, SinkError> {
         a.sample_event_ids,
     );
     if let Some(url) = &c.dashboard_url {
-        body += &format!("\n{}/?source={}\n", url.trim_end_matches('/'), a.source);
+        body += &format!("\n{}\n", view::dashboard_link(url, alert));
     }
     let mut builder = Message::builder()
         .from(c.from.clone())

@@ -26,12 +26,12 @@ pub fn message(alert: &Alert, config: &SlackConfig) -> Value {
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{emoji} *{}*", escape(&text))}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-            "source `{}` · kind `{}` · window {} s · at {}",
-            escape(&a.source), a.kind.as_str(), a.window_secs, crate::query::view::time(a.at)
+            "{} `{}` · kind `{}` · window {} s · at {}",
+            view::subject(a.kind), escape(&a.source), a.kind.as_str(), a.window_secs, crate::query::view::time(a.at)
         )}]}),
     ];
     if let Some(base) = &config.dashboard_url {
-        let link = format!("{}/?source={}", base.trim_end_matches('/'), a.source);
+        let link = view::dashboard_link(base, alert);
         blocks.push(json!({"type": "actions", "elements": [{
             "type": "button", "text": {"type": "plain_text", "text": "Open in hookwatch"}, "url": link
         }]}));

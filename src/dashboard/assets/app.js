@@ -1,5 +1,6 @@
 // The dashboard's start: read the filters and an open event from the URL, connect the live
 // stream, load the first page, and wire the controls. Each concern lives in its own module.
+// `?view=deliveries` shows the forwarding deliveries and targets instead (deliveries.js).
 
 import { $, api, copyButton } from "./dom.js";
 import * as feed from "./feed.js";
@@ -9,6 +10,7 @@ import * as glance from "./glance.js";
 import * as detail from "./detail.js";
 import * as alerts from "./alerts.js";
 import * as link from "./link.js";
+import * as deliveries from "./deliveries.js";
 import { exampleCommand } from "./curl.js";
 
 let current = {};
@@ -16,6 +18,15 @@ let nextBefore = null;
 
 async function start() {
   const linked = link.eventFromUrl();
+  if (deliveries.wanted()) {
+    // The deliveries view: no event list, no live stream; events still open in the detail.
+    detail.wire();
+    meta();
+    deliveries.start((id, from) => detail.open(id, from));
+    if (linked !== null) detail.open(linked);
+    return;
+  }
+  $("to-events").setAttribute("aria-current", "page");
   wire();
   example();
   current = filters.fromUrl();

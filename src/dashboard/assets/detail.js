@@ -1,11 +1,12 @@
 // The event detail: everything `/api/events/{id}` knows, as text — body (JSON tree, form
 // table, raw text, or hex and base64 for binary), headers, signature and its reason, delivery
-// id, duplicates, enrichment and alerts, with copy buttons and "copy as curl".
+// id, duplicates, enrichment, alerts and forwarding, with copy buttons and "copy as curl".
 
 import { $, el, append, clear, api, badge, signatureBadge, bytes, copyButton, plural, duration, ago } from "./dom.js";
 import { tree, setAll } from "./json.js";
 import { curlCommand, headerPairs } from "./curl.js";
 import { alertsFor } from "./alerts.js";
+import * as forwards from "./forwards.js";
 import * as link from "./link.js";
 
 let returnFocus = null;
@@ -59,7 +60,7 @@ export function wire() {
 
 function render(box, event) {
   $("detail-title").textContent = `Event ${event.id} · ${event.source} · ${event.event_type ?? "no type"}`;
-  append(box, [facts(event), signature(event), alerts(event.id), bodySection(event), headersTable(event), enrichment(event.enrichment)]);
+  append(box, [facts(event), signature(event), alerts(event.id), forwards.section(event), bodySection(event), headersTable(event), enrichment(event.enrichment)]);
 }
 
 function facts(event) {
