@@ -3,32 +3,14 @@
 use chrono::Utc;
 use clap::Args;
 
+use super::filters::FilterArgs;
 use super::{BadFlag, GlobalArgs, offline_settings, open_existing, runtime};
 use crate::query::{ListParams, select, view};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// Only events of this source
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Event type; a trailing * matches by prefix (charge.*)
-    #[arg(long = "type")]
-    pub event_type: Option<String>,
-    /// received or rejected
-    #[arg(long)]
-    pub status: Option<String>,
-    /// valid, invalid, missing or unverified
-    #[arg(long)]
-    pub signature: Option<String>,
-    /// true for errors only, false for non-errors
-    #[arg(long)]
-    pub error: Option<String>,
-    /// RFC 3339 time or an age (15m, 2h, 7d)
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only events received before this time: RFC 3339 or an age (15m, 2h, 7d)
-    #[arg(long)]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// At most this many events (1–1000)
     #[arg(long)]
     pub limit: Option<String>,
@@ -51,17 +33,11 @@ pub struct EventsArgs {
 pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
     let settings = offline_settings(global)?;
     let params = ListParams {
-        source: args.source,
-        event_type: args.event_type,
-        status: args.status,
-        signature: args.signature,
-        error: args.error,
-        since: args.since,
-        until: args.until,
         limit: args.limit,
         before: args.before,
         q: args.q,
         field: args.field,
+        ..args.filters.params()
     };
     let filter = params
         .parse(Utc::now())

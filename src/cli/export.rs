@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use chrono::Utc;
 use clap::Args;
 
+use super::filters::FilterArgs;
 use super::{BadFlag, GlobalArgs, offline_settings, open_existing, progress, runtime};
 use crate::archive;
 use crate::forward;
-use crate::query::ListParams;
 use crate::store::{DeliveryFilter, EventFilter};
 
 /// Events looked at a time.
@@ -21,27 +21,8 @@ const PAGE_BYTES: i64 = 32 * 1024 * 1024;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Only events of this source
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Event type; a trailing * matches by prefix (charge.*)
-    #[arg(long = "type")]
-    pub event_type: Option<String>,
-    /// received or rejected
-    #[arg(long)]
-    pub status: Option<String>,
-    /// valid, invalid, missing or unverified
-    #[arg(long)]
-    pub signature: Option<String>,
-    /// true for errors only, false for non-errors
-    #[arg(long)]
-    pub error: Option<String>,
-    /// RFC 3339 time or an age (15m, 2h, 7d)
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only events received before this time: RFC 3339 or an age (15m, 2h, 7d)
-    #[arg(long)]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Write to this file instead of stdout
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -49,16 +30,7 @@ pub struct ExportArgs {
 
 pub fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<()> {
     let settings = offline_settings(global)?;
-    let params = ListParams {
-        source: args.source,
-        event_type: args.event_type,
-        status: args.status,
-        signature: args.signature,
-        error: args.error,
-        since: args.since,
-        until: args.until,
-        ..ListParams::default()
-    };
+    let params = args.filters.clone().params();
     let mut filter = params
         .parse(Utc::now())
         .map_err(|e| BadFlag(e.to_string()))?;

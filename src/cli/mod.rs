@@ -8,6 +8,7 @@ mod check_config;
 mod completions;
 mod events;
 mod export;
+mod filters;
 mod forwards;
 mod healthcheck;
 mod import;

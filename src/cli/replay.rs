@@ -11,6 +11,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use super::BadFlag;
+use super::filters::FilterArgs;
 use super::forwards::RemoteArgs;
 use super::remote::{Failure, Server, http_url};
 use super::runtime;
@@ -25,44 +26,8 @@ pub struct ReplayArgs {
     pub to: Option<Url>,
     #[command(flatten)]
     pub remote: RemoteArgs,
-    /// Events from this source
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Events of this type; a trailing * matches by prefix (charge.*)
-    #[arg(long = "type")]
-    pub event_type: Option<String>,
-    /// received or rejected
-    #[arg(long)]
-    pub status: Option<String>,
-    /// valid, invalid, missing or unverified
-    #[arg(long)]
-    pub signature: Option<String>,
-    /// true: only events that report a failure
-    #[arg(long)]
-    pub error: Option<String>,
-    /// Events received since this time (RFC 3339) or age (15m, 2h, 7d)
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Events received until this time or age
-    #[arg(long)]
-    pub until: Option<String>,
-}
-
-impl ReplayArgs {
-    fn filters(&self) -> Vec<(&'static str, String)> {
-        [
-            ("source", &self.source),
-            ("type", &self.event_type),
-            ("status", &self.status),
-            ("signature", &self.signature),
-            ("error", &self.error),
-            ("since", &self.since),
-            ("until", &self.until),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
-        .collect()
-    }
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 /// How many were queued, and how many no rule took.
@@ -74,7 +39,7 @@ struct Tally {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let filters = args.filters();
+    let filters = args.filters.pairs();
     match (args.ids.is_empty(), filters.is_empty()) {
         (true, true) => {
             return Err(BadFlag(
