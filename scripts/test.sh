@@ -67,6 +67,8 @@ ensure_brokers() {
       || echo "redis-server failed to start" >&2
     wait_port 6379 Redis 30
   fi
+}
+
 # The Python tools the API document's tests run (tests/api/openapi.rs finds them here).
 ensure_python_tools() {
   local venv=target/pytools
