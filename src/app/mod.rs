@@ -117,6 +117,13 @@ pub async fn serve(
     if let Ok(bound) = listener.local_addr() {
         options.listen = bound;
     }
+    if !options.forward.is_empty() {
+        // The forwarding queue starts at the newest event stored before this server takes its
+        // first request, so no event received from now on can fall behind the start.
+        if let Err(error) = options.store.start_forward_cursor().await {
+            tracing::error!(error = %error, "Cannot start the forwarding queue yet; it starts when the store answers.");
+        }
+    }
     let feed = Feed::default();
     let metrics = instance_metrics(&options);
     options.store.start_feed(feed.clone(), cancel.clone());
