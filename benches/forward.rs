@@ -18,25 +18,16 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use redis::streams::{StreamRangeReply, StreamReadReply};
 use serde_json::Value;
+use support::delay::{Arrivals, paced_delays, read_stream, read_subject};
 use support::sinks::{Sink, counting_target};
 use support::*;
 
 const CONCURRENCY: usize = 64;
-/// Events of the paced delay measurement, and the gap between two.
-const PROBES: usize = 300;
-const PROBE_GAP: Duration = Duration::from_millis(5);
-
-/// When each event id was read by a consumer.
-type Arrivals = Arc<Mutex<HashMap<i64, Instant>>>;
-
 fn backlog_size() -> u64 {
     std::env::var("BENCH_BACKLOG")
         .ok()
@@ -202,47 +193,6 @@ async fn listening(port: u16) -> bool {
     )
 }
 
-/// Sends `PROBES` events one at a time, one every `PROBE_GAP`, to an otherwise idle
-/// hookwatch; prints the delays from each `200` to its arrival in `arrivals`.
-async fn paced_delays(base: &str, arrivals: &Arrivals) {
-    let client = reqwest::Client::new();
-    let mut answered = HashMap::new();
-    let mut tick = tokio::time::interval(PROBE_GAP);
-    for n in 0..PROBES {
-        tick.tick().await;
-        let answer = client
-            .post(format!("{base}/webhook/probe"))
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"probe":{n}}}"#))
-            .send()
-            .await
-            .unwrap();
-        let at = Instant::now();
-        let id = answer.json::<Value>().await.unwrap()["id"]
-            .as_i64()
-            .unwrap();
-        answered.insert(id, at);
-    }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && arrivals.lock().unwrap().len() < answered.len() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let arrivals = arrivals.lock().unwrap();
-    let mut delays: Vec<u32> = answered
-        .iter()
-        .filter_map(|(id, at)| Some(arrivals.get(id)?.saturating_duration_since(*at)))
-        .map(|d| d.as_micros() as u32)
-        .collect();
-    delays.sort_unstable();
-    println!(
-        "    200 → readable, {PROBES} events one at a time at {}/s on an idle hookwatch (not under saturation): p50 {:.2} ms  p99 {:.2} ms  not seen within 2 s {}",
-        1000 / PROBE_GAP.as_millis(),
-        percentile(&delays, 0.50),
-        percentile(&delays, 0.99),
-        answered.len() - delays.len()
-    );
-}
-
 async fn nats(duration: Duration) {
     let run = std::process::id();
     let (stream_name, subject) = (format!("benchfwd{run}"), format!("benchfwd{run}.events"));
@@ -272,21 +222,7 @@ async fn nats(duration: Duration) {
     )
     .await;
     let arrivals = Arrivals::default();
-    let mut subscription = client.subscribe(subject).await.unwrap();
-    client.flush().await.unwrap();
-    let seen = arrivals.clone();
-    let reader = tokio::spawn(async move {
-        while let Some(message) = subscription.next().await {
-            let at = Instant::now();
-            let id = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("hookwatch-event-id")?.as_str().parse().ok());
-            if let Some(id) = id {
-                seen.lock().unwrap().insert(id, at);
-            }
-        }
-    });
+    let reader = read_subject(&client, subject, arrivals.clone()).await;
     paced_delays(&hw.base, &arrivals).await;
     reader.abort();
     hw.stop().await;
@@ -313,43 +249,6 @@ async fn redis_streams(duration: Duration) {
         .query_async(&mut conn)
         .await
         .unwrap();
-}
-
-/// Reads the stream from its newest entry on with `XREAD BLOCK`, noting each event's arrival.
-async fn read_stream(redis: redis::Client, key: String, arrivals: Arrivals) {
-    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
-    let newest: StreamRangeReply = redis::cmd("XREVRANGE")
-        .arg(&key)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let mut last = newest.ids.first().map_or("0-0".into(), |e| e.id.clone());
-    loop {
-        // Blocks well within the connection's response timeout (500 ms).
-        let read: Option<StreamReadReply> = redis::cmd("XREAD")
-            .arg("BLOCK")
-            .arg(100)
-            .arg("STREAMS")
-            .arg(&key)
-            .arg(&last)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let at = Instant::now();
-        for entry in read.iter().flat_map(|r| &r.keys).flat_map(|k| &k.ids) {
-            last = entry.id.clone();
-            if let Some(id) = entry
-                .get::<String>("hookwatch-event-id")
-                .and_then(|v| v.parse().ok())
-            {
-                arrivals.lock().unwrap().insert(id, at);
-            }
-        }
-    }
 }
 
 fn main() {

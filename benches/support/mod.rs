@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each bench uses a different part
 
+pub mod delay;
 pub mod postgres;
 pub mod seed;
 pub mod sinks;
