@@ -31,35 +31,14 @@ const SECRET: &str = "whsec_bench_secret";
 /// Load before measuring, so every server starts measured rounds with warm files and caches.
 const WARM_UP: Duration = Duration::from_secs(2);
 
-/// Every run sends the same signed requests, so the client does the same work in each and
-/// only the server side differs (a source without a secret ignores the signature).
-/// A ~2 KB Stripe event with a unique id per request (so none is a redelivery).
-fn stripe_body(template: &str, n: u64) -> Vec<u8> {
-    template
-        .replacen(
-            "evt_YaW1HPMKJVd7TyO6FGbiUSCT",
-            &format!("evt_bench_{n:016}"),
-            1,
-        )
-        .into_bytes()
-}
-
-fn payload_template() -> String {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/payloads/stripe/charge.failed.json"
-    );
-    let full: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    // Compact JSON of the real fixture: about 2 KB, as Stripe's smaller events are.
-    serde_json::to_string(&full).unwrap()
-}
-
 /// A source that checks the benchmark's HMAC as a configured scheme: the same algorithm over
 /// the same `{timestamp}.{body}` as Stripe's, read from other headers.
 const HMAC_SOURCE: &str = "[sources.stripe]\nscheme = \"hmac\"\nheader = \"x-signature\"\n\
     prefix = \"sha256=\"\ntimestamp_header = \"x-timestamp\"\nsigned = \"{timestamp}.{body}\"\n\
     secrets = [\"whsec_bench_secret\"]\n";
 
+/// Every run sends the same signed requests, so the client does the same work in each and
+/// only the server side differs (a source without a secret ignores the signature).
 fn signed(template: Arc<String>) -> MakeRequest {
     Arc::new(move |n| {
         let body = stripe_body(&template, n);

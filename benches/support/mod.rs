@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // each bench uses a different part
 
+pub mod delay;
 pub mod postgres;
 pub mod seed;
+pub mod sinks;
 pub mod stream;
 
 use std::path::Path;
@@ -118,13 +120,41 @@ pub fn machine_ticks() -> (f64, f64) {
 
 /// VmHWM of a process from /proc, in MiB.
 pub fn peak_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM")
+}
+
+/// A memory field of /proc/PID/status (`VmRSS`, `VmHWM`), in MiB.
+pub fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// The ~2 KB Stripe event the load sends: the compact JSON of the real fixture, about the
+/// size of Stripe's smaller events.
+pub fn payload_template() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/payloads/stripe/charge.failed.json"
+    );
+    let full: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    serde_json::to_string(&full).unwrap()
+}
+
+/// The template with a unique id per request (so none is a redelivery).
+pub fn stripe_body(template: &str, n: u64) -> Vec<u8> {
+    template
+        .replacen(
+            "evt_YaW1HPMKJVd7TyO6FGbiUSCT",
+            &format!("evt_bench_{n:016}"),
+            1,
+        )
+        .into_bytes()
 }
 
 /// The flag that makes a benchmark binary run as the no-op reference server instead.
@@ -192,20 +222,42 @@ pub type MakeRequest = Arc<dyn Fn(u64) -> (Vec<(String, String)>, Vec<u8>) + Sen
 /// delivery id (which would be answered `duplicate` instead of stored).
 static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// When a load stops: at a moment, or after a number of requests.
+#[derive(Clone, Copy)]
+pub enum Stop {
+    At(Instant),
+    After(u64),
+}
+
 /// Sends requests from `concurrency` connections for `duration`; counts 200s as ok.
 pub async fn load(url: &str, concurrency: usize, duration: Duration, make: MakeRequest) -> Report {
+    load_until(url, concurrency, Stop::At(Instant::now() + duration), make).await
+}
+
+/// Sends requests from `concurrency` connections until `stop`; counts 200s as ok.
+pub async fn load_until(url: &str, concurrency: usize, stop: Stop, make: MakeRequest) -> Report {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
     let start = Instant::now();
-    let deadline = start + duration;
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, make) = (client.clone(), url.to_string(), make.clone());
+        let (client, url, make, sent) =
+            (client.clone(), url.to_string(), make.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
-            while Instant::now() < deadline {
+            loop {
+                let more = match stop {
+                    Stop::At(deadline) => Instant::now() < deadline,
+                    Stop::After(count) => {
+                        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count
+                    }
+                };
+                if !more {
+                    break;
+                }
                 let n = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (headers, body) = make(n);
                 let mut request = client.post(&url).body(body);
