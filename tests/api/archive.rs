@@ -229,24 +229,9 @@ async fn import_reads_stdin_and_export_takes_the_list_filters() {
     assert_eq!(stdout(&back), text);
 }
 
-/// Whether this process may mount a small tmpfs (root on Linux).
-fn can_mount() -> bool {
-    let probe = tempfile::tempdir().unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(probe.path())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        let _ = Command::new("umount").arg(probe.path()).status();
-    }
-    ok
-}
-
 #[tokio::test]
 async fn an_import_larger_than_the_disk_ends_with_a_clean_error_and_a_consistent_database() {
-    if !can_mount() {
+    if !crate::process::can_mount() {
         assert!(
             std::env::var("CI").is_err(),
             "CI must be able to mount a tmpfs"

@@ -441,7 +441,7 @@ async fn the_offline_commands_read_a_populated_database() {
 }
 
 /// Whether this process may mount a small tmpfs (root on Linux). In CI it must.
-fn can_mount() -> bool {
+pub(crate) fn can_mount() -> bool {
     let probe = tempfile::tempdir().unwrap();
     let ok = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
