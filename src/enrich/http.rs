@@ -41,14 +41,7 @@ pub async fn enrich_event(
     State(state): State<EnrichState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", "an event id is a whole number"))?;
-    let event = state
-        .store
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event = crate::query::http::find(&state.store, &id).await?;
     let Some(enricher) = state.enricher else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::target::{self, Kind, Own};
-use super::{Forwarding, view};
+use super::{Forwarding, enqueue, view};
 use crate::alert::http::parse_limit;
 use crate::http::{ApiError, NoParams, Params, QueryParams};
 use crate::model::Event;
 use crate::openapi::schemas as doc;
+use crate::query::http::find;
 use crate::redact;
 use crate::store::{DeliveryFilter, DeliveryState, NewDelivery, Store};
 
@@ -251,21 +252,9 @@ pub async fn replay(
             })?,
     };
     let event = find(&state.store, &id).await?;
-    let e = &event.new;
     let queued: Vec<NewDelivery> = match request.to {
         Some(to) => vec![ad_hoc(&state, &event, &to)?],
-        None => state
-            .forwarding
-            .targets
-            .iter()
-            .filter(|t| t.rule.takes_event(e))
-            .map(|t| NewDelivery {
-                event_id: event.id,
-                source: e.source.clone(),
-                target: t.name.clone(),
-                to: None,
-            })
-            .collect(),
+        None => enqueue::deliveries(std::slice::from_ref(&event), &state.forwarding.targets),
     };
     if queued.is_empty() {
         return Err(ApiError::new(
@@ -304,16 +293,6 @@ fn ad_hoc(state: &ForwardState, event: &Event, to: &str) -> Result<NewDelivery, 
         )),
         Err(error) => Err(bad(format!("to: {error}"))),
     }
-}
-
-async fn find(store: &Store, id: &str) -> Result<Event, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_id", "an event id is a whole number"))?;
-    store
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))
 }
 
 /// A name from the URL, shortened for an error message.

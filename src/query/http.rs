@@ -103,7 +103,7 @@ pub async fn get_event(
     Path(id): Path<String>,
     _: Params<NoParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let event = find(&state, &id).await?;
+    let event = find(&state.store, &id).await?;
     let forwards = state.store.deliveries_of_event(event.id).await?;
     let mut detail = view::detail(&event);
     detail["forwards"] = forwards.iter().map(crate::forward::view::forward).collect();
@@ -128,7 +128,7 @@ pub async fn get_raw(
     Path(id): Path<String>,
     _: Params<NoParams>,
 ) -> Result<Response, ApiError> {
-    let event = find(&state, &id).await?;
+    let event = find(&state.store, &id).await?;
     let content_type = event
         .new
         .content_type
@@ -154,12 +154,13 @@ pub async fn get_raw(
     Ok((headers, event.new.body).into_response())
 }
 
-async fn find(state: &QueryState, id: &str) -> Result<crate::model::Event, ApiError> {
+/// The stored event whose id is the path's `id`: `400` when it is not a whole number, `404`
+/// when there is none.
+pub(crate) async fn find(store: &Store, id: &str) -> Result<crate::model::Event, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("invalid_id", "an event id is a whole number"))?;
-    state
-        .store
+    store
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))
