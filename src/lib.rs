@@ -28,6 +28,7 @@
 //! - [`ingest`]: one delivery in, one answer out.
 //! - [`query`]: filters, JSON views, the live stream, the read API.
 //! - [`search`]: the full-text `q` and the `field` filters, pure (forwarding rules use them too).
+//! - [`indexer`]: the task that writes the full-text index behind ingest.
 //! - [`dashboard`]: the live web page at `/`, its login and its embedded assets.
 //! - [`alert`]: rules evaluated off the feed, stored alerts, sinks, `/api/alerts`.
 //! - [`forward`]: the rules of forwarding events on (which, where, when to retry); pure.
@@ -55,6 +56,7 @@ pub mod enrich;
 pub mod feed;
 pub mod forward;
 pub mod http;
+pub mod indexer;
 pub mod ingest;
 pub mod logs;
 pub mod metrics;

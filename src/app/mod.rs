@@ -34,6 +34,7 @@ use crate::feed::Feed;
 use crate::forward::outcome::Outcomes;
 use crate::forward::{self, http as forward_http, http::ForwardState, settings::TargetSettings};
 use crate::http::ApiError;
+use crate::indexer;
 use crate::ingest::Ingest;
 use crate::ingest::http::{IngestState, bad_source, receive};
 use crate::metrics::{Metrics, http as metrics_http};
@@ -136,6 +137,7 @@ pub async fn serve(
         options.outcomes.subscribe(),
         cancel.clone(),
     );
+    let indexing = indexer::spawn(options.store.clone(), feed.clone(), cancel.clone());
     let pruning = retention::task::spawn(
         std::mem::take(&mut options.retention),
         options.store.clone(),
@@ -155,6 +157,7 @@ pub async fn serve(
         let _ = task.await;
     }
     let _ = pruning.await;
+    let _ = indexing.await;
     tasks.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
         .await

@@ -4,7 +4,7 @@
 //! script), lower-cased, so `payout.reversed` holds the words `payout` and `reversed` and `É`
 //! finds `é`. There is no stemming. PostgreSQL indexes an event's `distinct_words` (a set,
 //! without positions: the cheapest index to build on ingest), so a phrase is checked against
-//! the text itself afterwards (`phrases_occur`); SQLite's FTS5 tokenizer (`unicode61`) cuts and
+//! the text itself afterwards (`phrases`, `occurs`); SQLite's FTS5 tokenizer (`unicode61`) cuts and
 //! folds `indexed_text` itself the same way, in C, and keeps positions. The storage backends
 //! render a `TextQuery` in their own syntax, always quoting every word, so nothing the caller
 //! types is read as search-engine syntax.
@@ -94,22 +94,25 @@ impl TextQuery {
         Ok(TextQuery { terms })
     }
 
-    /// Whether the query holds a phrase (a term of several words).
-    pub fn has_phrases(&self) -> bool {
-        self.terms.iter().any(|t| t.words.len() > 1)
+    /// The query's phrases (terms of several words) alone, when it has any: what an index
+    /// without word positions cannot check.
+    pub fn phrases(&self) -> Option<TextQuery> {
+        let terms: Vec<Term> = self
+            .terms
+            .iter()
+            .filter(|t| t.words.len() > 1)
+            .cloned()
+            .collect();
+        (!terms.is_empty()).then_some(TextQuery { terms })
     }
 
-    /// Whether every phrase of the query occurs in the event's type or its body's text (as
-    /// `indexed_text`), its words next to each other and in order.
-    pub fn phrases_occur(&self, event_type: Option<&str>, body: &[u8]) -> bool {
-        if !self.has_phrases() {
-            return true;
-        }
+    /// Whether every term occurs in the event's type or in its body's text (as
+    /// `indexed_text`): what the index answers, for events it does not hold yet.
+    pub fn occurs(&self, event_type: Option<&str>, body: &[u8]) -> bool {
         let type_words: Vec<String> = words(event_type.unwrap_or("")).collect();
         let body_words: Vec<String> = words(indexed_text(body)).collect();
         self.terms
             .iter()
-            .filter(|t| t.words.len() > 1)
             .all(|t| t.occurs_in(&type_words) || t.occurs_in(&body_words))
     }
 }
@@ -209,27 +212,39 @@ mod tests {
     }
 
     #[test]
-    fn phrases_are_checked_against_the_text_itself() {
+    fn a_query_is_checked_against_the_text_itself() {
         let q = TextQuery::parse(r#"card "card declined" "pay.out reversed""#).unwrap();
-        assert!(q.has_phrases());
         let body = br#"{"m":"Card DECLINED","t":"pay-out reversed"}"#;
-        assert!(q.phrases_occur(None, body));
-        assert!(!q.phrases_occur(None, br#"{"m":"declined card","t":"pay-out reversed"}"#));
-        assert!(q.phrases_occur(Some("card.declined"), br#"{"t":"pay out reversed"}"#));
-        assert!(!q.phrases_occur(Some("card.declined"), br#"{"t":"pay out revoked"}"#));
-        assert!(!q.phrases_occur(Some("card.declined"), &[0xff, b'p']));
+        assert!(q.occurs(None, body));
+        assert!(!q.occurs(None, br#"{"m":"declined card","t":"pay-out reversed"}"#));
+        assert!(q.occurs(Some("card.declined"), br#"{"t":"pay out reversed"}"#));
+        assert!(!q.occurs(Some("card.declined"), br#"{"t":"pay out revoked"}"#));
+        assert!(!q.occurs(Some("card.declined"), &[0xff, b'p']));
         let prefix = TextQuery {
             terms: vec![Term {
                 words: vec!["pay".into(), "rev".into()],
                 prefix: true,
             }],
         };
-        assert!(prefix.phrases_occur(None, b"pay reversed"));
-        assert!(
-            TextQuery::parse("card declined")
-                .unwrap()
-                .phrases_occur(None, b"")
+        assert!(prefix.occurs(None, b"pay reversed"));
+        assert!(!prefix.occurs(None, b"pay unreversed"));
+        let words = TextQuery::parse("card decl* 42").unwrap();
+        assert!(words.occurs(
+            Some("charge.failed"),
+            br#"{"r":"Declined","c":"card","n":42}"#
+        ));
+        assert!(!words.occurs(None, br#"{"r":"Declined","c":"card","n":421}"#));
+        assert!(!words.occurs(None, b""));
+    }
+
+    #[test]
+    fn only_phrases_are_left_for_an_index_without_positions() {
+        let q = TextQuery::parse(r#"card "card declined" x*"#).unwrap();
+        assert_eq!(
+            q.phrases(),
+            Some(TextQuery::parse(r#""card declined""#).unwrap())
         );
+        assert_eq!(TextQuery::parse("card declined").unwrap().phrases(), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod error;
 mod filter;
 mod forward;
 mod forward_sql;
+mod index;
 mod postgres;
 mod prune;
 mod rollup;
@@ -33,6 +34,7 @@ pub use forward::{
     NewDelivery, TargetTotals,
 };
 pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};
+pub use index::{IndexStep, STEP_BYTES, STEP_EVENTS};
 pub use prune::AgeCut;
 pub use session::SessionRecord;
 pub(crate) use session::SessionWrite;

@@ -42,6 +42,7 @@ mod read_api;
 mod readme;
 mod responses;
 mod search;
+mod search_index;
 mod signatures;
 mod slow_clients;
 mod small_commands;

@@ -412,7 +412,12 @@ async fn deleting_an_event_deletes_its_words(backend: Backend) {
         None => "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'alpha'",
         Some(_) => "SELECT count(*) FROM event_words WHERE doc @@ 'alpha'::tsquery",
     };
-    assert_eq!(sql_count(&app, &[words]).await, 2);
+    // The index is written behind ingest: wait until it holds both.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sql_count(&app, &[words]).await < 2 {
+        assert!(Instant::now() < deadline, "both events indexed within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let delete = format!("DELETE FROM events WHERE id = {gone}");
     let bodies = format!("DELETE FROM bodies WHERE id = {gone}");
     assert_eq!(sql_count(&app, &[&delete, &bodies, words]).await, 1);
@@ -432,7 +437,8 @@ async fn without_search(mut app: TestApp) -> TestApp {
         None => {
             let conn = rusqlite::Connection::open(&db_path).expect("open");
             conn.execute_batch(
-                "DROP TRIGGER events_fts_forget; DROP TABLE events_fts; PRAGMA user_version = 6;",
+                "DROP TRIGGER events_fts_forget; DROP TABLE events_fts; DROP TABLE search_cursor;
+                 PRAGMA user_version = 6;",
             )
             .expect("downgrade");
         }
@@ -444,6 +450,7 @@ async fn without_search(mut app: TestApp) -> TestApp {
             client
                 .batch_execute(
                     "DROP TABLE event_words;
+                     DROP TABLE search_cursor;
                      DROP TRIGGER event_words_forget ON events;
                      DROP FUNCTION hookwatch_forget_words();
                      DELETE FROM schema_migrations WHERE version >= 8;",

@@ -74,8 +74,14 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IDS_LOCK])
             .await
             .map_err(unavailable)?;
+        // Holds the index's cursor for the transaction (see `store::index`).
+        let indexed_through: i64 = tx
+            .query_one("SELECT event_id FROM search_cursor FOR SHARE", &[])
+            .await
+            .map_err(unavailable)?
+            .get(0);
         let mut rollups = Rollups::default();
-        let added = insert_all(&tx, &events, &mut rollups)
+        let added = insert_all(&tx, &events, indexed_through, &mut rollups)
             .await
             .map_err(unavailable)?;
         write_rollups(&tx, &rollups).await.map_err(unavailable)?;
@@ -101,6 +107,7 @@ impl PgStore {
 async fn insert_all(
     tx: &Transaction<'_>,
     events: &[Event],
+    indexed_through: i64,
     rollups: &mut Rollups,
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let insert = tx.prepare(&dollar_placeholders(INSERT_EVENT)).await?;
@@ -145,8 +152,10 @@ async fn insert_all(
             == 1;
         if inserted {
             tx.execute(&body, &[&e.id, &headers, &n.body]).await?;
-            let text = distinct_words(n.event_type.as_deref(), &n.body);
-            tx.execute(&words, &[&e.id, &text]).await?;
+            if e.id <= indexed_through {
+                let text = distinct_words(n.event_type.as_deref(), &n.body);
+                tx.execute(&words, &[&e.id, &text]).await?;
+            }
             rollups.add_imported(e);
         }
         added.push(inserted);

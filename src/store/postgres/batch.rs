@@ -19,7 +19,6 @@ use tokio_postgres::types::ToSql;
 
 use super::PgError;
 use crate::model::NewEvent;
-use crate::search::text::distinct_words;
 
 /// The channel every instance listens on; a notification's payload is the highest id the
 /// batch drew.
@@ -32,8 +31,7 @@ pub(super) const IDS_LOCK: i64 = 0x686f_6f6b_6964_7321;
 
 /// The whole batch in one statement. `lock` runs first: the filter on `batch` is an init
 /// plan, evaluated before the first id is drawn. Then an id for each candidate (in order),
-/// the events, skipping redeliveries of stored ones, the bodies and distinct words (`$22`,
-/// the full-text index) of those stored, and both
+/// the events, skipping redeliveries of stored ones, the bodies of those stored, and both
 /// rollups (in the writer's shard `$20`, rows in key order so writers sharing a shard lock
 /// them in the same order), and the notification with the batch's highest id on channel `$21`
 /// (joined into the answer, so it is evaluated). Answers each candidate's id and whether it
@@ -44,11 +42,10 @@ const INSERT_EVENTS: &str = "
         SELECT nextval('events_id_seq') AS id, b.*
         FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::bool[], $15::text[], $16::bool[], $17::text[], $18::bytea[],
-            $22::text[])
+            $13::text[], $14::bool[], $15::text[], $16::bool[], $17::text[], $18::bytea[])
             WITH ORDINALITY AS b(source, received_at, method, path, query, remote_addr,
                 content_type, size, provider, event_type, delivery_id, signature,
-                signature_reason, signature_failure, status, is_error, headers, body, words, n)
+                signature_reason, signature_failure, status, is_error, headers, body, n)
         WHERE (SELECT taken FROM lock) IS NOT NULL
     ),
     stored AS (
@@ -67,11 +64,6 @@ const INSERT_EVENTS: &str = "
     bodies AS (
         INSERT INTO bodies (id, headers, body)
         SELECT batch.id, batch.headers, batch.body FROM batch JOIN stored USING (id)
-    ),
-    words AS (
-        INSERT INTO event_words (id, doc)
-        SELECT batch.id, array_to_tsvector(string_to_array(batch.words, ' '))
-        FROM batch JOIN stored USING (id)
     ),
     minutes AS (
         INSERT INTO minute_counts AS m (shard, minute, source, event_type, total, errors,
@@ -110,7 +102,7 @@ pub(super) async fn insert(
     let insert = client.prepare_cached(INSERT_EVENTS).await?;
     let columns = Columns::of(candidates);
     let c = &columns;
-    let params: [&(dyn ToSql + Sync); 22] = [
+    let params: [&(dyn ToSql + Sync); 21] = [
         &c.sources,
         &c.received,
         &c.methods,
@@ -132,7 +124,6 @@ pub(super) async fn insert(
         &IDS_LOCK,
         &shard,
         &CHANNEL,
-        &c.words,
     ];
     let rows = client.query(&insert, &params).await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
@@ -158,7 +149,6 @@ struct Columns<'a> {
     errors: Vec<bool>,
     headers: Vec<String>,
     bodies: Vec<&'a [u8]>,
-    words: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
@@ -187,7 +177,6 @@ impl<'a> Columns<'a> {
                 serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into())
             }),
             bodies: col(rows, |e| e.body.as_slice()),
-            words: col(rows, |e| distinct_words(e.event_type.as_deref(), &e.body)),
         }
     }
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod archive;
 mod batch;
 mod forward;
+mod index;
 mod listen;
 mod prune;
 mod read;

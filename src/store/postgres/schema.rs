@@ -175,7 +175,7 @@ const MIGRATIONS: &[&str] = &[
     // 8: full-text search (`q`). Each event's distinct words (`search::text::distinct_words`:
     // of its type and its body's text, split and lower-cased by hookwatch) as a tsvector
     // without positions, in a table of their own so event rows stay narrow, with a GIN index.
-    // The batch statement adds an event's words with the event. Existing events are indexed
+    // Existing events are indexed
     // here: the same words, cut by a regular expression (the `simple` configuration: no
     // stemming, no stop words); a body that is not UTF-8 gives only its type's words. Whatever deletes events (retention,
     // prune) deletes their words with them, by a statement-level trigger (one DELETE per
@@ -230,6 +230,16 @@ const MIGRATIONS: &[&str] = &[
     DROP TRIGGER IF EXISTS deliveries_forget ON events;
     CREATE TRIGGER deliveries_forget AFTER DELETE ON events REFERENCING OLD TABLE AS gone
         FOR EACH STATEMENT EXECUTE FUNCTION hookwatch_forget_deliveries();
+    "#,
+    // 10: the full-text index is written behind ingest (`store::index`): its cursor is the
+    // newest event whose words are in `event_words`. Everything stored so far was indexed
+    // where it was stored.
+    r#"
+    CREATE TABLE search_cursor (
+        id       INT PRIMARY KEY CHECK (id = 1),
+        event_id BIGINT NOT NULL
+    );
+    INSERT INTO search_cursor (id, event_id) SELECT 1, COALESCE(max(id), 0) FROM events;
     "#,
 ];
 

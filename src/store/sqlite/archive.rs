@@ -56,7 +56,8 @@ impl SqliteStore {
     }
 }
 
-/// Stores the events that are not there yet, adding them to the batch's rollups.
+/// Stores the events that are not there yet, adding them to the batch's rollups. Those the
+/// index's cursor has passed are indexed here (see `store::index`).
 pub(super) fn import(
     tx: &Transaction,
     events: &[Event],
@@ -64,6 +65,7 @@ pub(super) fn import(
 ) -> rusqlite::Result<Vec<bool>> {
     let mut insert = tx.prepare_cached(INSERT_EVENT)?;
     let mut body = tx.prepare_cached(INSERT_BODY)?;
+    let indexed_through = super::index::cursor(tx)?;
     let mut added = Vec::with_capacity(events.len());
     for e in events {
         let n = &e.new;
@@ -92,7 +94,9 @@ pub(super) fn import(
         ])? == 1;
         if inserted {
             body.execute(params![e.id, headers, n.body])?;
-            super::writer::index_words(tx, e.id, n)?;
+            if e.id <= indexed_through {
+                super::index::index_words(tx, e.id, n.event_type.as_deref(), &n.body)?;
+            }
             rollups.add_imported(e);
         }
         added.push(inserted);

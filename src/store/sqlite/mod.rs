@@ -7,6 +7,7 @@
 mod alerts;
 mod archive;
 mod forward;
+mod index;
 mod prune;
 mod read;
 mod schema;

@@ -174,6 +174,16 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM deliveries WHERE event_id = OLD.id;
     END;
     "#,
+    // 9: the full-text index is written behind ingest (`store::search`): its cursor is the
+    // newest event whose words are in `events_fts`. Everything stored so far was indexed
+    // where it was stored.
+    r#"
+    CREATE TABLE search_cursor (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        event_id INTEGER NOT NULL
+    );
+    INSERT INTO search_cursor (id, event_id) SELECT 1, COALESCE(max(id), 0) FROM events;
+    "#,
 ];
 
 /// Brings the database up to the newest version.

@@ -17,13 +17,12 @@ use super::SqliteError;
 use crate::feed::{Feed, FeedItem};
 use crate::metrics::StoreMetrics;
 use crate::model::{Alert, Event, NewAlert, NewEvent};
-use crate::search::text::indexed_text;
 use crate::store::prune::Prune;
 use crate::store::rollup::Rollups;
 use crate::store::sql::enrichment as enrichment_sql;
 use crate::store::{
-    AlertNotice, Cause, EnrichmentWrite, ForwardRows, ForwardWrite, Inserted, SessionWrite,
-    StoreError,
+    AlertNotice, Cause, EnrichmentWrite, ForwardRows, ForwardWrite, IndexStep, Inserted,
+    SessionWrite, StoreError,
 };
 
 /// Most jobs committed together; bounds the latency one commit adds to the first job.
@@ -73,6 +72,10 @@ pub(super) enum Job {
         events: Arc<[Event]>,
         reply: oneshot::Sender<Result<Vec<bool>, StoreError>>,
     },
+    /// Indexes the next events' words (`store::index`).
+    Index {
+        reply: oneshot::Sender<Result<IndexStep, StoreError>>,
+    },
     /// Deletes events or old per-minute counts (`store::prune`); answers the rows deleted.
     Prune {
         prune: Prune,
@@ -118,6 +121,8 @@ enum Applied {
     Added(Vec<bool>),
     /// A forwarding queue write's answer.
     Forward(ForwardRows),
+    /// An index step's answer.
+    Indexed(IndexStep),
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
@@ -143,6 +148,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                     Applied::Added(super::archive::import(&tx, events, &mut rollup)?)
                 }
                 Job::Forward { write, .. } => Applied::Forward(super::forward::write(&tx, write)?),
+                Job::Index { .. } => Applied::Indexed(super::index::step(&tx)?),
             });
         }
         write_rollups(&rollup, &tx)?;
@@ -197,6 +203,9 @@ fn answer(job: Job, applied: Applied, feed: Option<&Feed>) {
         (Job::Forward { reply, .. }, Applied::Forward(rows)) => {
             let _ = reply.send(Ok(rows));
         }
+        (Job::Index { reply }, Applied::Indexed(step)) => {
+            let _ = reply.send(Ok(step));
+        }
         // `commit_batch` pairs each job with its own kind of result; this cannot happen.
         (job, _) => fail(job, SqliteError::OutOfStep.into()),
     }
@@ -224,6 +233,9 @@ fn fail(job: Job, cause: Cause) {
             let _ = reply.send(Err(error));
         }
         Job::Forward { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Job::Index { reply } => {
             let _ = reply.send(Err(error));
         }
     }
@@ -282,7 +294,7 @@ fn find_original(
     .optional()
 }
 
-/// Inserts the event, its body and its words (the full-text index); `None` when it is a redelivery of a received event.
+/// Inserts the event and its body; `None` when it is a redelivery of a received event.
 fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>> {
     let inserted = tx.prepare_cached(
         "INSERT INTO events (source, received_at, method, path, query, remote_addr, content_type,
@@ -316,17 +328,7 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> rusqlite::Result<Option<i64>>
     let headers = serde_json::to_string(&e.headers).unwrap_or_else(|_| "[]".into());
     tx.prepare_cached("INSERT INTO bodies (id, headers, body) VALUES (?1, ?2, ?3)")?
         .execute(params![id, headers, e.body])?;
-    index_words(tx, id, e)?;
     Ok(Some(id))
-}
-
-/// Adds a stored event's type and body text to the full-text index (`q`).
-pub(super) fn index_words(tx: &Transaction, id: i64, e: &NewEvent) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events_fts (rowid, doc) VALUES (?1, COALESCE(?2, '') || ' ' || ?3)",
-    )?
-    .execute(params![id, e.event_type, indexed_text(&e.body)])?;
-    Ok(())
 }
 
 /// Writes a batch's rollups: one upsert per minute/source/type row and per source row.
