@@ -47,8 +47,10 @@ pub(super) fn step(tx: &Transaction) -> rusqlite::Result<IndexStep> {
             break;
         }
     }
-    tx.prepare_cached("UPDATE search_cursor SET event_id = ?1")?
-        .execute([last])?;
+    if indexed > 0 {
+        tx.prepare_cached("UPDATE search_cursor SET event_id = ?1")?
+            .execute([last])?;
+    }
     let newest = tx
         .prepare_cached("SELECT COALESCE(max(id), 0) FROM events")?
         .query_row([], |r| r.get(0))?;

@@ -98,10 +98,33 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let jobs = batch.len();
-        commit_batch(&mut conn, batch, feed.get());
-        metrics.batch(jobs, started.elapsed());
+        // An index step commits on its own, after the batch: it never delays the batch's
+        // answers, and a step that fails fails nothing else.
+        let (steps, batch): (Vec<Job>, Vec<Job>) = batch
+            .into_iter()
+            .partition(|job| matches!(job, Job::Index { .. }));
+        if !batch.is_empty() {
+            let started = Instant::now();
+            let jobs = batch.len();
+            commit_batch(&mut conn, batch, feed.get());
+            metrics.batch(jobs, started.elapsed());
+        }
+        for step in steps {
+            index_step(&mut conn, step);
+        }
+    }
+}
+
+fn index_step(conn: &mut Connection, job: Job) {
+    let result = (|| {
+        let tx = conn.transaction()?;
+        let step = super::index::step(&tx)?;
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(step)
+    })();
+    match result {
+        Ok(step) => answer(job, Applied::Indexed(step), None),
+        Err(error) => fail(job, Cause::from(SqliteError::Db(error))),
     }
 }
 
@@ -148,6 +171,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, feed: Option<&Feed>) {
                     Applied::Added(super::archive::import(&tx, events, &mut rollup)?)
                 }
                 Job::Forward { write, .. } => Applied::Forward(super::forward::write(&tx, write)?),
+                // Taken apart in `run`; should one come here, it is a step like any other.
                 Job::Index { .. } => Applied::Indexed(super::index::step(&tx)?),
             });
         }
