@@ -86,6 +86,10 @@ fn queries(base: &str, count: u64) -> Vec<Query> {
             urls(base, n, |_| "/api/events?error=true".into()),
         ),
         query(
+            "/api/events?source=github&error=true",
+            urls(base, n, |_| "/api/events?source=github&error=true".into()),
+        ),
+        query(
             "/api/events?q=<common word>",
             urls(base, n, |_| "/api/events?q=benchmark".into()),
         ),
@@ -103,6 +107,12 @@ fn queries(base: &str, count: u64) -> Vec<Query> {
             "/api/events?field=<every event>",
             urls(base, n, |_| {
                 "/api/events?field=/data/object/currency%3Dusd".into()
+            }),
+        ),
+        query(
+            "/api/events?field=amount>=1000&source=stripe",
+            urls(base, n, |_| {
+                "/api/events?field=/data/object/amount%3E%3D1000&source=stripe".into()
             }),
         ),
         query(
