@@ -143,11 +143,17 @@ fn term(text: &str, prefix: bool) -> Option<Term> {
     (!words.is_empty()).then_some(Term { words, prefix })
 }
 
-/// The words of a text, lower-cased.
+/// The words of a text, lower-cased. Lower-casing may add a combining mark (`İ` becomes `i`
+/// and a dot above), which is not part of a word, so it is left out.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
+        .map(|w| {
+            w.to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
 }
 
 /// The part of a body that is searched: its text when it is UTF-8 (else nothing), cut at
@@ -235,6 +241,12 @@ mod tests {
         ));
         assert!(!words.occurs(None, br#"{"r":"Declined","c":"card","n":421}"#));
         assert!(!words.occurs(None, b""));
+    }
+
+    #[test]
+    fn lower_casing_leaves_only_letters_and_digits() {
+        let words: Vec<String> = words("İstanbul ÉCOLE").collect();
+        assert_eq!(words, ["istanbul", "école"]);
     }
 
     #[test]
