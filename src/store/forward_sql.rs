@@ -56,6 +56,10 @@ pub const FINISH: &str = "UPDATE deliveries SET state = ?2, attempts = ?3, next_
        lease_until = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
      WHERE id = ?1 AND attempts < ?3";
 
+/// ?1 delivery, ?2 the lease being given back.
+pub const RELEASE: &str = "UPDATE deliveries SET lease_until = NULL
+     WHERE id = ?1 AND lease_until = ?2 AND state = 'pending'";
+
 /// ?1 target, ?2 now.
 pub const PAUSE: &str =
     "INSERT INTO forward_paused (target, since) VALUES (?1, ?2) ON CONFLICT DO NOTHING";

@@ -29,7 +29,7 @@ use serde::Serialize;
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
 pub use forward::{
-    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished,
+    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished, Lease,
     NewDelivery, TargetTotals,
 };
 pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};

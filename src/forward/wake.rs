@@ -1,0 +1,59 @@
+//! How the worker learns that there is something to do, without asking the store.
+//!
+//! Three kinds of news reach it: new work (the enqueuer queued deliveries, a replay, a resumed
+//! target), a pause (what it claimed ahead for a target may no longer be sent), and a freed
+//! slot (an attempt ended). New work is counted, so a target the worker found empty is claimed
+//! again only when something may have been queued since; a freed slot only lets it start what
+//! it already holds.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Wake {
+    notify: Notify,
+    work: AtomicU64,
+    release: AtomicBool,
+}
+
+impl Wake {
+    /// Deliveries may have become claimable: queued, replayed, or their target resumed.
+    pub fn work(&self) {
+        self.work.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// A target was paused: the worker gives back every delivery it holds and has not started,
+    /// and claims again (a paused target's deliveries are not claimed).
+    pub fn paused(&self) {
+        self.release.store(true, Ordering::SeqCst);
+        self.work();
+    }
+
+    /// An attempt ended, so a slot is free.
+    pub fn slot(&self) {
+        self.notify.notify_one();
+    }
+
+    /// How many times new work was announced; read before a claim, so news that arrives
+    /// while the claim runs is not lost.
+    pub(super) fn work_count(&self) -> u64 {
+        self.work.load(Ordering::SeqCst)
+    }
+
+    /// Whether a pause asked for the held deliveries back (once).
+    pub(super) fn take_release(&self) -> bool {
+        self.release.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether a pause asked for the held deliveries back and the worker has not yet seen it:
+    /// nothing held is started meanwhile.
+    pub(super) fn release_pending(&self) -> bool {
+        self.release.load(Ordering::SeqCst)
+    }
+
+    pub(super) async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
