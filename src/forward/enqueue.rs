@@ -116,7 +116,7 @@ async fn catch_up(
         store.enqueue_deliveries(queued, last, Utc::now()).await?;
         cursor = last;
         if any {
-            worker.work();
+            worker.queued();
         }
         if events.len() < batch as usize {
             return Ok(cursor);

@@ -4,7 +4,8 @@
 //! target), a pause (what it claimed ahead for a target may no longer be sent), and a freed
 //! slot (an attempt ended). New work is counted, so a target the worker found empty is claimed
 //! again only when something may have been queued since; a freed slot only lets it start what
-//! it already holds.
+//! it already holds. The enqueuer's work is counted apart: it never queues an ad-hoc replay,
+//! so the ad-hoc lane does not look for one each time it runs.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -14,12 +15,20 @@ use tokio::sync::Notify;
 pub struct Wake {
     notify: Notify,
     work: AtomicU64,
+    /// The work that may concern ad-hoc replays: replays and resumes, not the enqueuer's.
+    ad_hoc_work: AtomicU64,
     release: AtomicBool,
 }
 
 impl Wake {
-    /// Deliveries may have become claimable: queued, replayed, or their target resumed.
+    /// Deliveries may have become claimable: replayed, or their target resumed.
     pub fn work(&self) {
+        self.ad_hoc_work.fetch_add(1, Ordering::SeqCst);
+        self.queued();
+    }
+
+    /// The enqueuer queued deliveries for the rules' targets.
+    pub fn queued(&self) {
         self.work.fetch_add(1, Ordering::SeqCst);
         self.notify.notify_one();
     }
@@ -36,10 +45,13 @@ impl Wake {
         self.notify.notify_one();
     }
 
-    /// How many times new work was announced; read before a claim, so news that arrives
-    /// while the claim runs is not lost.
-    pub(super) fn work_count(&self) -> u64 {
-        self.work.load(Ordering::SeqCst)
+    /// How many times new work was announced for the rules' targets (`ad_hoc`: for ad-hoc
+    /// replays); read before a claim, so news that arrives while the claim runs is not lost.
+    pub(super) fn work_count(&self, ad_hoc: bool) -> u64 {
+        match ad_hoc {
+            true => self.ad_hoc_work.load(Ordering::SeqCst),
+            false => self.work.load(Ordering::SeqCst),
+        }
     }
 
     /// Whether a pause asked for the held deliveries back (once).

@@ -141,9 +141,9 @@ impl Worker {
     ) -> Instant {
         let now = Utc::now();
         let release_all = self.wake.take_release();
-        let work = self.wake.work_count();
         let mut give_back = Vec::new();
         for (index, (lane, queue)) in lanes.iter_mut().enumerate() {
+            let work = self.wake.work_count(lane.scope == ClaimScope::AdHoc);
             match release_all {
                 true => give_back.extend(queue.release_all()),
                 false => give_back.extend(queue.expired(now)),
