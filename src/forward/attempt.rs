@@ -1,5 +1,5 @@
-//! One attempt at one claimed delivery: read its event, send it through [`send`], judge the
-//! outcome with [`schedule`], and answer what to record. Recording is the recorder's
+//! One attempt at one claimed delivery: send its event through [`send`], judge the outcome
+//! with [`schedule`], and answer what to record. Recording is the recorder's
 //! (`record`), so that attempts ending together are written together.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ use super::send::{self, Attempt};
 use super::settings::TargetSettings;
 use crate::config::SourceSettings;
 use crate::metrics::Metrics;
+use crate::model::Event;
 use crate::store::{After, Delivery, Finished, Store};
 
 /// Where an attempt goes: a target's settings, its broker connection, its metrics label.
@@ -37,9 +38,14 @@ pub struct Context {
     pub metrics: Metrics,
 }
 
-/// Makes one attempt at `delivery`; `None` when its event cannot be read now (the lease
-/// runs out and the delivery is claimed again).
-pub async fn make(context: &Context, route: &Route, delivery: Delivery) -> Option<Record> {
+/// Makes one attempt at `delivery` with its `event` (`None`: no longer stored, so the
+/// delivery is dead).
+pub async fn make(
+    context: &Context,
+    route: &Route,
+    delivery: Delivery,
+    event: Option<Event>,
+) -> Record {
     let target = &route.settings;
     let n = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
     let started = Instant::now();
@@ -53,19 +59,12 @@ pub async fn make(context: &Context, route: &Route, delivery: Delivery) -> Optio
         response_excerpt: String::new(),
         after: After::Dead,
     };
-    let event = match context.store.get(delivery.event_id).await {
-        Ok(Some(event)) => event,
-        Ok(None) => {
-            finished.error = Some("the event is no longer stored".into());
-            return Some(Record {
-                finished,
-                outcome: None,
-            });
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "Cannot read an event to forward; its lease will run out.");
-            return None;
-        }
+    let Some(event) = event else {
+        finished.error = Some("the event is no longer stored".into());
+        return Record {
+            finished,
+            outcome: None,
+        };
     };
     let resign = match target.resign {
         true => context
@@ -114,7 +113,7 @@ pub async fn make(context: &Context, route: &Route, delivery: Delivery) -> Optio
         at: now,
         ended,
     });
-    Some(Record { finished, outcome })
+    Record { finished, outcome }
 }
 
 /// A number in `[0, 1)` that spreads retries apart.

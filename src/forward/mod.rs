@@ -20,8 +20,9 @@
 //! - [`enqueue`]: reads stored events after a cursor kept in the store and queues their
 //!   deliveries (woken by the feed; the feed's items themselves are not trusted to be all).
 //! - [`worker`]: claims due deliveries ahead, in batches (leases), per target ([`lane`]),
-//!   and starts each [`attempt`], which sends it through [`send`] — the one place that knows
-//!   how to reach a kind of target; [`record`] writes the finished attempts in batches.
+//!   and hands each delivery to [`launch`], which reads the events of many in one read and
+//!   runs each [`attempt`]; an attempt sends through [`send`] — the one place that knows how
+//!   to reach a kind of target; [`record`] writes the finished attempts in batches.
 //!   [`wake`] tells the worker of new work, pauses and freed slots.
 //! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
 //!   the broker, over one kept connection per target (used by [`send`]).
@@ -33,6 +34,7 @@ pub mod broker;
 pub mod enqueue;
 pub mod http;
 pub mod lane;
+pub mod launch;
 pub mod outbound;
 pub mod outcome;
 pub mod record;

@@ -1,7 +1,7 @@
 //! The recorder: writes finished attempts to the store in batches, then tells their outcomes.
 //!
 //! Attempts end one by one, but each write to the store costs a commit; the recorder takes
-//! every finished attempt waiting (up to [`MOST`]) and records them in one write, so while
+//! every finished attempt waiting (up to `MOST`) and records them in one write, so while
 //! one write runs the next batch gathers. Nothing waits for a timer: a lone attempt is
 //! written at once. An outcome is told only once its attempt is recorded. A failed write
 //! loses nothing: the deliveries keep their leases and are attempted again after them.

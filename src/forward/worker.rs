@@ -1,10 +1,11 @@
 //! The worker: claims due deliveries from the store and starts their attempts, per target
 //! within its `max_in_flight` and `rate_per_sec`.
 //!
-//! Each target is a lane ([`lane::Queue`]): deliveries are claimed ahead in batches (leases,
+//! Each target is a lane ([`Queue`]): deliveries are claimed ahead in batches (leases,
 //! so a delivery this instance dies holding is claimed again by whoever runs once the lease is
-//! over), claims run beside the sends, and attempts hand what they did to the recorder
-//! ([`record`]), which writes them in batches. The worker sleeps until news arrives
+//! over), claims run beside the sends, deliveries to start go to the launcher
+//! (`launch`), and attempts hand what they did to the recorder (`record`), which writes
+//! them in batches. The worker sleeps until news arrives
 //! ([`Wake`]: new work, a pause, a freed slot), a claim answers, or a lane's next moment comes
 //! (a rate's next start, a held delivery to give back, a dry lane's next look). At shutdown
 //! it gives back what it holds and has not started; attempts under way are recorded.
@@ -15,17 +16,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Reports;
-use super::attempt::{self, Context, Route};
+use super::attempt::{Context, Route};
 use super::broker::Publisher;
 use super::lane::{Claim, Claimed, MAX_SLEEP, Queue, chrono_of};
-use super::record::{self, Record};
+use super::launch::{Lane, Launcher};
+use super::record;
 use super::settings::TargetSettings;
 use super::target::Kind;
 use super::wake::Wake;
@@ -38,20 +39,11 @@ const CLAIM_RETRY: Duration = Duration::from_secs(1);
 /// The metrics' target label of replays to a caller's own `to` (never the URL itself).
 const AD_HOC_LABEL: &str = "_replay_to";
 
-/// One target as its attempts share it.
-struct Lane {
-    route: Route,
-    scope: ClaimScope,
-    in_flight: AtomicU32,
-}
-
 /// What the worker needs besides its lanes.
 struct Worker {
-    context: Context,
+    store: Store,
     wake: Arc<Wake>,
-    /// Where attempts run, so the server waits for them at shutdown.
-    tasks: TaskTracker,
-    recorder: mpsc::Sender<Record>,
+    launcher: Launcher,
 }
 
 type ClaimAnswer = (usize, Claim, Result<Vec<Delivery>, StoreError>);
@@ -80,16 +72,16 @@ pub async fn run(
     lanes.push(lane(TargetSettings::ad_hoc(""), ClaimScope::AdHoc));
     let recorder = record::start(store.clone(), reports.outcomes.clone(), &tasks);
     let context = Context {
-        store,
+        store: store.clone(),
         client,
         sources,
         metrics: reports.metrics,
     };
+    let launcher = Launcher::start(context, recorder, wake.clone(), &tasks);
     let worker = Worker {
-        context,
+        store,
         wake,
-        tasks,
-        recorder,
+        launcher,
     };
     let mut claims: JoinSet<ClaimAnswer> = JoinSet::new();
     while !shutdown.is_cancelled() {
@@ -149,7 +141,7 @@ impl Worker {
                 false => give_back.extend(queue.expired(now)),
             }
             if let Some(claim) = queue.claim(now, work) {
-                let (store, scope) = (self.context.store.clone(), lane.scope.clone());
+                let (store, scope) = (self.store.clone(), lane.scope.clone());
                 claims.spawn(async move {
                     let got = store
                         .claim_deliveries(scope, claim.now, claim.until, claim.limit)
@@ -179,15 +171,7 @@ impl Worker {
                 queue.start(now, lane.in_flight.load(Ordering::SeqCst))
         {
             lane.in_flight.fetch_add(1, Ordering::SeqCst);
-            let (context, lane) = (self.context.clone(), lane.clone());
-            let (recorder, wake) = (self.recorder.clone(), self.wake.clone());
-            self.tasks.spawn(async move {
-                if let Some(record) = attempt::make(&context, &lane.route, delivery).await {
-                    let _ = recorder.send(record).await;
-                }
-                lane.in_flight.fetch_sub(1, Ordering::SeqCst);
-                wake.slot();
-            });
+            self.launcher.launch(lane.clone(), delivery);
         }
     }
 
@@ -214,7 +198,7 @@ impl Worker {
 
     /// Tells the dry lanes when the next delivery falls due.
     async fn read_due(&self, lanes: &mut [(Arc<Lane>, Queue)]) {
-        let next = match self.context.store.next_delivery_due().await {
+        let next = match self.store.next_delivery_due().await {
             Ok(next) => next,
             Err(error) => {
                 tracing::error!(error = %error, "Cannot read when the next delivery is due.");
@@ -230,7 +214,7 @@ impl Worker {
     /// Gives leases back; on failure they run out instead.
     async fn release(&self, leases: Vec<Lease>) {
         let count = leases.len();
-        if let Err(error) = self.context.store.release_deliveries(leases).await {
+        if let Err(error) = self.store.release_deliveries(leases).await {
             tracing::warn!(error = %error, count, "Cannot give back held deliveries; their leases will run out.");
         }
     }

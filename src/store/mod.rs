@@ -176,6 +176,15 @@ impl Store {
         }
     }
 
+    /// Whole events with headers and bodies, in one read; ids not stored are left out, the
+    /// rest come in no set order.
+    pub async fn get_many(&self, ids: Vec<i64>) -> Result<Vec<Event>, StoreError> {
+        match &self.0 {
+            Backend::Sqlite(s) => s.get_many(ids).await,
+            Backend::Postgres(s) => s.get_many(ids).await,
+        }
+    }
+
     /// Event summaries matching the filter, newest first (oldest first with `after`).
     pub async fn list(&self, filter: EventFilter) -> Result<Vec<Event>, StoreError> {
         match &self.0 {
