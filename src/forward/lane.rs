@@ -2,7 +2,10 @@
 //! one by one within `max_in_flight` and `rate_per_sec`. Pure: every decision takes `now`.
 //!
 //! Claiming costs a write, so a lane claims many deliveries at once (up to `ahead`) and
-//! claims again when half are gone, while the first half is being sent. Each claim is a
+//! claims again when half are gone, while the first half is being sent. It hands over up to
+//! twice `max_in_flight` to be started, so the next events are read while attempts run (the
+//! launcher holds the sends themselves to `max_in_flight`); a rate-limited lane hands over
+//! no more than `max_in_flight`, each at its time. Each claim is a
 //! lease long enough for a delivery to wait here up to [`HOLD`] and then be attempted; one
 //! that waited longer is never started (its lease might run out during the attempt and
 //! another claim take it) but given back. A lane that found nothing due is "dry": it claims
@@ -61,7 +64,8 @@ struct Dry {
 pub struct Queue {
     waiting: VecDeque<Claimed>,
     ahead: u32,
-    max_in_flight: u32,
+    /// The most deliveries handed over and not ended.
+    handover: u32,
     /// The lease an attempt needs left when it starts: its timeout and the margin.
     attempt_span: chrono::Duration,
     /// With `rate_per_sec`: the least time between two starts, and the next start allowed.
@@ -81,10 +85,14 @@ impl Queue {
             ahead = ahead.min(half_hold.max(1));
             chrono_of(Duration::from_secs_f64(1.0 / rate))
         });
+        let handover = match gap {
+            Some(_) => max_in_flight,
+            None => max_in_flight.saturating_mul(2),
+        };
         Queue {
             waiting: VecDeque::new(),
             ahead,
-            max_in_flight,
+            handover,
             attempt_span: chrono_of(settings.timeout + LEASE_MARGIN),
             gap,
             next_start: DateTime::<Utc>::MIN_UTC,
@@ -178,10 +186,10 @@ impl Queue {
         self.waiting.drain(..).map(|c| lease(&c)).collect()
     }
 
-    /// The next delivery to start, if a slot is free (`in_flight` running) and the rate
-    /// allows it now.
+    /// The next delivery to hand over, if fewer than `handover` are (`in_flight`) and the
+    /// rate allows one now.
     pub fn start(&mut self, now: DateTime<Utc>, in_flight: u32) -> Option<Claimed> {
-        if in_flight >= self.max_in_flight || now < self.next_start {
+        if in_flight >= self.handover || now < self.next_start {
             return None;
         }
         let next = self.waiting.pop_front()?;
@@ -199,7 +207,7 @@ impl Queue {
         let mut earliest = |t: DateTime<Utc>| at = Some(at.map_or(t, |a| a.min(t)));
         if let Some(first) = self.waiting.front() {
             earliest(first.until - self.attempt_span);
-            if in_flight < self.max_in_flight && self.gap.is_some() {
+            if in_flight < self.handover && self.gap.is_some() {
                 earliest(self.next_start);
             }
         }

@@ -54,13 +54,21 @@ fn a_lane_claims_sixteen_per_slot_ahead_and_again_only_when_half_is_gone() {
 }
 
 #[test]
-fn no_more_than_max_in_flight_start() {
+fn twice_max_in_flight_are_handed_over_or_max_in_flight_with_a_rate() {
     let mut q = Queue::new(&settings(2, None));
     let claim = q.claim(at(0), 0).unwrap();
     q.claimed(claim, deliveries(0..5));
+    assert!(q.start(at(0), 3).is_some());
+    assert!(q.start(at(0), 4).is_none(), "two sending, two read ahead");
+    assert_eq!(q.wake_at(4), Some(claim.until - q.attempt_span));
+    let mut q = Queue::new(&settings(2, Some(1000.0)));
+    let claim = q.claim(at(0), 0).unwrap();
+    q.claimed(claim, deliveries(0..5));
     assert!(q.start(at(0), 1).is_some());
-    assert!(q.start(at(0), 2).is_none(), "both slots busy");
-    assert_eq!(q.wake_at(2), Some(claim.until - q.attempt_span));
+    assert!(
+        q.start(at(10), 2).is_none(),
+        "a rate-limited lane reads nothing ahead"
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! runs each attempt as its own task.
 //!
 //! The worker counts a delivery in flight when it hands it over, so what waits here is
-//! bounded by the lanes' `max_in_flight`, and so are the bodies read. One read at a time, for
+//! bounded by the lanes' limits (twice `max_in_flight`), and so are the bodies read; each
+//! attempt sends only while it holds one of its lane's `max_in_flight` permits, so the next
+//! events are read while the previous attempts run. One read at a time, for
 //! every delivery waiting, keeps forwarding to one reader connection and one blocking call
 //! per batch instead of one per attempt (each costs a thread hop, and SQLite's memory on
 //! every thread that reads, which the C allocator keeps per thread).
@@ -11,14 +13,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::TaskTracker;
 
 use super::attempt::{self, Context, Route};
+use super::lane::Claimed;
 use super::record::Record;
 use super::wake::Wake;
 use crate::model::Event;
-use crate::store::{ClaimScope, Delivery};
+use crate::store::{ClaimScope, Lease};
 
 /// The most deliveries whose events are read together.
 const MOST: usize = 256;
@@ -27,14 +30,24 @@ const MOST: usize = 256;
 pub struct Lane {
     pub route: Route,
     pub scope: ClaimScope,
-    /// Attempts handed over and not ended.
+    /// Deliveries handed over and not ended (see `lane::Queue::start`).
     pub in_flight: AtomicU32,
+    /// `max_in_flight` permits: an attempt sends only while it holds one, so a target never
+    /// has more at once however many were handed over.
+    pub sending: Semaphore,
 }
 
 /// Where the worker hands deliveries to start. Unbounded, because each item is already
 /// counted in its lane's `in_flight`.
 #[derive(Clone)]
-pub struct Launcher(mpsc::UnboundedSender<(Arc<Lane>, Delivery)>);
+pub struct Launcher(mpsc::UnboundedSender<Handed>);
+
+/// A delivery handed over: its lane, its lease, and `Wake::pause_count` at the time.
+struct Handed {
+    lane: Arc<Lane>,
+    claimed: Claimed,
+    pauses: u64,
+}
 
 impl Launcher {
     /// Starts the launcher on `tasks`; it ends once every `Launcher` is dropped and what it
@@ -56,11 +69,17 @@ impl Launcher {
         Launcher(sender)
     }
 
-    /// Starts an attempt at `delivery` (counted in `lane.in_flight` by the caller).
-    pub fn launch(&self, lane: Arc<Lane>, delivery: Delivery) {
-        if let Err(mpsc::error::SendError((lane, _))) = self.0.send((lane, delivery)) {
+    /// Starts an attempt at `claimed` (counted in `lane.in_flight` by the caller) unless a
+    /// target is paused before it sends; `pauses` is `Wake::pause_count` now.
+    pub fn launch(&self, lane: Arc<Lane>, claimed: Claimed, pauses: u64) {
+        let handed = Handed {
+            lane,
+            claimed,
+            pauses,
+        };
+        if let Err(mpsc::error::SendError(handed)) = self.0.send(handed) {
             // The launcher is gone only when the process stops; the lease runs out.
-            lane.in_flight.fetch_sub(1, Ordering::SeqCst);
+            handed.lane.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -73,27 +92,27 @@ struct Launch {
 }
 
 impl Launch {
-    async fn run(self, mut handed: mpsc::UnboundedReceiver<(Arc<Lane>, Delivery)>) {
+    async fn run(self, mut handed: mpsc::UnboundedReceiver<Handed>) {
         let mut batch = Vec::with_capacity(MOST);
         while handed.recv_many(&mut batch, MOST).await > 0 {
-            let ids = batch.iter().map(|(_, d)| d.event_id).collect();
+            let ids = batch.iter().map(|h| h.claimed.delivery.event_id).collect();
             let mut events: HashMap<i64, _> = match self.context.store.get_many(ids).await {
                 Ok(found) => found.into_iter().map(|e| (e.id, e)).collect(),
                 Err(error) => {
                     tracing::error!(error = %error, "Cannot read events to forward; their leases will run out.");
-                    for (lane, _) in batch.drain(..) {
-                        self.ended(&lane);
+                    for handed in batch.drain(..) {
+                        self.ended(&handed.lane);
                     }
                     continue;
                 }
             };
             // Two deliveries of one event (two targets, a replay) each get a copy.
             let mut left: HashMap<i64, usize> = HashMap::new();
-            for (_, d) in &batch {
-                *left.entry(d.event_id).or_default() += 1;
+            for handed in &batch {
+                *left.entry(handed.claimed.delivery.event_id).or_default() += 1;
             }
-            for (lane, delivery) in batch.drain(..) {
-                let id = delivery.event_id;
+            for handed in batch.drain(..) {
+                let id = handed.claimed.delivery.event_id;
                 let last = left.get_mut(&id).is_none_or(|n| {
                     *n -= 1;
                     *n == 0
@@ -102,17 +121,35 @@ impl Launch {
                     true => events.remove(&id),
                     false => events.get(&id).cloned(),
                 };
-                self.attempt(lane, delivery, event);
+                self.attempt(handed, event);
             }
         }
     }
 
-    fn attempt(&self, lane: Arc<Lane>, delivery: Delivery, event: Option<Event>) {
+    fn attempt(&self, handed: Handed, event: Option<Event>) {
         let (context, recorder) = (self.context.clone(), self.recorder.clone());
         let wake = self.wake.clone();
+        let Handed {
+            lane,
+            claimed,
+            pauses,
+        } = handed;
         self.tasks.spawn(async move {
-            let record = attempt::make(&context, &lane.route, delivery, event).await;
-            let _ = recorder.send(record).await;
+            // The semaphore is never closed; the permit is held while the attempt sends.
+            let record = match lane.sending.acquire().await {
+                Ok(_sending) if wake.pause_count() == pauses => {
+                    let delivery = claimed.delivery;
+                    Some(attempt::make(&context, &lane.route, delivery, event).await)
+                }
+                Ok(_) => {
+                    give_back(&context, &claimed).await;
+                    None
+                }
+                Err(_) => None,
+            };
+            if let Some(record) = record {
+                let _ = recorder.send(record).await;
+            }
             lane.in_flight.fetch_sub(1, Ordering::SeqCst);
             wake.slot();
         });
@@ -122,5 +159,17 @@ impl Launch {
     fn ended(&self, lane: &Lane) {
         lane.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.wake.slot();
+    }
+}
+
+/// Ends the lease of a delivery not sent because a target was paused meanwhile, so it is
+/// claimed again at once (a paused target's is not claimed until it is resumed).
+async fn give_back(context: &Context, claimed: &Claimed) {
+    let lease = Lease {
+        delivery_id: claimed.delivery.id,
+        until: claimed.until,
+    };
+    if let Err(error) = context.store.release_deliveries(vec![lease]).await {
+        tracing::warn!(error = %error, "Cannot give back a held delivery; its lease will run out.");
     }
 }

@@ -18,6 +18,7 @@ pub struct Wake {
     /// The work that may concern ad-hoc replays: replays and resumes, not the enqueuer's.
     ad_hoc_work: AtomicU64,
     release: AtomicBool,
+    pauses: AtomicU64,
 }
 
 impl Wake {
@@ -36,6 +37,7 @@ impl Wake {
     /// A target was paused: the worker gives back every delivery it holds and has not started,
     /// and claims again (a paused target's deliveries are not claimed).
     pub fn paused(&self) {
+        self.pauses.fetch_add(1, Ordering::SeqCst);
         self.release.store(true, Ordering::SeqCst);
         self.work();
     }
@@ -63,6 +65,11 @@ impl Wake {
     /// nothing held is started meanwhile.
     pub(super) fn release_pending(&self) -> bool {
         self.release.load(Ordering::SeqCst)
+    }
+
+    /// How many pauses there were: an attempt handed over before the latest one is not made.
+    pub(super) fn pause_count(&self) -> u64 {
+        self.pauses.load(Ordering::SeqCst)
     }
 
     pub(super) async fn notified(&self) {

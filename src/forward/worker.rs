@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use super::Reports;
 use super::attempt::{Context, Route};
 use super::broker::Publisher;
-use super::lane::{Claim, Claimed, MAX_SLEEP, Queue, chrono_of};
+use super::lane::{Claim, MAX_SLEEP, Queue, chrono_of};
 use super::launch::{Lane, Launcher};
 use super::record;
 use super::settings::TargetSettings;
@@ -116,6 +117,7 @@ fn lane(settings: TargetSettings, scope: ClaimScope) -> (Arc<Lane>, Queue) {
         label,
     };
     let lane = Lane {
+        sending: Semaphore::new(route.settings.max_in_flight.max(1) as usize),
         route,
         scope,
         in_flight: AtomicU32::new(0),
@@ -166,12 +168,12 @@ impl Worker {
 
     /// Starts every attempt the lane may start now (none while a pause is not yet seen).
     fn start(&self, lane: &Arc<Lane>, queue: &mut Queue, now: DateTime<Utc>) {
+        let pauses = self.wake.pause_count();
         while !self.wake.release_pending()
-            && let Some(Claimed { delivery, .. }) =
-                queue.start(now, lane.in_flight.load(Ordering::SeqCst))
+            && let Some(claimed) = queue.start(now, lane.in_flight.load(Ordering::SeqCst))
         {
             lane.in_flight.fetch_add(1, Ordering::SeqCst);
-            self.launcher.launch(lane.clone(), delivery);
+            self.launcher.launch(lane.clone(), claimed, pauses);
         }
     }
 
