@@ -13,11 +13,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::attempt::{self, Context, Route};
-use super::lane::Claimed;
+use super::lane::{Claimed, LEASE_MARGIN, chrono_of};
 use super::record::Record;
 use super::wake::Wake;
 use crate::model::Event;
@@ -57,6 +59,7 @@ impl Launcher {
         recorder: mpsc::Sender<Record>,
         wake: Arc<Wake>,
         tasks: &TaskTracker,
+        shutdown: CancellationToken,
     ) -> Launcher {
         let (sender, receiver) = mpsc::unbounded_channel();
         let launch = Launch {
@@ -64,13 +67,16 @@ impl Launcher {
             recorder,
             wake,
             tasks: tasks.clone(),
+            shutdown,
         };
         tasks.spawn(launch.run(receiver));
         Launcher(sender)
     }
 
-    /// Starts an attempt at `claimed` (counted in `lane.in_flight` by the caller) unless a
-    /// target is paused before it sends; `pauses` is `Wake::pause_count` now.
+    /// Starts an attempt at `claimed` (counted in `lane.in_flight` by the caller); `pauses`
+    /// is `Wake::pause_count` now. It is given back unsent if, when its turn to send comes, a
+    /// target was paused since, the server is stopping, or its lease would not outlast the
+    /// attempt (it waited for a slot).
     pub fn launch(&self, lane: Arc<Lane>, claimed: Claimed, pauses: u64) {
         let handed = Handed {
             lane,
@@ -89,6 +95,7 @@ struct Launch {
     recorder: mpsc::Sender<Record>,
     wake: Arc<Wake>,
     tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl Launch {
@@ -128,7 +135,7 @@ impl Launch {
 
     fn attempt(&self, handed: Handed, event: Option<Event>) {
         let (context, recorder) = (self.context.clone(), self.recorder.clone());
-        let wake = self.wake.clone();
+        let (wake, shutdown) = (self.wake.clone(), self.shutdown.clone());
         let Handed {
             lane,
             claimed,
@@ -137,13 +144,21 @@ impl Launch {
         self.tasks.spawn(async move {
             // The semaphore is never closed; the permit is held while the attempt sends.
             let record = match lane.sending.acquire().await {
-                Ok(_sending) if wake.pause_count() == pauses => {
-                    let delivery = claimed.delivery;
-                    Some(attempt::make(&context, &lane.route, delivery, event).await)
-                }
-                Ok(_) => {
-                    give_back(&context, &claimed).await;
-                    None
+                Ok(_sending) => {
+                    let need = chrono_of(lane.route.settings.timeout + LEASE_MARGIN);
+                    let send = wake.pause_count() == pauses
+                        && !shutdown.is_cancelled()
+                        && Utc::now() + need < claimed.until;
+                    match send {
+                        true => {
+                            let delivery = claimed.delivery;
+                            Some(attempt::make(&context, &lane.route, delivery, event).await)
+                        }
+                        false => {
+                            give_back(&context, &claimed).await;
+                            None
+                        }
+                    }
                 }
                 Err(_) => None,
             };
@@ -162,8 +177,8 @@ impl Launch {
     }
 }
 
-/// Ends the lease of a delivery not sent because a target was paused meanwhile, so it is
-/// claimed again at once (a paused target's is not claimed until it is resumed).
+/// Ends the lease of a delivery not sent, so it is claimed again at once (a paused target's
+/// once it is resumed; after a stop, by the next start).
 async fn give_back(context: &Context, claimed: &Claimed) {
     let lease = Lease {
         delivery_id: claimed.delivery.id,

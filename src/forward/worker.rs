@@ -78,7 +78,7 @@ pub async fn run(
         sources,
         metrics: reports.metrics,
     };
-    let launcher = Launcher::start(context, recorder, wake.clone(), &tasks);
+    let launcher = Launcher::start(context, recorder, wake.clone(), &tasks, shutdown.clone());
     let worker = Worker {
         store,
         wake,
