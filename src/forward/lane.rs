@@ -166,6 +166,14 @@ impl Queue {
         }
     }
 
+    /// Something may fall due sooner than the lane was told (a retry was recorded): a dry
+    /// lane asks again.
+    pub fn due_changed(&mut self) {
+        if let Some(dry) = &mut self.dry {
+            dry.recheck = None;
+        }
+    }
+
     /// Takes out the deliveries that waited too long to be started safely, to give back.
     pub fn expired(&mut self, now: DateTime<Utc>) -> Vec<Lease> {
         let span = self.attempt_span;

@@ -152,3 +152,17 @@ fn a_pause_gives_back_everything_held_and_the_lane_claims_afresh() {
     assert_eq!(back, [1, 2]);
     assert!(q.claim(at(1), 0).is_some());
 }
+
+#[test]
+fn a_recorded_retry_makes_a_dry_lane_ask_again_when_something_falls_due() {
+    let mut q = Queue::new(&settings(8, None));
+    let claim = q.claim(at(0), 0).unwrap();
+    q.claimed(claim, Vec::new());
+    q.due(None, at(1));
+    assert_eq!(q.wake_at(0), Some(at(5_001)));
+    q.due_changed();
+    assert!(q.needs_due());
+    q.due(Some(at(1_000)), at(2));
+    assert_eq!(q.wake_at(0), Some(at(1_000)));
+    assert!(q.claim(at(1_000), 0).is_some());
+}

@@ -5,15 +5,20 @@
 //! one write runs the next batch gathers. Nothing waits for a timer: a lone attempt is
 //! written at once. An outcome is told only once its attempt is recorded. A failed write
 //! loses nothing: the deliveries keep their leases and are attempted again after them.
+//! Recorded retries are told to the worker ([`Wake::retried`]), which then learns when they
+//! fall due.
 //!
 //! It runs until every sender is gone (the worker and every attempt), so at shutdown it
 //! records the last attempts before it ends.
+
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::outcome::{AttemptOutcome, Outcomes};
-use crate::store::{Finished, Store};
+use super::wake::Wake;
+use crate::store::{After, Finished, Store};
 
 /// The most attempts recorded in one write.
 const MOST: usize = 512;
@@ -27,20 +32,39 @@ pub struct Record {
 }
 
 /// Starts the recorder on `tasks`; records what is sent on the answer.
-pub fn start(store: Store, outcomes: Outcomes, tasks: &TaskTracker) -> mpsc::Sender<Record> {
+/// `wake` learns of recorded retries.
+pub fn start(
+    store: Store,
+    outcomes: Outcomes,
+    wake: Arc<Wake>,
+    tasks: &TaskTracker,
+) -> mpsc::Sender<Record> {
     let (sender, receiver) = mpsc::channel(QUEUE);
-    tasks.spawn(run(store, outcomes, receiver));
+    tasks.spawn(run(store, outcomes, wake, receiver));
     sender
 }
 
-async fn run(store: Store, outcomes: Outcomes, mut records: mpsc::Receiver<Record>) {
+async fn run(
+    store: Store,
+    outcomes: Outcomes,
+    wake: Arc<Wake>,
+    mut records: mpsc::Receiver<Record>,
+) {
     let mut batch = Vec::with_capacity(MOST);
     while records.recv_many(&mut batch, MOST).await > 0 {
         let (finished, told): (Vec<Finished>, Vec<Option<AttemptOutcome>>) =
             batch.drain(..).map(|r| (r.finished, r.outcome)).unzip();
         let count = finished.len();
+        let retry = finished
+            .iter()
+            .any(|f| matches!(f.after, After::RetryAt(_)));
         match store.finish_attempts(finished).await {
-            Ok(()) => told.into_iter().flatten().for_each(|o| outcomes.send(o)),
+            Ok(()) => {
+                if retry {
+                    wake.retried();
+                }
+                told.into_iter().flatten().for_each(|o| outcomes.send(o));
+            }
             Err(error) => {
                 tracing::error!(error = %error, count, "Cannot record attempts; they will be made again.");
             }

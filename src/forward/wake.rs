@@ -1,8 +1,8 @@
 //! How the worker learns that there is something to do, without asking the store.
 //!
-//! Three kinds of news reach it: new work (the enqueuer queued deliveries, a replay, a resumed
-//! target), a pause (what it claimed ahead for a target may no longer be sent), and a freed
-//! slot (an attempt ended). New work is counted, so a target the worker found empty is claimed
+//! Four kinds of news reach it: new work (the enqueuer queued deliveries, a replay, a resumed
+//! target), a pause (what it claimed ahead for a target may no longer be sent), recorded
+//! retries (something falls due later), and a freed slot (an attempt ended). New work is counted, so a target the worker found empty is claimed
 //! again only when something may have been queued since; a freed slot only lets it start what
 //! it already holds. The enqueuer's work is counted apart: it never queues an ad-hoc replay,
 //! so the ad-hoc lane does not look for one each time it runs.
@@ -19,6 +19,7 @@ pub struct Wake {
     ad_hoc_work: AtomicU64,
     release: AtomicBool,
     pauses: AtomicU64,
+    retries: AtomicU64,
 }
 
 impl Wake {
@@ -40,6 +41,17 @@ impl Wake {
         self.pauses.fetch_add(1, Ordering::SeqCst);
         self.release.store(true, Ordering::SeqCst);
         self.work();
+    }
+
+    /// Failed attempts were recorded with a time to try again: a lane that found nothing due
+    /// asks the store again when the next delivery falls due.
+    pub fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    pub(super) fn retry_count(&self) -> u64 {
+        self.retries.load(Ordering::SeqCst)
     }
 
     /// An attempt ended, so a slot is free.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -45,6 +45,8 @@ struct Worker {
     store: Store,
     wake: Arc<Wake>,
     launcher: Launcher,
+    /// `Wake::retry_count` at the last pass.
+    retries: AtomicU64,
 }
 
 type ClaimAnswer = (usize, Claim, Result<Vec<Delivery>, StoreError>);
@@ -71,7 +73,8 @@ pub async fn run(
         .map(|t| lane(t.clone(), ClaimScope::Target(t.name.clone())))
         .collect();
     lanes.push(lane(TargetSettings::ad_hoc(""), ClaimScope::AdHoc));
-    let recorder = record::start(store.clone(), reports.outcomes.clone(), &tasks);
+    let outcomes = reports.outcomes.clone();
+    let recorder = record::start(store.clone(), outcomes, wake.clone(), &tasks);
     let context = Context {
         store: store.clone(),
         client,
@@ -83,6 +86,7 @@ pub async fn run(
         store,
         wake,
         launcher,
+        retries: AtomicU64::new(0),
     };
     let mut claims: JoinSet<ClaimAnswer> = JoinSet::new();
     while !shutdown.is_cancelled() {
@@ -135,6 +139,10 @@ impl Worker {
     ) -> Instant {
         let now = Utc::now();
         let release_all = self.wake.take_release();
+        let retries = self.wake.retry_count();
+        if self.retries.swap(retries, Ordering::SeqCst) != retries {
+            lanes.iter_mut().for_each(|(_, q)| q.due_changed());
+        }
         let mut give_back = Vec::new();
         for (index, (lane, queue)) in lanes.iter_mut().enumerate() {
             let work = self.wake.work_count(lane.scope == ClaimScope::AdHoc);

@@ -107,3 +107,15 @@ async fn deliveries_held_at_a_stop_go_out_at_the_next_start_without_waiting_for_
     let got = target.wait_for(5).await;
     assert_eq!(ids_once(&got), ids, "each event once");
 }
+
+#[tokio::test]
+async fn a_retry_goes_out_when_it_falls_due_not_at_the_next_idle_look() {
+    let target = Target::start(Reply::Status(200)).await;
+    target.then(&[Reply::Status(503)]);
+    let app = spawn_app_with(&forward_all(&target.url("/"), "")).await;
+    post_json(&app, "app", "{}").await;
+    let got = target.wait_for(2).await;
+    let gap = got[1].at - got[0].at;
+    // The first retry waits 1 to 1.5 s; the worker's unasked look comes every 5 s.
+    assert!(gap < std::time::Duration::from_secs(4), "{gap:?}");
+}
