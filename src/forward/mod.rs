@@ -146,8 +146,8 @@ async fn count_pending(
 ) {
     loop {
         for target in targets.iter() {
-            match store.target_totals(&target.name).await {
-                Ok(totals) => metrics.forward_pending(&target.name, totals.pending),
+            match store.pending_deliveries(&target.name).await {
+                Ok(pending) => metrics.forward_pending(&target.name, pending),
                 Err(error) => {
                     tracing::debug!(error = %error, "Cannot count pending deliveries.");
                 }

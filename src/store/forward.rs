@@ -184,6 +184,8 @@ pub(crate) enum ForwardRead {
     AttemptsOfEvent(i64),
     List(DeliveryFilter),
     Totals(String),
+    /// One target's pending deliveries.
+    Pending(String),
 }
 
 /// What a forward write or read answers.
@@ -348,6 +350,18 @@ impl Store {
         {
             ForwardRows::Attempts(found) => Ok(found),
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// One target's pending deliveries: `target_totals(..).pending` without reading every
+    /// delivery and attempt of the target.
+    pub async fn pending_deliveries(&self, target: &str) -> Result<i64, StoreError> {
+        match self
+            .forward_read(ForwardRead::Pending(target.to_string()))
+            .await?
+        {
+            ForwardRows::Count(count) => Ok(count),
+            _ => Ok(0),
         }
     }
 

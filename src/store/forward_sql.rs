@@ -83,6 +83,10 @@ pub const ATTEMPTS_OF_EVENT: &str = "SELECT d.target, a.n, a.at, a.status, a.ms,
      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
      WHERE d.event_id = ?1 ORDER BY a.at, a.delivery_id, a.n";
 
+/// ?1 target: its pending deliveries, counted in the due index.
+pub const PENDING: &str = "SELECT COUNT(*) FROM deliveries
+     WHERE target = ?1 AND state = 'pending' AND to_url IS NULL";
+
 /// ?1 target: state, count.
 pub const TOTALS: &str = "SELECT state, COUNT(*) FROM deliveries
      WHERE target = ?1 AND to_url IS NULL GROUP BY state";

@@ -214,6 +214,7 @@ async fn a_finished_attempt_is_recorded_and_moves_the_delivery_on(store: Store) 
     assert!(attempts.iter().all(|a| a.target == "app" && !a.replay));
     let totals = store.target_totals("app").await.unwrap();
     assert_eq!((totals.pending, totals.delivered, totals.dead), (0, 1, 0));
+    assert_eq!(store.pending_deliveries("app").await.unwrap(), 0);
     assert_eq!(totals.last_success_at, Some(at(0, 30)));
     assert_eq!(totals.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(store.next_delivery_due().await.unwrap(), None);
@@ -417,6 +418,7 @@ async fn deliveries_are_listed_newest_first_with_filters_and_totals(store: Store
     assert!(delivered.is_empty());
     let totals = store.target_totals("app").await.unwrap();
     assert_eq!((totals.pending, totals.delivered, totals.dead), (2, 0, 0));
+    assert_eq!(store.pending_deliveries("app").await.unwrap(), 2);
     assert!(!totals.paused && totals.last_success_at.is_none() && totals.last_error.is_none());
 }
 

@@ -150,6 +150,12 @@ pub(super) async fn read(client: &Object, read: &ForwardRead) -> PgResult<Forwar
             ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
         }
         ForwardRead::Totals(target) => ForwardRows::Totals(totals(client, target).await?),
+        ForwardRead::Pending(target) => ForwardRows::Count(
+            client
+                .query_one(&pg(sql::PENDING), &[target])
+                .await?
+                .try_get(0)?,
+        ),
     })
 }
 

@@ -143,6 +143,10 @@ pub(super) fn read(conn: &Connection, read: &ForwardRead) -> rusqlite::Result<Fo
             Ok(ForwardRows::Deliveries(rows.collect::<Result<_, _>>()?))
         }
         ForwardRead::Totals(target) => Ok(ForwardRows::Totals(totals(conn, target)?)),
+        ForwardRead::Pending(target) => Ok(ForwardRows::Count(
+            conn.prepare_cached(sql::PENDING)?
+                .query_row([target], |r| r.get(0))?,
+        )),
     }
 }
 
