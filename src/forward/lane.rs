@@ -105,7 +105,7 @@ impl Queue {
     /// waits, or while dry with no new work and no reason to look again yet.
     pub fn claim(&mut self, now: DateTime<Utc>, work: u64) -> Option<Claim> {
         let held = self.waiting.len() as u32;
-        if self.claiming || held > self.ahead / 2 {
+        if self.claiming || held > self.ahead / 2 || now < self.claim_from() {
             return None;
         }
         if let Some(dry) = self.dry
@@ -121,6 +121,18 @@ impl Queue {
             limit: self.ahead - held,
             work,
         })
+    }
+
+    /// A slow rate's lane claims no sooner than half a `HOLD` before it may start again, so
+    /// what it claims is not held past `HOLD`.
+    fn claim_from(&self) -> DateTime<Utc> {
+        match self.gap {
+            Some(_) => self
+                .next_start
+                .checked_sub_signed(chrono_of(HOLD / 2))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            None => DateTime::<Utc>::MIN_UTC,
+        }
     }
 
     /// What `claim` got; fewer than asked makes the lane dry.
@@ -219,8 +231,16 @@ impl Queue {
                 earliest(self.next_start);
             }
         }
-        if let Some(recheck) = self.dry.and_then(|d| d.recheck) {
-            earliest(recheck);
+        // A lane that may claim now did so in the pass; otherwise it claims when its dry
+        // spell or its rate lets it.
+        if !self.claiming && self.waiting.len() as u32 <= self.ahead / 2 {
+            let after = match self.dry {
+                Some(dry) => dry.recheck,
+                None => Some(DateTime::<Utc>::MIN_UTC),
+            };
+            if let Some(after) = after {
+                earliest(after.max(self.claim_from()));
+            }
         }
         at
     }

@@ -166,3 +166,29 @@ fn a_recorded_retry_makes_a_dry_lane_ask_again_when_something_falls_due() {
     assert_eq!(q.wake_at(0), Some(at(1_000)));
     assert!(q.claim(at(1_000), 0).is_some());
 }
+
+#[test]
+fn a_slow_rate_claims_only_when_its_next_start_is_near() {
+    let mut q = Queue::new(&settings(8, Some(0.05)));
+    let claim = q.claim(at(0), 0).unwrap();
+    assert_eq!(claim.limit, 1);
+    q.claimed(claim, deliveries(0..1));
+    q.start(at(0), 0).unwrap();
+    assert_eq!(q.claim(at(1), 0), None, "the next start is 20 s away");
+    assert_eq!(q.wake_at(1), Some(at(12_500)));
+    q.due(None, at(1));
+    assert_eq!(
+        q.claim(at(5_001), 0),
+        None,
+        "later, and still the rate waits"
+    );
+    assert_eq!(
+        q.wake_at(1),
+        Some(at(12_500)),
+        "and the worker is not woken before"
+    );
+    let next = q.claim(at(12_500), 0).expect("7.5 s before the next start");
+    q.claimed(next, deliveries(1..2));
+    assert!(q.expired(at(20_000)).is_empty());
+    assert_eq!(q.start(at(20_000), 0).unwrap().delivery.id, 1);
+}
