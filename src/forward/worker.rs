@@ -10,14 +10,14 @@
 //! (a rate's next start, a held delivery to give back, a dry lane's next look). At shutdown
 //! it gives back what it holds and has not started; attempts under way are recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,7 +49,15 @@ struct Worker {
     retries: AtomicU64,
 }
 
-type ClaimAnswer = (usize, Claim, Result<Vec<Delivery>, StoreError>);
+/// The claims under way: the tasks, and each task's lane (by index) and claim, so even a
+/// claim task that panicked frees its lane to claim again.
+#[derive(Default)]
+struct Claims {
+    tasks: JoinSet<Result<Vec<Delivery>, StoreError>>,
+    of: HashMap<task::Id, (usize, Claim)>,
+}
+
+type ClaimAnswer = Result<(task::Id, Result<Vec<Delivery>, StoreError>), task::JoinError>;
 
 /// Runs until `shutdown`; `wake` is told by whoever queued or released work.
 pub async fn run(
@@ -88,18 +96,20 @@ pub async fn run(
         launcher,
         retries: AtomicU64::new(0),
     };
-    let mut claims: JoinSet<ClaimAnswer> = JoinSet::new();
+    let mut claims = Claims::default();
     while !shutdown.is_cancelled() {
         let until = worker.pass(&mut lanes, &mut claims).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = worker.wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
-            Some(answer) = claims.join_next() => worker.claimed(&mut lanes, answer),
+            Some(answer) = claims.tasks.join_next_with_id() => {
+                worker.claimed(&mut lanes, &mut claims, answer);
+            }
         }
     }
-    while let Some(answer) = claims.join_next().await {
-        worker.claimed(&mut lanes, answer);
+    while let Some(answer) = claims.tasks.join_next_with_id().await {
+        worker.claimed(&mut lanes, &mut claims, answer);
     }
     let held: Vec<Lease> = lanes
         .iter_mut()
@@ -132,11 +142,7 @@ fn lane(settings: TargetSettings, scope: ClaimScope) -> (Arc<Lane>, Queue) {
 impl Worker {
     /// Gives back what must be, starts the claims and the attempts each lane may make now;
     /// answers when to look again unless told sooner.
-    async fn pass(
-        &self,
-        lanes: &mut [(Arc<Lane>, Queue)],
-        claims: &mut JoinSet<ClaimAnswer>,
-    ) -> Instant {
+    async fn pass(&self, lanes: &mut [(Arc<Lane>, Queue)], claims: &mut Claims) -> Instant {
         let now = Utc::now();
         let release_all = self.wake.take_release();
         let retries = self.wake.retry_count();
@@ -152,12 +158,12 @@ impl Worker {
             }
             if let Some(claim) = queue.claim(now, work) {
                 let (store, scope) = (self.store.clone(), lane.scope.clone());
-                claims.spawn(async move {
-                    let got = store
+                let task = claims.tasks.spawn(async move {
+                    store
                         .claim_deliveries(scope, claim.now, claim.until, claim.limit)
-                        .await;
-                    (index, claim, got)
+                        .await
                 });
+                claims.of.insert(task.id(), (index, claim));
             }
             self.start(lane, queue, now);
         }
@@ -186,12 +192,12 @@ impl Worker {
     }
 
     /// Takes a claim's answer into its lane (the next pass starts what it brought).
-    fn claimed(
-        &self,
-        lanes: &mut [(Arc<Lane>, Queue)],
-        answer: Result<ClaimAnswer, tokio::task::JoinError>,
-    ) {
-        let Ok((index, claim, got)) = answer else {
+    fn claimed(&self, lanes: &mut [(Arc<Lane>, Queue)], claims: &mut Claims, answer: ClaimAnswer) {
+        let (id, got) = match answer {
+            Ok((id, got)) => (id, got.map_err(|e| e.to_string())),
+            Err(error) => (error.id(), Err(error.to_string())),
+        };
+        let Some((index, claim)) = claims.of.remove(&id) else {
             return;
         };
         let Some((_, queue)) = lanes.get_mut(index) else {
