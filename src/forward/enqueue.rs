@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::settings::TargetSettings;
+use super::wake::Wake;
 use crate::feed::Feed;
 use crate::model::Event;
 use crate::store::{EventFilter, NewDelivery, Store, StoreError};
@@ -49,7 +50,7 @@ pub async fn run(
     store: Store,
     targets: Arc<Vec<TargetSettings>>,
     feed: Feed,
-    worker: Arc<Notify>,
+    worker: Arc<Wake>,
     shutdown: CancellationToken,
 ) {
     let mut items = feed.subscribe();
@@ -93,7 +94,7 @@ async fn catch_up(
     store: &Store,
     targets: &[TargetSettings],
     mut cursor: i64,
-    worker: &Notify,
+    worker: &Wake,
 ) -> Result<i64, StoreError> {
     let bodies = targets.iter().any(|t| !t.rule.filter.is_empty());
     let batch = if bodies { BATCH_WITH_BODIES } else { BATCH };
@@ -115,7 +116,7 @@ async fn catch_up(
         store.enqueue_deliveries(queued, last, Utc::now()).await?;
         cursor = last;
         if any {
-            worker.notify_one();
+            worker.queued();
         }
         if events.len() < batch as usize {
             return Ok(cursor);

@@ -206,8 +206,9 @@ async fn set_paused(
         .set_target_paused(&target.name, paused, Utc::now())
         .await?;
     tracing::info!(target = %target.name, paused, "Forwarding target paused or resumed.");
-    if !paused {
-        state.forwarding.wake();
+    match paused {
+        true => state.forwarding.paused(),
+        false => state.forwarding.wake(),
     }
     let shown_state = if paused { "paused" } else { "active" };
     Ok(Json(json!({ "target": target.name, "state": shown_state })))

@@ -19,30 +19,36 @@
 //!
 //! - [`enqueue`]: reads stored events after a cursor kept in the store and queues their
 //!   deliveries (woken by the feed; the feed's items themselves are not trusted to be all).
-//! - [`worker`]: claims due deliveries (leases), sends them through [`send`] — the one place
-//!   that knows how to reach a kind of target — and records each attempt.
+//! - [`worker`]: claims due deliveries ahead, in batches (leases), per target ([`lane`]),
+//!   and hands each delivery to [`launch`], which reads the events of many in one read and
+//!   runs each [`attempt`]; an attempt sends through [`send`] — the one place that knows how
+//!   to reach a kind of target; [`record`] writes the finished attempts in batches.
+//!   [`wake`] tells the worker of new work, pauses and freed slots.
 //! - [`broker`]: publishing to NATS JetStream, RabbitMQ and Redis Streams, acknowledged by
 //!   the broker, over one kept connection per target (used by [`send`]).
 //! - [`outcome`]: how each recorded attempt ended, told to whoever listens (alert rules).
 //! - [`http`]: the API (attempts, deliveries, targets, pause and resume, replay).
 
+pub mod attempt;
 pub mod broker;
 pub mod enqueue;
 pub mod http;
+pub mod lane;
+pub mod launch;
 pub mod outbound;
 pub mod outcome;
+pub mod record;
 pub mod rule;
 pub mod schedule;
 pub mod send;
 pub mod settings;
 pub mod target;
 pub mod view;
+pub mod wake;
 pub mod worker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -52,12 +58,13 @@ use crate::config::SourceSettings;
 use crate::feed::Feed;
 use crate::store::Store;
 use settings::TargetSettings;
+use wake::Wake;
 
 /// The configured targets and a way to wake the worker, for the API.
 #[derive(Clone)]
 pub struct Forwarding {
     pub targets: Arc<Vec<TargetSettings>>,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 impl Forwarding {
@@ -68,7 +75,12 @@ impl Forwarding {
 
     /// Tells the worker there is work (a replay, a resumed target).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.work();
+    }
+
+    /// Tells the worker a target was paused, so it sends nothing more it claimed for it.
+    pub fn paused(&self) {
+        self.wake.paused();
     }
 }
 
@@ -93,7 +105,7 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> Forwarding {
     let targets = Arc::new(targets);
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(Wake::default());
     if !targets.is_empty() {
         tokio::spawn(count_pending(
             store.clone(),
@@ -134,8 +146,8 @@ async fn count_pending(
 ) {
     loop {
         for target in targets.iter() {
-            match store.target_totals(&target.name).await {
-                Ok(totals) => metrics.forward_pending(&target.name, totals.pending),
+            match store.pending_deliveries(&target.name).await {
+                Ok(pending) => metrics.forward_pending(&target.name, pending),
                 Err(error) => {
                     tracing::debug!(error = %error, "Cannot count pending deliveries.");
                 }

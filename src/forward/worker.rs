@@ -1,312 +1,241 @@
-//! The worker: claims due deliveries from the store and sends them, per target within its
-//! `max_in_flight` and `rate_per_sec`, recording every attempt.
+//! The worker: claims due deliveries from the store and starts their attempts, per target
+//! within its `max_in_flight` and `rate_per_sec`.
 //!
-//! It sleeps until the earliest moment something may be claimed (a retry's `next_at`, a
-//! lease running out), or until woken: by the enqueuer, a replay, a resume, or a send that
-//! finished and freed a slot. Claims are leases, so a delivery this instance dies holding
-//! is claimed again by whoever runs once the lease is over.
+//! Each target is a lane ([`Queue`]): deliveries are claimed ahead in batches (leases,
+//! so a delivery this instance dies holding is claimed again by whoever runs once the lease is
+//! over), claims run beside the sends, deliveries to start go to the launcher
+//! (`launch`), and attempts hand what they did to the recorder (`record`), which writes
+//! them in batches. The worker sleeps until news arrives
+//! ([`Wake`]: new work, a pause, a freed slot), a claim answers, or a lane's next moment comes
+//! (a rate's next start, a held delivery to give back, a dry lane's next look). At shutdown
+//! it gives back what it holds and has not started; attempts under way are recorded.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::Notify;
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tokio::task::{self, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Reports;
+use super::attempt::{Context, Route};
 use super::broker::Publisher;
-use super::outcome::{AttemptOutcome, Ended};
-use super::schedule::{self, Verdict};
-use super::send::{self, Attempt};
+use super::lane::{Claim, MAX_SLEEP, Queue, chrono_of};
+use super::launch::{Lane, Launcher};
+use super::record;
 use super::settings::TargetSettings;
 use super::target::Kind;
+use super::wake::Wake;
 use crate::config::SourceSettings;
-use crate::store::{After, ClaimScope, Delivery, Finished, Store};
+use crate::store::{ClaimScope, Delivery, Lease, Store, StoreError};
 
-/// How long a claim holds beyond the attempt's own timeout: time to record the result.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
-/// The longest sleep: instances on one database learn of each other's pauses and resumes
-/// no later than this.
-const MAX_SLEEP: Duration = Duration::from_secs(5);
-/// The sleep when something is due that this instance cannot take yet (every slot busy).
-const BUSY_SLEEP: Duration = Duration::from_secs(1);
-
-/// One target as the worker tracks it.
-struct Lane {
-    settings: TargetSettings,
-    scope: ClaimScope,
-    in_flight: AtomicU32,
-    /// With `rate_per_sec`: the earliest start of the next delivery.
-    next_start: Mutex<Instant>,
-    /// A broker target's connection keeper; `None` for HTTP.
-    publisher: Option<Publisher>,
-}
+/// The wait before a lane claims again after its claim failed.
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
 
 /// The metrics' target label of replays to a caller's own `to` (never the URL itself).
 const AD_HOC_LABEL: &str = "_replay_to";
 
-/// What every send needs.
-#[derive(Clone)]
-struct Shared {
+/// What the worker needs besides its lanes.
+struct Worker {
     store: Store,
-    client: reqwest::Client,
-    sources: Arc<BTreeMap<String, SourceSettings>>,
-    /// Told how each attempt ended (the outcomes only of recorded attempts to a configured
-    /// target).
-    reports: Reports,
-    wake: Arc<Notify>,
-    /// Where attempts run, so the server waits for them at shutdown.
-    tasks: TaskTracker,
+    wake: Arc<Wake>,
+    launcher: Launcher,
+    /// `Wake::retry_count` at the last pass.
+    retries: AtomicU64,
 }
 
-/// Runs until `shutdown`; `wake` is notified by whoever queued or released work.
+/// The claims under way: the tasks, and each task's lane (by index) and claim, so even a
+/// claim task that panicked frees its lane to claim again.
+#[derive(Default)]
+struct Claims {
+    tasks: JoinSet<Result<Vec<Delivery>, StoreError>>,
+    of: HashMap<task::Id, (usize, Claim)>,
+}
+
+type ClaimAnswer = Result<(task::Id, Result<Vec<Delivery>, StoreError>), task::JoinError>;
+
+/// Runs until `shutdown`; `wake` is told by whoever queued or released work.
 pub async fn run(
     store: Store,
     targets: Arc<Vec<TargetSettings>>,
     sources: Arc<BTreeMap<String, SourceSettings>>,
     reports: Reports,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 ) {
-    let client = match send::client() {
+    let client = match super::send::client() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(error = %error, "Cannot build the HTTP client; forwarding is off.");
             return;
         }
     };
-    let mut lanes: Vec<Arc<Lane>> = targets
+    let mut lanes: Vec<(Arc<Lane>, Queue)> = targets
         .iter()
         .map(|t| lane(t.clone(), ClaimScope::Target(t.name.clone())))
         .collect();
     lanes.push(lane(TargetSettings::ad_hoc(""), ClaimScope::AdHoc));
-    let shared = Shared {
-        store,
+    let outcomes = reports.outcomes.clone();
+    let recorder = record::start(store.clone(), outcomes, wake.clone(), &tasks);
+    let context = Context {
+        store: store.clone(),
         client,
         sources,
-        reports,
-        wake,
-        tasks,
+        metrics: reports.metrics,
     };
+    let launcher = Launcher::start(context, recorder, wake.clone(), &tasks, shutdown.clone());
+    let worker = Worker {
+        store,
+        wake,
+        launcher,
+        retries: AtomicU64::new(0),
+    };
+    let mut claims = Claims::default();
     while !shutdown.is_cancelled() {
-        let pass = dispatch(&shared, &lanes).await;
-        let until = next_wake(&shared.store, &pass).await;
+        let until = worker.pass(&mut lanes, &mut claims).await;
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = shared.wake.notified() => {}
+            _ = shutdown.cancelled() => break,
+            _ = worker.wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
+            Some(answer) = claims.tasks.join_next_with_id() => {
+                worker.claimed(&mut lanes, &mut claims, answer);
+            }
         }
     }
+    while let Some(answer) = claims.tasks.join_next_with_id().await {
+        worker.claimed(&mut lanes, &mut claims, answer);
+    }
+    let held: Vec<Lease> = lanes
+        .iter_mut()
+        .flat_map(|(_, q)| q.release_all())
+        .collect();
+    worker.release(held).await;
 }
 
-fn lane(settings: TargetSettings, scope: ClaimScope) -> Arc<Lane> {
+fn lane(settings: TargetSettings, scope: ClaimScope) -> (Arc<Lane>, Queue) {
     let publisher = (settings.kind != Kind::Http).then(|| Publisher::new(settings.timeout));
-    Arc::new(Lane {
-        publisher,
+    let label = match scope {
+        ClaimScope::AdHoc => AD_HOC_LABEL.to_string(),
+        ClaimScope::Target(_) => settings.name.clone(),
+    };
+    let queue = Queue::new(&settings);
+    let route = Route {
         settings,
+        publisher,
+        label,
+    };
+    let lane = Lane {
+        sending: Semaphore::new(route.settings.max_in_flight.max(1) as usize),
+        route,
         scope,
         in_flight: AtomicU32::new(0),
-        next_start: Mutex::new(Instant::now()),
-    })
+    };
+    (Arc::new(lane), queue)
 }
 
-/// What a dispatch pass left waiting.
-struct Pass {
-    /// The earliest moment a rate-limited lane may start again.
-    rate_wait: Option<Instant>,
-    /// Some lane had every slot busy: a finishing send will wake the worker.
-    full: bool,
-    /// When the pass began: a delivery due by then was there for every claim of the pass.
-    began: chrono::DateTime<Utc>,
-}
-
-/// Claims and starts what every lane may take now.
-async fn dispatch(shared: &Shared, lanes: &[Arc<Lane>]) -> Pass {
-    let began = Utc::now();
-    let mut rate_wait: Option<Instant> = None;
-    let mut full = false;
-    for lane in lanes {
-        let busy = lane.in_flight.load(Ordering::SeqCst);
-        let mut free = lane.settings.max_in_flight.saturating_sub(busy);
-        if free == 0 {
-            full = true;
-            continue;
-        }
-        if lane.settings.rate_per_sec.is_some() {
-            let next = *lane.next_start.lock().unwrap_or_else(|e| e.into_inner());
-            if next > Instant::now() {
-                rate_wait = Some(rate_wait.map_or(next, |w| w.min(next)));
-                continue;
-            }
-            free = 1;
-        }
+impl Worker {
+    /// Gives back what must be, starts the claims and the attempts each lane may make now;
+    /// answers when to look again unless told sooner.
+    async fn pass(&self, lanes: &mut [(Arc<Lane>, Queue)], claims: &mut Claims) -> Instant {
         let now = Utc::now();
-        let lease = lane.settings.timeout + LEASE_MARGIN;
-        let until = now + to_chrono(lease);
-        let claimed = match shared
-            .store
-            .claim_deliveries(lane.scope.clone(), now, until, free)
-            .await
+        let release_all = self.wake.take_release();
+        let retries = self.wake.retry_count();
+        if self.retries.swap(retries, Ordering::SeqCst) != retries {
+            lanes.iter_mut().for_each(|(_, q)| q.due_changed());
+        }
+        let mut give_back = Vec::new();
+        for (index, (lane, queue)) in lanes.iter_mut().enumerate() {
+            let work = self.wake.work_count(lane.scope == ClaimScope::AdHoc);
+            match release_all {
+                true => give_back.extend(queue.release_all()),
+                false => give_back.extend(queue.expired(now)),
+            }
+            if let Some(claim) = queue.claim(now, work) {
+                let (store, scope) = (self.store.clone(), lane.scope.clone());
+                let task = claims.tasks.spawn(async move {
+                    store
+                        .claim_deliveries(scope, claim.now, claim.until, claim.limit)
+                        .await
+                });
+                claims.of.insert(task.id(), (index, claim));
+            }
+            self.start(lane, queue, now);
+        }
+        self.release(give_back).await;
+        if lanes.iter().any(|(_, q)| q.needs_due()) {
+            self.read_due(lanes).await;
+        }
+        let wake_at = lanes
+            .iter()
+            .filter_map(|(lane, q)| q.wake_at(lane.in_flight.load(Ordering::SeqCst)))
+            .min();
+        instant_of(wake_at.map_or(now + chrono_of(MAX_SLEEP), |at| {
+            at.min(now + chrono_of(MAX_SLEEP))
+        }))
+    }
+
+    /// Starts every attempt the lane may start now (none while a pause is not yet seen).
+    fn start(&self, lane: &Arc<Lane>, queue: &mut Queue, now: DateTime<Utc>) {
+        let pauses = self.wake.pause_count();
+        while !self.wake.release_pending()
+            && let Some(claimed) = queue.start(now, lane.in_flight.load(Ordering::SeqCst))
         {
-            Ok(claimed) => claimed,
+            lane.in_flight.fetch_add(1, Ordering::SeqCst);
+            self.launcher.launch(lane.clone(), claimed, pauses);
+        }
+    }
+
+    /// Takes a claim's answer into its lane (the next pass starts what it brought).
+    fn claimed(&self, lanes: &mut [(Arc<Lane>, Queue)], claims: &mut Claims, answer: ClaimAnswer) {
+        let (id, got) = match answer {
+            Ok((id, got)) => (id, got.map_err(|e| e.to_string())),
+            Err(error) => (error.id(), Err(error.to_string())),
+        };
+        let Some((index, claim)) = claims.of.remove(&id) else {
+            return;
+        };
+        let Some((_, queue)) = lanes.get_mut(index) else {
+            return;
+        };
+        match got {
+            Ok(got) => queue.claimed(claim, got),
             Err(error) => {
                 tracing::error!(error = %error, "Cannot claim deliveries.");
-                continue;
+                queue.claim_failed(claim, Utc::now() + chrono_of(CLAIM_RETRY));
+            }
+        }
+    }
+
+    /// Tells the dry lanes when the next delivery falls due.
+    async fn read_due(&self, lanes: &mut [(Arc<Lane>, Queue)]) {
+        let next = match self.store.next_delivery_due().await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read when the next delivery is due.");
+                Some(Utc::now() + chrono_of(CLAIM_RETRY))
             }
         };
-        for delivery in claimed {
-            if let Some(rate) = lane.settings.rate_per_sec {
-                let gap = Duration::from_secs_f64(1.0 / rate);
-                *lane.next_start.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now() + gap;
-            }
-            lane.in_flight.fetch_add(1, Ordering::SeqCst);
-            let (shared, lane) = (shared.clone(), lane.clone());
-            let tasks = shared.tasks.clone();
-            tasks.spawn(async move {
-                attempt(&shared, &lane, delivery).await;
-                lane.in_flight.fetch_sub(1, Ordering::SeqCst);
-                shared.wake.notify_one();
-            });
+        let now = Utc::now();
+        for (_, queue) in lanes.iter_mut().filter(|(_, q)| q.needs_due()) {
+            queue.due(next, now);
         }
     }
-    Pass {
-        rate_wait,
-        full,
-        began,
-    }
-}
 
-/// When to look again: when the next delivery falls due, or a rate-limited lane may start.
-/// Something that fell due during the pass is claimed at once. Something due before it that
-/// no lane took belongs to a full lane (a finishing send wakes the worker), or to a target no
-/// longer configured, which waits for its rule to return.
-async fn next_wake(store: &Store, pass: &Pass) -> Instant {
-    let now = Instant::now();
-    let due = match store.next_delivery_due().await {
-        Ok(Some(at)) => match (at - Utc::now()).to_std().unwrap_or(Duration::ZERO) {
-            wait if !wait.is_zero() => now + wait.min(MAX_SLEEP),
-            _ if at > pass.began => now,
-            _ if pass.full => now + BUSY_SLEEP,
-            _ => now + MAX_SLEEP,
-        },
-        Ok(None) => now + MAX_SLEEP,
-        Err(error) => {
-            tracing::error!(error = %error, "Cannot read when the next delivery is due.");
-            now + BUSY_SLEEP
-        }
-    };
-    pass.rate_wait.map_or(due, |w| w.min(due))
-}
-
-/// Makes one attempt at `delivery` and records it.
-async fn attempt(shared: &Shared, lane: &Lane, delivery: Delivery) {
-    let target = &lane.settings;
-    let n = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
-    let started = Instant::now();
-    let mut finished = Finished {
-        delivery_id: delivery.id,
-        n: delivery.attempts + 1,
-        at: Utc::now(),
-        status: None,
-        ms: 0,
-        error: None,
-        response_excerpt: String::new(),
-        after: After::Dead,
-    };
-    let event = match shared.store.get(delivery.event_id).await {
-        Ok(Some(event)) => event,
-        Ok(None) => {
-            finished.error = Some("the event is no longer stored".into());
-            return record(shared, None, finished).await;
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "Cannot read an event to forward; its lease will run out.");
-            return;
-        }
-    };
-    let resign = match target.resign {
-        true => shared
-            .sources
-            .get(&event.new.source)
-            .and_then(|s| s.verifier.as_ref()),
-        false => None,
-    };
-    let sent = match &lane.publisher {
-        Some(publisher) => send::publish(publisher, target, &event, delivery.replay).await,
-        None => {
-            send::send(
-                &shared.client,
-                Attempt {
-                    event: &event,
-                    to: delivery.to.as_deref().unwrap_or(&target.to),
-                    n,
-                    timeout: target.timeout,
-                    add_headers: &target.add_headers,
-                    resign,
-                    now: finished.at,
-                },
-            )
-            .await
-        }
-    };
-    let now = Utc::now();
-    let verdict = schedule::judge(&sent.outcome, n, target.max_attempts, jitter(), now);
-    let (after, result) = match verdict {
-        Verdict::Delivered => (After::Delivered, "delivered"),
-        Verdict::Dead => (After::Dead, "dead"),
-        Verdict::RetryAfter(wait) => (After::RetryAt(now + to_chrono(wait)), "failed"),
-    };
-    finished.after = after;
-    let label = match lane.scope {
-        ClaimScope::AdHoc => AD_HOC_LABEL,
-        _ => target.name.as_str(),
-    };
-    shared.reports.metrics.forward_attempt(label, result);
-    finished.ms = started.elapsed().as_millis().min(i64::MAX as u128) as i64;
-    finished.status = sent.status.map(i64::from);
-    finished.error = sent.error;
-    finished.response_excerpt = sent.excerpt;
-    // Replays to an ad-hoc `to` belong to no target: nothing to tell.
-    let outcome = delivery.to.is_none().then(|| AttemptOutcome {
-        target: target.name.clone(),
-        event_id: delivery.event_id,
-        at: now,
-        ended: match finished.after {
-            After::Delivered => Ended::Delivered,
-            After::Dead => Ended::Dead,
-            After::RetryAt(_) => Ended::Failed,
-        },
-    });
-    record(shared, outcome, finished).await;
-}
-
-/// Records the attempt, then tells its outcome (only once it is recorded).
-async fn record(shared: &Shared, outcome: Option<AttemptOutcome>, finished: Finished) {
-    let delivery = finished.delivery_id;
-    match shared.store.finish_attempt(finished).await {
-        Ok(_) => {
-            if let Some(outcome) = outcome {
-                shared.reports.outcomes.send(outcome);
-            }
-        }
-        Err(error) => {
-            tracing::error!(error = %error, delivery, "Cannot record an attempt; it will be made again.");
+    /// Gives leases back; on failure they run out instead.
+    async fn release(&self, leases: Vec<Lease>) {
+        let count = leases.len();
+        if let Err(error) = self.store.release_deliveries(leases).await {
+            tracing::warn!(error = %error, count, "Cannot give back held deliveries; their leases will run out.");
         }
     }
 }
 
-fn to_chrono(wait: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
-}
-
-/// A number in `[0, 1)` that spreads retries apart.
-fn jitter() -> f64 {
-    getrandom::u64()
-        .map(|bits| (bits >> 11) as f64 / (1u64 << 53) as f64)
-        .unwrap_or(0.5)
+fn instant_of(at: DateTime<Utc>) -> Instant {
+    Instant::now() + (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
 }

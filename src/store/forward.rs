@@ -103,6 +103,14 @@ pub struct Finished {
     pub after: After,
 }
 
+/// A claim this instance holds on a delivery: ended early by `release_deliveries` only
+/// while it is still the same claim (`until` is the lease `claim_deliveries` set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub delivery_id: i64,
+    pub until: DateTime<Utc>,
+}
+
 /// Which deliveries a claim takes: those of one rule's target, or the ad-hoc replays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimScope {
@@ -156,7 +164,10 @@ pub(crate) enum ForwardWrite {
         until: i64,
         limit: u32,
     },
-    Finish(Finished),
+    /// Records each attempt and moves its delivery on; one transaction for the lot.
+    Finish(Vec<Finished>),
+    /// Ends leases that were taken but never used, so the deliveries are claimable at once.
+    Release(Vec<Lease>),
     Pause {
         target: String,
         paused: bool,
@@ -173,6 +184,8 @@ pub(crate) enum ForwardRead {
     AttemptsOfEvent(i64),
     List(DeliveryFilter),
     Totals(String),
+    /// One target's pending deliveries.
+    Pending(String),
 }
 
 /// What a forward write or read answers.
@@ -262,7 +275,26 @@ impl Store {
     /// Records an attempt and moves its delivery on, ending the lease. A delivery another
     /// instance already moved past this attempt is left alone (the attempt is still kept).
     pub async fn finish_attempt(&self, finished: Finished) -> Result<(), StoreError> {
+        self.finish_attempts(vec![finished]).await
+    }
+
+    /// `finish_attempt` for many attempts of different deliveries, in one transaction (one
+    /// commit on SQLite, one statement on PostgreSQL): all are recorded, or none.
+    pub async fn finish_attempts(&self, finished: Vec<Finished>) -> Result<(), StoreError> {
+        if finished.is_empty() {
+            return Ok(());
+        }
         let write = ForwardWrite::Finish(finished);
+        self.forward_write(write).await.map(|_| ())
+    }
+
+    /// Ends leases taken by `claim_deliveries` and not used, so the deliveries can be claimed
+    /// again at once. A lease that ran out and was taken by another claim is left alone.
+    pub async fn release_deliveries(&self, leases: Vec<Lease>) -> Result<(), StoreError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let write = ForwardWrite::Release(leases);
         self.forward_write(write).await.map(|_| ())
     }
 
@@ -318,6 +350,18 @@ impl Store {
         {
             ForwardRows::Attempts(found) => Ok(found),
             _ => Ok(Vec::new()),
+        }
+    }
+
+    /// One target's pending deliveries: `target_totals(..).pending` without reading every
+    /// delivery and attempt of the target.
+    pub async fn pending_deliveries(&self, target: &str) -> Result<i64, StoreError> {
+        match self
+            .forward_read(ForwardRead::Pending(target.to_string()))
+            .await?
+        {
+            ForwardRows::Count(count) => Ok(count),
+            _ => Ok(0),
         }
     }
 

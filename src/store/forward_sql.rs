@@ -56,6 +56,10 @@ pub const FINISH: &str = "UPDATE deliveries SET state = ?2, attempts = ?3, next_
        lease_until = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
      WHERE id = ?1 AND attempts < ?3";
 
+/// ?1 delivery, ?2 the lease being given back.
+pub const RELEASE: &str = "UPDATE deliveries SET lease_until = NULL
+     WHERE id = ?1 AND lease_until = ?2 AND state = 'pending'";
+
 /// ?1 target, ?2 now.
 pub const PAUSE: &str =
     "INSERT INTO forward_paused (target, since) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
@@ -78,6 +82,10 @@ pub const ATTEMPTS_OF_EVENT: &str = "SELECT d.target, a.n, a.at, a.status, a.ms,
        a.response_excerpt, d.replay
      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
      WHERE d.event_id = ?1 ORDER BY a.at, a.delivery_id, a.n";
+
+/// ?1 target: its pending deliveries, counted in the due index.
+pub const PENDING: &str = "SELECT COUNT(*) FROM deliveries
+     WHERE target = ?1 AND state = 'pending' AND to_url IS NULL";
 
 /// ?1 target: state, count.
 pub const TOTALS: &str = "SELECT state, COUNT(*) FROM deliveries

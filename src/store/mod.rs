@@ -30,7 +30,7 @@ use serde::Serialize;
 pub use error::{Cause, Causes, StoreError};
 pub use filter::{EventFilter, TypeMatch};
 pub use forward::{
-    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished,
+    After, AttemptRecord, ClaimScope, Delivery, DeliveryFilter, DeliveryState, Finished, Lease,
     NewDelivery, TargetTotals,
 };
 pub(crate) use forward::{ForwardRead, ForwardRows, ForwardWrite};
@@ -175,6 +175,15 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(s) => s.get(id).await,
             Backend::Postgres(s) => s.get(id).await,
+        }
+    }
+
+    /// Whole events with headers and bodies, in one read; ids not stored are left out, the
+    /// rest come in no set order.
+    pub async fn get_many(&self, ids: Vec<i64>) -> Result<Vec<Event>, StoreError> {
+        match &self.0 {
+            Backend::Sqlite(s) => s.get_many(ids).await,
+            Backend::Postgres(s) => s.get_many(ids).await,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use hookwatch::store::{
-    After, ClaimScope, DeliveryFilter, DeliveryState, Finished, NewDelivery, Store,
+    After, ClaimScope, DeliveryFilter, DeliveryState, Finished, Lease, NewDelivery, Store,
 };
 
 use crate::store_contract::{at, event, postgres, sqlite, stored};
@@ -30,6 +30,8 @@ contract!(
     enqueuing_twice_queues_each_delivery_once,
     a_claim_is_a_lease_limited_per_call_and_skips_paused_targets,
     a_finished_attempt_is_recorded_and_moves_the_delivery_on,
+    a_batch_of_finished_attempts_is_recorded_together,
+    a_given_back_lease_is_claimable_at_once_but_a_lease_taken_since_is_kept,
     replays_are_numbered_and_ad_hoc_ones_are_claimed_apart,
     deliveries_are_listed_newest_first_with_filters_and_totals,
     deleting_an_event_deletes_its_deliveries_and_their_attempts,
@@ -212,9 +214,103 @@ async fn a_finished_attempt_is_recorded_and_moves_the_delivery_on(store: Store) 
     assert!(attempts.iter().all(|a| a.target == "app" && !a.replay));
     let totals = store.target_totals("app").await.unwrap();
     assert_eq!((totals.pending, totals.delivered, totals.dead), (0, 1, 0));
+    assert_eq!(store.pending_deliveries("app").await.unwrap(), 0);
     assert_eq!(totals.last_success_at, Some(at(0, 30)));
     assert_eq!(totals.last_error.as_deref(), Some("HTTP 500"));
     assert_eq!(store.next_delivery_due().await.unwrap(), None);
+}
+
+/// Stores `count` events, queues a delivery of each to `app` and claims them all until
+/// `until`; answers the claimed deliveries' ids, in event order.
+async fn claimed(store: &Store, count: usize, until: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
+    let mut queued = Vec::new();
+    for _ in 0..count {
+        let id = stored(store, event("stripe", None, None)).await;
+        queued.push(delivery(id, "app"));
+    }
+    store.enqueue_deliveries(queued, 0, at(0, 0)).await.unwrap();
+    let mut got = store
+        .claim_deliveries(target("app"), at(0, 0), until, 100)
+        .await
+        .unwrap();
+    got.sort_by_key(|d| d.event_id);
+    got.iter().map(|d| d.id).collect()
+}
+
+async fn a_batch_of_finished_attempts_is_recorded_together(store: Store) {
+    let ids = claimed(&store, 3, at(1, 0)).await;
+    assert_eq!(ids.len(), 3);
+    store
+        .finish_attempts(vec![
+            finished(ids[0], 1, Some(200), After::Delivered),
+            finished(ids[1], 1, Some(500), After::RetryAt(at(0, 30))),
+            finished(ids[2], 1, Some(410), After::Dead),
+        ])
+        .await
+        .unwrap();
+    let listed = store
+        .list_deliveries(DeliveryFilter {
+            limit: 10,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut states: Vec<(i64, DeliveryState, i64, Option<i64>)> = listed
+        .iter()
+        .map(|d| (d.id, d.state, d.attempts, d.last_status))
+        .collect();
+    states.sort_by_key(|s| s.0);
+    assert_eq!(
+        states,
+        [
+            (ids[0], DeliveryState::Delivered, 1, Some(200)),
+            (ids[1], DeliveryState::Pending, 1, Some(500)),
+            (ids[2], DeliveryState::Dead, 1, Some(410)),
+        ]
+    );
+    let retry = listed.iter().find(|d| d.id == ids[1]).unwrap();
+    assert_eq!(retry.next_at, at(0, 30));
+    for d in &listed {
+        let attempts = store.attempts_of_event(d.event_id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].status, d.last_status);
+        assert_eq!(attempts[0].response_excerpt, "oops");
+    }
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        Some(at(0, 30)),
+        "the leases ended with the batch"
+    );
+    store.finish_attempts(Vec::new()).await.unwrap();
+}
+
+async fn a_given_back_lease_is_claimable_at_once_but_a_lease_taken_since_is_kept(store: Store) {
+    let ids = claimed(&store, 2, at(1, 0)).await;
+    let lease = |delivery_id, until| Lease { delivery_id, until };
+    store
+        .release_deliveries(vec![lease(ids[0], at(1, 0))])
+        .await
+        .unwrap();
+    let again = store
+        .claim_deliveries(target("app"), at(0, 1), at(2, 0), 10)
+        .await
+        .unwrap();
+    let again: Vec<i64> = again.iter().map(|d| d.id).collect();
+    assert_eq!(again, [ids[0]], "given back; the other is still leased");
+    store
+        .release_deliveries(vec![lease(ids[0], at(1, 0)), lease(ids[1], at(1, 0))])
+        .await
+        .unwrap();
+    let after = store
+        .claim_deliveries(target("app"), at(0, 2), at(3, 0), 10)
+        .await
+        .unwrap();
+    let after: Vec<i64> = after.iter().map(|d| d.id).collect();
+    assert_eq!(
+        after,
+        [ids[1]],
+        "the old lease of the first no longer holds it: the claim at 2:00 is kept"
+    );
 }
 
 async fn replays_are_numbered_and_ad_hoc_ones_are_claimed_apart(store: Store) {
@@ -322,6 +418,7 @@ async fn deliveries_are_listed_newest_first_with_filters_and_totals(store: Store
     assert!(delivered.is_empty());
     let totals = store.target_totals("app").await.unwrap();
     assert_eq!((totals.pending, totals.delivered, totals.dead), (2, 0, 0));
+    assert_eq!(store.pending_deliveries("app").await.unwrap(), 2);
     assert!(!totals.paused && totals.last_success_at.is_none() && totals.last_error.is_none());
 }
 

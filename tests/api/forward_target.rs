@@ -1,9 +1,11 @@
 //! A target application for forwarding tests: a tiny HTTP server on loopback that records
 //! every request it gets and answers as the test plans (a status, a hang, a huge body, a
-//! redirect), so a test sees exactly what hookwatch sent and how it reacted.
+//! redirect, a gate the test opens), so a test sees exactly what hookwatch sent, how many
+//! requests it had open at once, and how it reacted.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// How the target answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum Reply {
     Huge,
     /// `302` to another path of the target.
     Redirect,
+    /// `200` once the test calls `Target::open` (at once after it).
+    Gated,
 }
 
 /// One request as the target received it.
@@ -65,6 +69,10 @@ struct Shared {
     plan: Mutex<VecDeque<Reply>>,
     default: Mutex<Option<Reply>>,
     arrived: Notify,
+    /// Requests being answered now, and the most there ever were.
+    open_now: AtomicUsize,
+    most_at_once: AtomicUsize,
+    gate: Option<watch::Sender<bool>>,
 }
 
 /// The running target; stops when dropped.
@@ -96,7 +104,10 @@ impl Target {
     pub async fn start_on(port: u16, default: Reply) -> Target {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            gate: Some(watch::Sender::new(false)),
+            ..Shared::default()
+        });
         *shared.default.lock().unwrap() = Some(default);
         let app = Router::new().fallback(record).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -113,6 +124,18 @@ impl Target {
     /// The next requests get these answers, in order, before the default again.
     pub fn then(&self, replies: &[Reply]) {
         self.shared.plan.lock().unwrap().extend(replies);
+    }
+
+    /// The most requests the target was answering at one time.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_at_once.load(Ordering::SeqCst)
+    }
+
+    /// Lets every `Gated` request (waiting or to come) be answered.
+    pub fn open(&self) {
+        if let Some(gate) = &self.shared.gate {
+            gate.send_replace(true);
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -135,7 +158,25 @@ impl Target {
     }
 }
 
+/// Counts a request as open while it lives.
+struct Open<'a>(&'a Shared);
+
+impl<'a> Open<'a> {
+    fn new(shared: &'a Shared) -> Open<'a> {
+        let now = shared.open_now.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_at_once.fetch_max(now, Ordering::SeqCst);
+        Open(shared)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.open_now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn record(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let _open = Open::new(&shared);
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let received = Received {
@@ -166,5 +207,11 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         Reply::Huge => (StatusCode::OK, Body::from(vec![b'x'; 4 * 1024 * 1024])).into_response(),
         Reply::Redirect => (StatusCode::FOUND, [("location", "/elsewhere")], "").into_response(),
+        Reply::Gated => {
+            if let Some(gate) = &shared.gate {
+                let _ = gate.subscribe().wait_for(|open| *open).await;
+            }
+            (StatusCode::OK, "let through").into_response()
+        }
     }
 }

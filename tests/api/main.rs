@@ -17,6 +17,7 @@ mod dashboard;
 mod enrich;
 mod forged;
 mod forward;
+mod forward_ahead;
 mod forward_alert;
 mod forward_cli;
 mod forward_control;

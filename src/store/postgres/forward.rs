@@ -2,14 +2,14 @@
 //! skip rows another instance is claiming (`FOR UPDATE SKIP LOCKED`), and each write runs in
 //! one transaction on a pooled connection. The SQL is `store::forward_sql`.
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Transaction};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::read::Bind;
 use crate::store::forward::{
-    AttemptRecord, ClaimScope, Delivery, DeliveryState, ForwardRead, ForwardRows, ForwardWrite,
-    TargetTotals, after_columns, failure_text,
+    AttemptRecord, ClaimScope, Delivery, DeliveryState, Finished, ForwardRead, ForwardRows,
+    ForwardWrite, TargetTotals, after_columns, failure_text,
 };
 use crate::store::forward_sql as sql;
 use crate::store::sql::{SqlValue, dollar_placeholders as pg, micros};
@@ -66,37 +66,11 @@ pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult
             };
             ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
         }
-        ForwardWrite::Finish(f) => {
-            let at = f.at.timestamp_micros();
-            tx.execute(
-                &pg(sql::RECORD_ATTEMPT),
-                &[
-                    &f.delivery_id,
-                    &f.n,
-                    &at,
-                    &f.status,
-                    &f.ms,
-                    &f.error,
-                    &f.response_excerpt,
-                ],
-            )
-            .await?;
-            let (state, next_at) = after_columns(f);
-            let changed = tx
-                .execute(
-                    &pg(sql::FINISH),
-                    &[
-                        &f.delivery_id,
-                        &state,
-                        &f.n,
-                        &next_at,
-                        &f.status,
-                        &f.error,
-                        &at,
-                    ],
-                )
-                .await?;
-            ForwardRows::Count(changed as i64)
+        ForwardWrite::Finish(all) => ForwardRows::Count(finish(&tx, all).await? as i64),
+        ForwardWrite::Release(leases) => {
+            let ids: Vec<i64> = leases.iter().map(|l| l.delivery_id).collect();
+            let until: Vec<i64> = leases.iter().map(|l| l.until.timestamp_micros()).collect();
+            ForwardRows::Count(tx.execute(RELEASE, &[&ids, &until]).await? as i64)
         }
         ForwardWrite::Pause {
             target,
@@ -112,6 +86,40 @@ pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult
     };
     tx.commit().await?;
     Ok(rows)
+}
+
+/// `forward_sql::RECORD_ATTEMPT` and `FINISH` for a batch of attempts, as one statement:
+/// $1 delivery, $2 n, $3 at, $4 status, $5 ms, $6 error, $7 excerpt, $8 state, $9 next_at.
+const FINISH_ALL: &str = "WITH f AS (
+       SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
+         $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[])
+       AS f(delivery_id, n, at, status, ms, error, excerpt, state, next_at)),
+     recorded AS (
+       INSERT INTO delivery_attempts (delivery_id, n, at, status, ms, error, response_excerpt)
+       SELECT delivery_id, n, at, status, ms, error, excerpt FROM f ON CONFLICT DO NOTHING)
+     UPDATE deliveries d SET state = f.state, attempts = f.n, next_at = f.next_at,
+       lease_until = NULL, last_status = f.status, last_error = f.error, updated_at = f.at
+     FROM f WHERE d.id = f.delivery_id AND d.attempts < f.n";
+
+/// `forward_sql::RELEASE` for many leases: $1 deliveries, $2 their leases.
+const RELEASE: &str = "UPDATE deliveries d SET lease_until = NULL
+     FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS r(id, until)
+     WHERE d.id = r.id AND d.lease_until = r.until AND d.state = 'pending'";
+
+/// Records `all` and moves their deliveries on; answers the deliveries changed.
+async fn finish(tx: &Transaction<'_>, all: &[Finished]) -> PgResult<u64> {
+    let column = |f: fn(&Finished) -> i64| all.iter().map(f).collect::<Vec<i64>>();
+    let (ids, n, ms) = (column(|f| f.delivery_id), column(|f| f.n), column(|f| f.ms));
+    let at = column(|f| f.at.timestamp_micros());
+    let next_at = column(|f| after_columns(f).1);
+    let status: Vec<Option<i64>> = all.iter().map(|f| f.status).collect();
+    let error: Vec<Option<&str>> = all.iter().map(|f| f.error.as_deref()).collect();
+    let excerpt: Vec<&str> = all.iter().map(|f| f.response_excerpt.as_str()).collect();
+    let state: Vec<&str> = all.iter().map(|f| after_columns(f).0).collect();
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &ids, &n, &at, &status, &ms, &error, &excerpt, &state, &next_at,
+    ];
+    tx.execute(FINISH_ALL, &params).await
 }
 
 /// Answers one read.
@@ -142,6 +150,12 @@ pub(super) async fn read(client: &Object, read: &ForwardRead) -> PgResult<Forwar
             ForwardRows::Deliveries(rows.iter().map(delivery).collect::<PgResult<_>>()?)
         }
         ForwardRead::Totals(target) => ForwardRows::Totals(totals(client, target).await?),
+        ForwardRead::Pending(target) => ForwardRows::Count(
+            client
+                .query_one(&pg(sql::PENDING), &[target])
+                .await?
+                .try_get(0)?,
+        ),
     })
 }
 

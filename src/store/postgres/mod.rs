@@ -199,6 +199,12 @@ impl PgStore {
             .map_err(unavailable)
     }
 
+    pub(super) async fn get_many(&self, ids: Vec<i64>) -> Result<Vec<Event>, StoreError> {
+        read::get_many(&*self.client().await?, &ids)
+            .await
+            .map_err(unavailable)
+    }
+
     pub(super) async fn list(
         &self,
         filter: EventFilter,

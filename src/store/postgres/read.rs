@@ -29,6 +29,12 @@ pub(super) async fn get(client: &ClientWrapper, id: i64) -> PgResult<Option<Even
     row.as_ref().map(detail).transpose()
 }
 
+pub(super) async fn get_many(client: &ClientWrapper, ids: &[i64]) -> PgResult<Vec<Event>> {
+    let stmt = client.prepare_cached(&detail_query("ANY($1)")).await?;
+    let rows = client.query(&stmt, &[&ids]).await?;
+    rows.iter().map(detail).collect()
+}
+
 /// Summaries, or with `bodies` whole events, matching the filter. A search first reads the
 /// newest events only, then the whole index when that leaves the page short (`Reach`).
 pub(super) async fn list(

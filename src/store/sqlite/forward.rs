@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::forward::{
-    AttemptRecord, ClaimScope, Delivery, DeliveryState, ForwardRead, ForwardRows, ForwardWrite,
-    TargetTotals,
+    AttemptRecord, ClaimScope, Delivery, DeliveryState, Finished, ForwardRead, ForwardRows,
+    ForwardWrite, TargetTotals,
 };
 use crate::store::forward_sql as sql;
 use crate::store::sql::micros;
@@ -57,26 +57,20 @@ pub(super) fn write(conn: &Connection, write: &ForwardWrite) -> rusqlite::Result
             };
             Ok(ForwardRows::Deliveries(rows.collect::<Result<_, _>>()?))
         }
-        ForwardWrite::Finish(f) => {
-            conn.prepare_cached(sql::RECORD_ATTEMPT)?.execute(params![
-                f.delivery_id,
-                f.n,
-                f.at.timestamp_micros(),
-                f.status,
-                f.ms,
-                f.error,
-                f.response_excerpt
-            ])?;
-            let (state, next_at) = crate::store::forward::after_columns(f);
-            let changed = conn.prepare_cached(sql::FINISH)?.execute(params![
-                f.delivery_id,
-                state,
-                f.n,
-                next_at,
-                f.status,
-                f.error,
-                f.at.timestamp_micros()
-            ])?;
+        ForwardWrite::Finish(all) => {
+            let mut changed = 0;
+            for f in all {
+                changed += finish(conn, f)?;
+            }
+            Ok(ForwardRows::Count(changed as i64))
+        }
+        ForwardWrite::Release(leases) => {
+            let mut release = conn.prepare_cached(sql::RELEASE)?;
+            let mut changed = 0;
+            for lease in leases {
+                changed +=
+                    release.execute(params![lease.delivery_id, lease.until.timestamp_micros()])?;
+            }
             Ok(ForwardRows::Count(changed as i64))
         }
         ForwardWrite::Pause {
@@ -93,6 +87,30 @@ pub(super) fn write(conn: &Connection, write: &ForwardWrite) -> rusqlite::Result
             Ok(ForwardRows::Count(changed as i64))
         }
     }
+}
+
+/// Records one attempt and moves its delivery on; answers the deliveries changed (0 or 1).
+fn finish(conn: &Connection, f: &Finished) -> rusqlite::Result<usize> {
+    let at = f.at.timestamp_micros();
+    conn.prepare_cached(sql::RECORD_ATTEMPT)?.execute(params![
+        f.delivery_id,
+        f.n,
+        at,
+        f.status,
+        f.ms,
+        f.error,
+        f.response_excerpt
+    ])?;
+    let (state, next_at) = crate::store::forward::after_columns(f);
+    conn.prepare_cached(sql::FINISH)?.execute(params![
+        f.delivery_id,
+        state,
+        f.n,
+        next_at,
+        f.status,
+        f.error,
+        at
+    ])
 }
 
 /// Answers one read.
@@ -125,6 +143,10 @@ pub(super) fn read(conn: &Connection, read: &ForwardRead) -> rusqlite::Result<Fo
             Ok(ForwardRows::Deliveries(rows.collect::<Result<_, _>>()?))
         }
         ForwardRead::Totals(target) => Ok(ForwardRows::Totals(totals(conn, target)?)),
+        ForwardRead::Pending(target) => Ok(ForwardRows::Count(
+            conn.prepare_cached(sql::PENDING)?
+                .query_row([target], |r| r.get(0))?,
+        )),
     }
 }
 

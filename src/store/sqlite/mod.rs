@@ -219,6 +219,15 @@ impl SqliteStore {
         self.read(move |c| read::get(c, id)).await
     }
 
+    /// One connection and one blocking call for all of `ids`.
+    pub(super) async fn get_many(&self, ids: Vec<i64>) -> Result<Vec<Event>, StoreError> {
+        self.read(move |c| {
+            let found = ids.into_iter().map(|id| read::get(c, id));
+            found.filter_map(Result::transpose).collect()
+        })
+        .await
+    }
+
     pub(super) async fn list(
         &self,
         filter: EventFilter,
