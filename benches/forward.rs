@@ -14,7 +14,8 @@
 //!    after the backlog has drained (so the delay is not queueing under saturation).
 //!
 //! Run: `cargo bench --bench forward` (`BENCH_SECS=N` for the seconds of load, default 10;
-//! `BENCH_BACKLOG=N` for the backlog's events, default 100,000).
+//! `BENCH_BACKLOG=N` for the backlog's events, default 100,000; `BENCH_IN_FLIGHT=N` for the
+//! rule's `max_in_flight`).
 
 mod support;
 
@@ -35,6 +36,11 @@ fn backlog_size() -> u64 {
         .unwrap_or(100_000)
 }
 
+/// The rule's `max_in_flight` (`BENCH_IN_FLIGHT`; default: the rule's own default, 8).
+fn in_flight() -> Option<u32> {
+    std::env::var("BENCH_IN_FLIGHT").ok().and_then(|v| v.parse().ok())
+}
+
 /// Unsigned Stripe events (the source has no secret), a unique id each.
 fn requests(template: &Arc<String>) -> MakeRequest {
     let template = template.clone();
@@ -46,7 +52,10 @@ fn requests(template: &Arc<String>) -> MakeRequest {
 
 /// hookwatch in `dir` with one rule named `name` taking every event to `to`.
 async fn start(dir: &Path, name: &str, to: &str) -> Hookwatch {
-    let rule = format!("[[forward]]\nname = \"{name}\"\nsource = \"*\"\nto = \"{to}\"\n");
+    let mut rule = format!("[[forward]]\nname = \"{name}\"\nsource = \"*\"\nto = \"{to}\"\n");
+    if let Some(n) = in_flight() {
+        rule += &format!("max_in_flight = {n}\n");
+    }
     std::fs::write(dir.join("hookwatch.toml"), rule).unwrap();
     Hookwatch::start(dir, &[]).await
 }
@@ -265,9 +274,10 @@ fn main() {
 async fn bench() {
     let duration = bench_duration();
     println!(
-        "forward benchmark: {} B payload, {CONCURRENCY} connections, {} s of load per target, one rule with max_in_flight 8 (the default), SQLite",
+        "forward benchmark: {} B payload, {CONCURRENCY} connections, {} s of load per target, one rule with max_in_flight {}, SQLite",
         payload_template().len(),
-        duration.as_secs()
+        duration.as_secs(),
+        in_flight().map_or("8 (the default)".to_string(), |n| n.to_string())
     );
     http_sustained(duration).await;
     backlog(backlog_size()).await;
