@@ -94,9 +94,12 @@ pub const TOTALS: &str = "SELECT state, COUNT(*) FROM deliveries
 pub const LAST_SUCCESS: &str = "SELECT MAX(updated_at) FROM deliveries
      WHERE target = ?1 AND to_url IS NULL AND state = 'delivered'";
 /// ?1 target: error, status of the newest failed attempt.
+/// Failed attempts are walked newest first (their own index) until one is the target's:
+/// `CROSS JOIN` keeps SQLite from starting at the target's deliveries instead.
 pub const LAST_FAILURE: &str = "SELECT a.error, a.status
-     FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-     WHERE d.target = ?1 AND d.to_url IS NULL AND (a.status IS NULL OR a.status < 200 OR a.status > 299)
+     FROM delivery_attempts a CROSS JOIN deliveries d
+     WHERE d.id = a.delivery_id AND d.target = ?1 AND d.to_url IS NULL
+       AND (a.status IS NULL OR a.status < 200 OR a.status > 299)
      ORDER BY a.at DESC LIMIT 1";
 /// ?1 target.
 pub const IS_PAUSED: &str = "SELECT COUNT(*) FROM forward_paused WHERE target = ?1";

@@ -159,4 +159,24 @@ mod tests {
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         assert!(plan.contains("events USING INTEGER PRIMARY KEY"), "{plan}");
     }
+
+    #[test]
+    fn a_targets_last_success_and_failure_are_read_from_their_indexes() {
+        use crate::store::forward_sql::{LAST_FAILURE, LAST_SUCCESS};
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn).unwrap();
+        let plan = |sql: &str| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map(["t"], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        };
+        let success = plan(LAST_SUCCESS);
+        assert!(success.contains("deliveries_last_success"), "{success}");
+        let failure = plan(LAST_FAILURE);
+        assert!(
+            failure.starts_with("SCAN a USING INDEX delivery_attempts_failed"),
+            "{failure}"
+        );
+        assert!(!failure.contains("TEMP B-TREE"), "{failure}");
+    }
 }

@@ -184,6 +184,14 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO search_cursor (id, event_id) SELECT 1, COALESCE(max(id), 0) FROM events;
     "#,
+    // 10: a target's last success and last failure (`/api/forwards/targets`) each read from
+    // an index of their own, not from all of the target's deliveries and attempts.
+    r#"
+    CREATE INDEX IF NOT EXISTS deliveries_last_success ON deliveries (target, updated_at)
+        WHERE state = 'delivered' AND to_url IS NULL;
+    CREATE INDEX IF NOT EXISTS delivery_attempts_failed ON delivery_attempts (at)
+        WHERE status IS NULL OR status < 200 OR status > 299;
+    "#,
 ];
 
 /// Brings the database up to the newest version.
