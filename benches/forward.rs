@@ -38,7 +38,9 @@ fn backlog_size() -> u64 {
 
 /// The rule's `max_in_flight` (`BENCH_IN_FLIGHT`; default: the rule's own default, 8).
 fn in_flight() -> Option<u32> {
-    std::env::var("BENCH_IN_FLIGHT").ok().and_then(|v| v.parse().ok())
+    std::env::var("BENCH_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 /// Unsigned Stripe events (the source has no secret), a unique id each.
