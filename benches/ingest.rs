@@ -499,21 +499,29 @@ async fn rules_versus_none(duration: Duration, template: &Arc<String>) {
 }
 
 /// Ingest with one `[[forward]]` rule (every event sent on to the no-op server) versus none:
-/// forwarding runs off the ingest path, so the target is at least 0.9.
+/// forwarding runs off the ingest path, so the target is at least 0.9. The same rule with its
+/// target paused (every event queued, none sent) tells the queue's cost from the sending's.
 async fn forward_versus_none(duration: Duration, template: &Arc<String>) {
     let noop = start_noop_server().await;
     let plain_dir = tempfile::tempdir().unwrap();
     let forward_dir = tempfile::tempdir().unwrap();
+    let paused_dir = tempfile::tempdir().unwrap();
     let rule = format!(
-        "[[forward]]\nsource = \"*\"\nto = \"{}/webhook/app\"\n",
+        "[[forward]]\nname = \"app\"\nsource = \"*\"\nto = \"{}/webhook/app\"\n",
         noop.base
     );
-    std::fs::write(forward_dir.path().join("hookwatch.toml"), rule).unwrap();
+    std::fs::write(forward_dir.path().join("hookwatch.toml"), &rule).unwrap();
+    std::fs::write(paused_dir.path().join("hookwatch.toml"), &rule).unwrap();
     let plain = Hookwatch::start(plain_dir.path(), &[]).await;
     let forwarding = Hookwatch::start(forward_dir.path(), &[]).await;
+    let paused = Hookwatch::start(paused_dir.path(), &[]).await;
+    let pause = format!("{}/api/forwards/targets/app/pause", paused.base);
+    let answer = reqwest::Client::new().post(pause).send().await.unwrap();
+    assert!(answer.status().is_success(), "pause: {}", answer.status());
     let targets = [
         Target::of("(f) hookwatch, no forwarding", &[&plain]),
         Target::of("(f) hookwatch, one forward rule", &[&forwarding]),
+        Target::of("(f) hookwatch, one rule, target paused", &[&paused]),
     ];
     let totals = interleaved(&targets, duration, template).await;
     println!(
@@ -522,8 +530,14 @@ async fn forward_versus_none(duration: Duration, template: &Arc<String>) {
         cpu_per_request(&totals[0]),
         cpu_per_request(&totals[1]),
     );
+    println!(
+        "    the rule with its target paused (queued, not sent) / none: {:.3} throughput; server CPU per request {:.1} µs",
+        totals[2].rps() / totals[0].rps(),
+        cpu_per_request(&totals[2]),
+    );
     plain.stop().await;
     forwarding.stop().await;
+    paused.stop().await;
     noop.stop().await;
 }
 
