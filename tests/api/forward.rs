@@ -53,6 +53,25 @@ pub async fn post_json(app: &TestApp, source: &str, body: &str) -> i64 {
         .unwrap()
 }
 
+/// Posts `{"n":0}` … to the `app` source of the server at `base`; answers the events' ids.
+pub async fn post_numbered(base: &str, count: usize) -> Vec<i64> {
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for n in 0..count {
+        let answer: Value = client
+            .post(format!("{base}/webhook/app"))
+            .body(format!("{{\"n\":{n}}}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(answer["id"].as_i64().unwrap());
+    }
+    ids
+}
+
 pub async fn attempts(app: &TestApp, id: i64) -> Vec<Value> {
     let answer = app.get_json(&format!("/api/events/{id}/attempts")).await;
     answer["attempts"].as_array().unwrap().clone()

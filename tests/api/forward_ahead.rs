@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::forward::{forward_all, post_json, wait_json};
+use crate::forward::{forward_all, post_json, post_numbered, wait_json};
 use crate::forward_target::{Reply, Target};
 use crate::support::*;
 
@@ -83,20 +83,7 @@ async fn deliveries_held_at_a_stop_go_out_at_the_next_start_without_waiting_for_
     std::fs::write(dir.path().join("hookwatch.toml"), toml).unwrap();
     let args = ["--listen", "127.0.0.1:0"];
     let mut server = crate::process::Server::start(dir.path(), &args, &[]).await;
-    let client = reqwest::Client::new();
-    let mut ids = Vec::new();
-    for n in 0..5 {
-        let answer: Value = client
-            .post(format!("{}/webhook/app", server.base))
-            .body(format!("{{\"n\":{n}}}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(answer["id"].as_i64().unwrap());
-    }
+    let ids = post_numbered(&server.base, 5).await;
     target.wait_for(1).await;
     server.signal("-TERM");
     assert!(server.wait().await.success());

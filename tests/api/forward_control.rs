@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::forward::{attempts, forward_all, post_json, wait_json, wait_state};
+use crate::forward::{attempts, forward_all, post_json, post_numbered, wait_json, wait_state};
 use crate::forward_target::{Reply, Target, free_port};
 use crate::support::*;
 
@@ -206,20 +206,8 @@ async fn deliveries_waiting_for_a_retry_survive_a_kill_9_and_all_arrive_after_th
     .unwrap();
     let mut server =
         crate::process::Server::start(dir.path(), &["--listen", "127.0.0.1:0"], &[]).await;
+    let ids = post_numbered(&server.base, 5).await;
     let client = reqwest::Client::new();
-    let mut ids = Vec::new();
-    for n in 0..5 {
-        let answer: Value = client
-            .post(format!("{}/webhook/app", server.base))
-            .body(format!("{{\"n\":{n}}}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(answer["id"].as_i64().unwrap());
-    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let listed: Value = client
