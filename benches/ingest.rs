@@ -13,6 +13,8 @@
 //! `HOOKWATCH_BENCH_PG` for another PostgreSQL server, `HOOKWATCH_BENCH_BASELINE=PATH` to add
 //! another build of hookwatch to the headline rounds, unverified on SQLite and one instance on
 //! PostgreSQL: a release build of the commit before a change, to see what the change costs).
+//! Parts can be named to run only them: `cargo bench --bench ingest -- forward` (`headline`,
+//! `scale`, `stream`, `alerts`, `forward`).
 
 mod support;
 
@@ -579,6 +581,28 @@ fn main() {
     runtime.block_on(bench());
 }
 
+/// The parts named on the command line (`cargo bench --bench ingest -- forward`), or all.
+struct Parts(Vec<String>);
+
+const PART_NAMES: [&str; 5] = ["headline", "scale", "stream", "alerts", "forward"];
+
+impl Parts {
+    fn runs(&self, part: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|p| p == part)
+    }
+}
+
+fn parts() -> Parts {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let Some(unknown) = named.iter().find(|p| !PART_NAMES.contains(&p.as_str())) {
+        panic!("no part {unknown:?} in the ingest bench; its parts: {PART_NAMES:?}");
+    }
+    Parts(named)
+}
+
 async fn bench() {
     let duration = bench_duration();
     let template = Arc::new(payload_template());
@@ -589,11 +613,22 @@ async fn bench() {
         WARM_UP.as_secs()
     );
     let mut figures = Figures::default();
-    headline(duration, &template, &mut figures).await;
-    postgres_at_scale(duration, &template).await;
-    stream_delay(duration, &template, &mut figures).await;
-    rules_versus_none(duration, &template).await;
-    forward_versus_none(duration, &template).await;
+    let parts = parts();
+    if parts.runs("headline") {
+        headline(duration, &template, &mut figures).await;
+    }
+    if parts.runs("scale") {
+        postgres_at_scale(duration, &template).await;
+    }
+    if parts.runs("stream") {
+        stream_delay(duration, &template, &mut figures).await;
+    }
+    if parts.runs("alerts") {
+        rules_versus_none(duration, &template).await;
+    }
+    if parts.runs("forward") {
+        forward_versus_none(duration, &template).await;
+    }
     let show = |figure: Option<f64>| figure.map_or("-".to_string(), |f| format!("{f:.3}"));
     println!(
         "PostgreSQL: 1 inst. / baseline 1 inst. {} (target ≥ 0.9); 2 inst. / 1 inst. at {CONCURRENCY} conn. {} (≥ 0.7); stream delay p99 {} ms (< 100)",

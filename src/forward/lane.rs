@@ -164,9 +164,9 @@ impl Queue {
         self.dry.is_some_and(|dry| dry.recheck.is_none())
     }
 
-    /// When the next delivery of any active target may be claimed (`None`: nothing waits).
-    /// Something due before this lane's empty claim looked is another lane's, or a target's
-    /// that is no longer configured: not a reason to look again before `MAX_SLEEP`.
+    /// When this lane's next delivery may be claimed (`None`: nothing waits, or its target
+    /// is paused). Something due before its empty claim looked was held under a lease then:
+    /// not a reason to look again before `MAX_SLEEP`.
     pub fn due(&mut self, next: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let latest = now + chrono_of(MAX_SLEEP);
         if let Some(dry) = &mut self.dry {

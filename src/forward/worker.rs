@@ -36,11 +36,6 @@ use crate::store::{ClaimScope, Delivery, Lease, Store, StoreError};
 
 /// The wait before a lane claims again after its claim failed.
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
-/// How long an answer of when the next delivery falls due is reused. Reading it looks at every
-/// pending delivery, and dry lanes ask after each batch of new work (a paused or failing
-/// target's backlog would be read again and again); only a recorded retry, which changes the
-/// answer, makes it read sooner.
-const DUE_REUSE: Duration = Duration::from_secs(1);
 
 /// The metrics' target label of replays to a caller's own `to` (never the URL itself).
 const AD_HOC_LABEL: &str = "_replay_to";
@@ -52,8 +47,6 @@ struct Worker {
     launcher: Launcher,
     /// `Wake::retry_count` at the last pass.
     retries: AtomicU64,
-    /// The last answer of `next_delivery_due`, and when it was read (see `DUE_REUSE`).
-    due: std::sync::Mutex<Option<(Instant, Option<DateTime<Utc>>)>>,
 }
 
 /// The claims under way: the tasks, and each task's lane (by index) and claim, so even a
@@ -102,7 +95,6 @@ pub async fn run(
         wake,
         launcher,
         retries: AtomicU64::new(0),
-        due: std::sync::Mutex::new(None),
     };
     let mut claims = Claims::default();
     while !shutdown.is_cancelled() {
@@ -155,7 +147,6 @@ impl Worker {
         let release_all = self.wake.take_release();
         let retries = self.wake.retry_count();
         if self.retries.swap(retries, Ordering::SeqCst) != retries {
-            *self.due.lock().unwrap_or_else(|e| e.into_inner()) = None;
             lanes.iter_mut().for_each(|(_, q)| q.due_changed());
         }
         let mut give_back = Vec::new();
@@ -177,8 +168,8 @@ impl Worker {
             self.start(lane, queue, now);
         }
         self.release(give_back).await;
-        if lanes.iter().any(|(_, q)| q.needs_due()) {
-            self.read_due(lanes).await;
+        for (lane, queue) in lanes.iter_mut().filter(|(_, q)| q.needs_due()) {
+            self.read_due(lane, queue).await;
         }
         let wake_at = lanes
             .iter()
@@ -221,27 +212,20 @@ impl Worker {
         }
     }
 
-    /// Tells the dry lanes when the next delivery falls due.
-    async fn read_due(&self, lanes: &mut [(Arc<Lane>, Queue)]) {
-        let reused = *self.due.lock().unwrap_or_else(|e| e.into_inner());
-        let next = match reused {
-            Some((read, next)) if read.elapsed() < DUE_REUSE => next,
-            _ => match self.store.next_delivery_due().await {
-                Ok(next) => {
-                    *self.due.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some((Instant::now(), next));
-                    next
-                }
-                Err(error) => {
-                    tracing::error!(error = %error, "Cannot read when the next delivery is due.");
-                    Some(Utc::now() + chrono_of(CLAIM_RETRY))
-                }
-            },
+    /// Tells a dry lane when its next delivery falls due.
+    async fn read_due(&self, lane: &Lane, queue: &mut Queue) {
+        let next = match self
+            .store
+            .next_delivery_due(lane.scope.clone(), Utc::now())
+            .await
+        {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(error = %error, "Cannot read when the next delivery is due.");
+                Some(Utc::now() + chrono_of(CLAIM_RETRY))
+            }
         };
-        let now = Utc::now();
-        for (_, queue) in lanes.iter_mut().filter(|(_, q)| q.needs_due()) {
-            queue.due(next, now);
-        }
+        queue.due(next, Utc::now());
     }
 
     /// Gives leases back; on failure they run out instead.

@@ -178,8 +178,11 @@ pub(crate) enum ForwardWrite {
 /// A read of the queue.
 #[derive(Debug, Clone)]
 pub(crate) enum ForwardRead {
-    /// The earliest moment a delivery of an active target may be claimed.
-    NextDue,
+    /// When the scope's next delivery not held under a live lease falls due.
+    NextDue {
+        scope: ClaimScope,
+        now: i64,
+    },
     OfEvent(i64),
     AttemptsOfEvent(i64),
     List(DeliveryFilter),
@@ -313,10 +316,19 @@ impl Store {
         self.forward_write(write).await.map(|_| ())
     }
 
-    /// When the next delivery of an active target may be claimed (due, and its lease, if
-    /// any, run out); `None` when nothing waits.
-    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self.forward_read(ForwardRead::NextDue).await? {
+    /// When the next delivery of `scope` that no live lease holds falls due; `None` when
+    /// nothing waits or the target is paused. Read from the index of pending deliveries, so
+    /// a long backlog costs no more to ask about than a short one.
+    pub async fn next_delivery_due(
+        &self,
+        scope: ClaimScope,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let read = ForwardRead::NextDue {
+            scope,
+            now: now.timestamp_micros(),
+        };
+        match self.forward_read(read).await? {
             ForwardRows::Time(at) => Ok(at.and_then(DateTime::from_timestamp_micros)),
             _ => Ok(None),
         }

@@ -27,24 +27,49 @@ pub const REPLAY: &str = "INSERT INTO deliveries (event_id, source, target, to_u
        COALESCE(MAX(replay), 0) + 1, 'pending', 0, CAST(?5 AS BIGINT), CAST(?5 AS BIGINT)
      FROM deliveries WHERE event_id = ?1 AND target = ?3 ON CONFLICT DO NOTHING";
 
-/// ?1 now, ?2 limit, ?3 until, ?4 target (for `SCOPE_TARGET`). `{scope}` and `{lock}`
-/// (empty on SQLite, whose one writer serialises claims; `FOR UPDATE SKIP LOCKED` on
+/// ?1 now, ?2 limit, ?3 until, ?4 target (for a target's scope). `{scope}`, `{limit}` and
+/// `{lock}` (empty on SQLite, whose one writer serialises claims; `FOR UPDATE SKIP LOCKED` on
 /// PostgreSQL, so instances claiming at once take different rows) are filled in by `claim`.
 const CLAIM: &str = "UPDATE deliveries SET lease_until = ?3 WHERE id IN (
        SELECT id FROM deliveries
        WHERE state = 'pending' AND next_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)
          AND {scope}
-       ORDER BY next_at LIMIT ?2{lock})
+       ORDER BY next_at LIMIT {limit}{lock})
      RETURNING id, event_id, source, target, to_url, replay, state, attempts, next_at,
        last_status, last_error";
-const SCOPE_TARGET: &str = "target = ?4 AND to_url IS NULL
-     AND NOT EXISTS (SELECT 1 FROM forward_paused p WHERE p.target = ?4)";
+/// ?1 now, ?2 limit (1), ?3 target (for a target's scope): when the next delivery not held
+/// under a live lease falls due. A delivery held by an instance that died is claimable once
+/// its lease runs out, which a dry lane finds by looking again unasked (`lane::MAX_SLEEP`).
+const NEXT_DUE: &str = "SELECT next_at FROM deliveries
+     WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < ?1) AND {scope}
+     ORDER BY next_at LIMIT {limit}";
+/// A target's deliveries, read from the `(target, next_at)` index of pending ones.
+const SCOPE_TARGET: &str = "target = {target} AND to_url IS NULL";
+/// A paused target's claim reads nothing: its limit is 0, decided before any row is read
+/// (a backlog behind a pause is never walked).
+const LIMIT_TARGET: &str = "CASE WHEN EXISTS (SELECT 1 FROM forward_paused p
+       WHERE p.target = {target}) THEN 0 ELSE CAST(?2 AS BIGINT) END";
+/// Replays to a caller's own `to`, read from their own index.
 const SCOPE_AD_HOC: &str = "to_url IS NOT NULL";
 
 /// `CLAIM` for one target (`true`) or the ad-hoc replays, with the backend's `lock`.
 pub fn claim(target: bool, lock: &str) -> String {
-    let scope = if target { SCOPE_TARGET } else { SCOPE_AD_HOC };
-    CLAIM.replace("{scope}", scope).replace("{lock}", lock)
+    scoped(CLAIM, target, "?4").replace("{lock}", lock)
+}
+
+/// `NEXT_DUE` for one target (`true`; none while it is paused) or the ad-hoc replays.
+pub fn next_due(target: bool) -> String {
+    scoped(NEXT_DUE, target, "?3")
+}
+
+fn scoped(text: &str, target: bool, placeholder: &str) -> String {
+    let (scope, limit) = match target {
+        true => (SCOPE_TARGET, LIMIT_TARGET),
+        false => (SCOPE_AD_HOC, "?2"),
+    };
+    text.replace("{scope}", scope)
+        .replace("{limit}", limit)
+        .replace("{target}", placeholder)
 }
 
 /// ?1 delivery, ?2 n, ?3 at, ?4 status, ?5 ms, ?6 error, ?7 excerpt.
@@ -65,13 +90,6 @@ pub const PAUSE: &str =
     "INSERT INTO forward_paused (target, since) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 /// ?1 target.
 pub const RESUME: &str = "DELETE FROM forward_paused WHERE target = ?1";
-
-/// When the next delivery of an active target may be claimed.
-pub const NEXT_DUE: &str = "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_at
-       THEN lease_until ELSE next_at END)
-     FROM deliveries d WHERE state = 'pending'
-       AND (to_url IS NOT NULL
-         OR NOT EXISTS (SELECT 1 FROM forward_paused p WHERE p.target = d.target))";
 
 /// ?1 event.
 pub const OF_EVENT: &str = "SELECT id, event_id, source, target, to_url, replay, state, attempts,

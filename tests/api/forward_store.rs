@@ -116,16 +116,27 @@ async fn a_claim_is_a_lease_limited_per_call_and_skips_paused_targets(store: Sto
             .unwrap()
             .is_empty()
     );
+    let due = |scope, now| {
+        let store = store.clone();
+        async move { store.next_delivery_due(scope, now).await.unwrap() }
+    };
     assert_eq!(
-        store.next_delivery_due().await.unwrap(),
-        Some(at(1, 0)),
-        "all leased: due when the leases run out"
+        due(target("app"), at(0, 2)).await,
+        None,
+        "all held by leases"
     );
+    assert_eq!(
+        due(target("app"), at(1, 1)).await,
+        Some(at(0, 0)),
+        "once the leases ran out, due since they were queued"
+    );
+    assert_eq!(due(target("other"), at(1, 1)).await, None);
+    assert_eq!(due(ClaimScope::AdHoc, at(1, 1)).await, None);
     store
         .set_target_paused("app", true, at(0, 3))
         .await
         .unwrap();
-    assert_eq!(store.next_delivery_due().await.unwrap(), None, "paused");
+    assert_eq!(due(target("app"), at(1, 1)).await, None, "paused");
     let paused = store
         .claim_deliveries(target("app"), at(2, 0), at(3, 0), 10)
         .await
@@ -188,7 +199,13 @@ async fn a_finished_attempt_is_recorded_and_moves_the_delivery_on(store: Store) 
             .is_empty(),
         "the lease ended but the retry is not due"
     );
-    assert_eq!(store.next_delivery_due().await.unwrap(), Some(at(0, 30)));
+    assert_eq!(
+        store
+            .next_delivery_due(target("app"), at(0, 20))
+            .await
+            .unwrap(),
+        Some(at(0, 30))
+    );
     store
         .finish_attempt(finished(d, 2, Some(500), After::RetryAt(at(0, 40))))
         .await
@@ -217,7 +234,8 @@ async fn a_finished_attempt_is_recorded_and_moves_the_delivery_on(store: Store) 
     assert_eq!(store.pending_deliveries("app").await.unwrap(), 0);
     assert_eq!(totals.last_success_at, Some(at(0, 30)));
     assert_eq!(totals.last_error.as_deref(), Some("HTTP 500"));
-    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+    let due = store.next_delivery_due(target("app"), at(0, 50)).await;
+    assert_eq!(due.unwrap(), None);
 }
 
 /// Stores `count` events, queues a delivery of each to `app` and claims them all until
@@ -277,7 +295,10 @@ async fn a_batch_of_finished_attempts_is_recorded_together(store: Store) {
         assert_eq!(attempts[0].response_excerpt, "oops");
     }
     assert_eq!(
-        store.next_delivery_due().await.unwrap(),
+        store
+            .next_delivery_due(target("app"), at(0, 11))
+            .await
+            .unwrap(),
         Some(at(0, 30)),
         "the leases ended with the batch"
     );
@@ -347,6 +368,8 @@ async fn replays_are_numbered_and_ad_hoc_ones_are_claimed_apart(store: Store) {
             ("http://127.0.0.1:9/x".to_string(), 1)
         ]
     );
+    let due = store.next_delivery_due(ClaimScope::AdHoc, at(0, 4)).await;
+    assert_eq!(due.unwrap(), Some(at(0, 3)), "the ad-hoc replay, not app's");
     let named = store
         .claim_deliveries(target("app"), at(1, 0), at(2, 0), 10)
         .await

@@ -125,8 +125,18 @@ async fn finish(tx: &Transaction<'_>, all: &[Finished]) -> PgResult<u64> {
 /// Answers one read.
 pub(super) async fn read(client: &Object, read: &ForwardRead) -> PgResult<ForwardRows> {
     Ok(match read {
-        ForwardRead::NextDue => {
-            ForwardRows::Time(client.query_one(sql::NEXT_DUE, &[]).await?.try_get(0)?)
+        ForwardRead::NextDue { scope, now } => {
+            let row = match scope {
+                ClaimScope::Target(name) => {
+                    let text = pg(&sql::next_due(true));
+                    client.query_opt(&text, &[now, &1i64, name]).await?
+                }
+                ClaimScope::AdHoc => {
+                    let text = pg(&sql::next_due(false));
+                    client.query_opt(&text, &[now, &1i64]).await?
+                }
+            };
+            ForwardRows::Time(row.map(|r| r.try_get(0)).transpose()?)
         }
         ForwardRead::OfEvent(id) => {
             let rows = client.query(&pg(sql::OF_EVENT), &[id]).await?;

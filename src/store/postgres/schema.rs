@@ -249,6 +249,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS delivery_attempts_failed ON delivery_attempts (at)
         WHERE status IS NULL OR status < 200 OR status > 299;
     "#,
+    // 12: replays to a caller's own `to` are claimed from an index of their own, not found
+    // among every pending delivery of the rules' targets.
+    r#"
+    CREATE INDEX IF NOT EXISTS deliveries_ad_hoc_due ON deliveries (next_at)
+        WHERE state = 'pending' AND to_url IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the newest version; safe to call from several instances at once.

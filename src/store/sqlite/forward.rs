@@ -116,11 +116,16 @@ fn finish(conn: &Connection, f: &Finished) -> rusqlite::Result<usize> {
 /// Answers one read.
 pub(super) fn read(conn: &Connection, read: &ForwardRead) -> rusqlite::Result<ForwardRows> {
     match read {
-        ForwardRead::NextDue => {
-            let at = conn
-                .prepare_cached(sql::NEXT_DUE)?
-                .query_row([], |r| r.get(0))?;
-            Ok(ForwardRows::Time(at))
+        ForwardRead::NextDue { scope, now } => {
+            let at = match scope {
+                ClaimScope::Target(name) => conn
+                    .prepare_cached(&sql::next_due(true))?
+                    .query_row(params![now, 1, name], |r| r.get(0)),
+                ClaimScope::AdHoc => conn
+                    .prepare_cached(&sql::next_due(false))?
+                    .query_row(params![now, 1], |r| r.get(0)),
+            };
+            Ok(ForwardRows::Time(at.optional()?))
         }
         ForwardRead::OfEvent(id) => {
             let mut stmt = conn.prepare_cached(sql::OF_EVENT)?;
@@ -208,4 +213,74 @@ fn attempt(r: &Row) -> rusqlite::Result<AttemptRecord> {
         response_excerpt: r.get(6)?,
         replay: r.get::<_, i64>(7)? > 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::store::forward::NewDelivery;
+
+    /// An in-memory store holding `count` pending deliveries to `app`, due at 0.
+    fn backlog(count: i64) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::sqlite::schema::migrate(&mut conn).unwrap();
+        let deliveries = (1..=count)
+            .map(|event_id| NewDelivery {
+                event_id,
+                source: "stripe".into(),
+                target: "app".into(),
+                to: None,
+            })
+            .collect();
+        let enqueue = ForwardWrite::Enqueue {
+            deliveries,
+            cursor: count,
+            now: 0,
+        };
+        write(&conn, &enqueue).unwrap();
+        conn
+    }
+
+    /// The virtual machine's steps to run `text` once with `values`, and the rows it answered.
+    fn steps(conn: &Connection, text: &str, values: impl rusqlite::Params) -> (i32, usize) {
+        let mut stmt = conn.prepare(text).unwrap();
+        let rows = stmt.query_map(values, |_| Ok(())).unwrap().count();
+        (stmt.get_status(StatementStatus::VmStep), rows)
+    }
+
+    #[test]
+    fn a_claim_and_a_due_time_cost_the_same_whatever_the_backlog() {
+        let conn = backlog(5000);
+        let (claim, due) = (sql::claim(true, ""), sql::next_due(true));
+        let (steps_claiming, got) = steps(&conn, &claim, params![10, 16, 99, "app"]);
+        assert_eq!(got, 16);
+        assert!(steps_claiming < 2000, "{steps_claiming} steps to claim 16");
+        let (steps_due, got) = steps(&conn, &due, params![10, 1, "app"]);
+        assert_eq!(got, 1);
+        assert!(steps_due < 200, "{steps_due} steps for the next due time");
+
+        write(
+            &conn,
+            &ForwardWrite::Pause {
+                target: "app".into(),
+                paused: true,
+                now: 10,
+            },
+        )
+        .unwrap();
+        let (steps_paused, got) = steps(&conn, &claim, params![10, 16, 99, "app"]);
+        assert_eq!(got, 0, "a paused target's deliveries wait");
+        assert!(steps_paused < 100, "{steps_paused} steps to claim nothing");
+        let (steps_due, got) = steps(&conn, &due, params![10, 1, "app"]);
+        assert_eq!(got, 0, "nothing falls due while paused");
+        assert!(steps_due < 100, "{steps_due} steps to answer none");
+        let (steps_ad_hoc, got) = steps(&conn, &sql::claim(false, ""), params![10, 16, 99]);
+        assert_eq!(got, 0);
+        assert!(
+            steps_ad_hoc < 100,
+            "{steps_ad_hoc} steps past the rules' deliveries"
+        );
+    }
 }
