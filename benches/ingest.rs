@@ -9,6 +9,9 @@
 //!
 //! Then the live stream's delay across two instances under load.
 //!
+//! Each round starts on a quiet machine (`settle`): what a server does after its round
+//! (indexing, draining a forwarding backlog) would otherwise slow the next server's round.
+//!
 //! Run: `cargo bench --bench ingest` (`BENCH_SECS=N` to change the duration per run,
 //! `HOOKWATCH_BENCH_PG` for another PostgreSQL server, `HOOKWATCH_BENCH_BASELINE=PATH` to add
 //! another build of hookwatch to the headline rounds, unverified on SQLite and one instance on
@@ -147,6 +150,8 @@ struct Totals {
     /// The machine's busy and total clock ticks over the rounds.
     busy_ticks: f64,
     all_ticks: f64,
+    /// Seconds waited for the machine to be quiet before its rounds (`settle`).
+    settled_seconds: f64,
 }
 
 impl Totals {
@@ -168,6 +173,7 @@ async fn interleaved(
     }
     for _round in 0..3 {
         for (target, total) in targets.iter().zip(totals.iter_mut()) {
+            total.settled_seconds += settle().await;
             let before = target.cpu_seconds();
             let postgres_before = postgres_cpu_seconds();
             let generator_before = cpu_seconds(std::process::id());
@@ -190,14 +196,15 @@ async fn interleaved(
     for (target, total) in targets.iter().zip(&totals) {
         let rounds: Vec<String> = total.rounds.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  rounds {}  machine busy {:.0}%",
+            "{:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:>4}  rounds {}  machine busy {:.0}%  waited for quiet {:.1} s",
             target.name,
             total.rps(),
             total.p50_ms,
             total.p99_ms,
             total.errors,
             rounds.join(" / "),
-            total.busy_ticks / total.all_ticks.max(1.0) * 100.0
+            total.busy_ticks / total.all_ticks.max(1.0) * 100.0,
+            total.settled_seconds
         );
     }
     totals

@@ -118,6 +118,25 @@ pub fn machine_ticks() -> (f64, f64) {
     (total - idle, total)
 }
 
+/// Waits until the machine is quiet (under a fifth of its CPU busy over a quarter second),
+/// at most `QUIET_DEADLINE`: what a server left to do after its round (indexing, draining a
+/// forwarding backlog) is done before the next round, not counted against it. Answers the
+/// seconds waited.
+pub async fn settle() -> f64 {
+    const WINDOW: Duration = Duration::from_millis(250);
+    const QUIET_DEADLINE: Duration = Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    loop {
+        let (busy_before, all_before) = machine_ticks();
+        tokio::time::sleep(WINDOW).await;
+        let (busy_after, all_after) = machine_ticks();
+        let busy = (busy_after - busy_before) / (all_after - all_before).max(1.0);
+        if busy < 0.2 || started.elapsed() > QUIET_DEADLINE {
+            return started.elapsed().as_secs_f64();
+        }
+    }
+}
+
 /// VmHWM of a process from /proc, in MiB.
 pub fn peak_rss_mib(pid: u32) -> f64 {
     status_mib(pid, "VmHWM")
