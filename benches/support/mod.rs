@@ -277,19 +277,9 @@ pub async fn load_until(url: &str, concurrency: usize, stop: Stop, make: MakeReq
                 if !more {
                     break;
                 }
-                let n = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (headers, body) = make(n);
-                let mut request = client.post(&url).body(body);
-                for (k, v) in &headers {
-                    request = request.header(k, v);
-                }
-                let sent = Instant::now();
-                match request.send().await {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed().as_micros() as u32);
-                    }
-                    _ => errors += 1,
+                match send_one(&client, &url, &make).await {
+                    Some(micros) => latencies.push(micros),
+                    None => errors += 1,
                 }
             }
             (latencies, errors)
@@ -302,14 +292,74 @@ pub async fn load_until(url: &str, concurrency: usize, stop: Stop, make: MakeReq
         all.extend(latencies);
         errors += e;
     }
+    report(all, errors, start)
+}
+
+/// Sends `rate` requests a second for `duration`, each as its time comes whatever the
+/// answers before it (an open loop, as webhooks arrive), at most `MOST_OPEN` at once: a
+/// request that would exceed it is counted as an error, since the server fell behind.
+pub async fn paced_load(url: &str, rate: u32, duration: Duration, make: MakeRequest) -> Report {
+    const MOST_OPEN: usize = 256;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(MOST_OPEN)
+        .build()
+        .unwrap();
+    let open = Arc::new(tokio::sync::Semaphore::new(MOST_OPEN));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut errors = 0;
+    while start.elapsed() < duration {
+        tick.tick().await;
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            errors += 1;
+            continue;
+        };
+        let (client, url, make) = (client.clone(), url.to_string(), make.clone());
+        tasks.spawn(async move {
+            let answered = send_one(&client, &url, &make).await;
+            drop(permit);
+            answered
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(answered) = tasks.join_next().await {
+        match answered.unwrap() {
+            Some(micros) => all.push(micros),
+            None => errors += 1,
+        }
+    }
+    report(all, errors, start)
+}
+
+/// Sends the next numbered request; answers its latency in microseconds when it got a 200.
+async fn send_one(client: &reqwest::Client, url: &str, make: &MakeRequest) -> Option<u32> {
+    let n = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (headers, body) = make(n);
+    let mut request = client.post(url).body(body);
+    for (k, v) in &headers {
+        request = request.header(k, v);
+    }
+    let sent = Instant::now();
+    match request.send().await {
+        Ok(r) if r.status() == 200 => {
+            let _ = r.bytes().await;
+            Some(sent.elapsed().as_micros() as u32)
+        }
+        _ => None,
+    }
+}
+
+fn report(mut latencies: Vec<u32>, errors: usize, start: Instant) -> Report {
     let seconds = start.elapsed().as_secs_f64();
-    all.sort_unstable();
+    latencies.sort_unstable();
     Report {
-        ok: all.len(),
+        ok: latencies.len(),
         errors,
         seconds,
-        p50_ms: percentile(&all, 0.50),
-        p99_ms: percentile(&all, 0.99),
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
     }
 }
 
