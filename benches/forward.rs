@@ -4,7 +4,9 @@
 //! 1. Sustained, HTTP: the ingest benchmark's load (64 connections, the ~2 KB Stripe payload)
 //!    for `BENCH_SECS` against hookwatch forwarding to a `200` server in this process; the
 //!    ingest rate, the rate delivered at the target in the same window and their ratio; then
-//!    how long the backlog took to drain, and whether the target holds every event once.
+//!    how long the backlog took to drain, and whether the target holds every event once. Then
+//!    the same with the store in PostgreSQL (a fresh database on the local server; skipped
+//!    with a note when it is not reachable).
 //! 2. Backlog: the target paused through the API while `BENCH_BACKLOG` events arrive, then
 //!    resumed: the drain rate, hookwatch's resident memory before and after the backlog and
 //!    its peak during the drain, and the count at the target.
@@ -15,7 +17,8 @@
 //!
 //! Run: `cargo bench --bench forward` (`BENCH_SECS=N` for the seconds of load, default 10;
 //! `BENCH_BACKLOG=N` for the backlog's events, default 100,000; `BENCH_IN_FLIGHT=N` for the
-//! rule's `max_in_flight`).
+//! rule's `max_in_flight`). Parts can be named to run only them: `cargo bench --bench forward
+//! -- postgres` (`http`, `postgres`, `backlog`, `nats`, `redis`).
 
 mod support;
 
@@ -52,14 +55,15 @@ fn requests(template: &Arc<String>) -> MakeRequest {
     })
 }
 
-/// hookwatch in `dir` with one rule named `name` taking every event to `to`.
-async fn start(dir: &Path, name: &str, to: &str) -> Hookwatch {
+/// hookwatch in `dir` (and `extra` arguments) with one rule named `name` taking every event
+/// to `to`.
+async fn start(dir: &Path, name: &str, to: &str, extra: &[&str]) -> Hookwatch {
     let mut rule = format!("[[forward]]\nname = \"{name}\"\nsource = \"*\"\nto = \"{to}\"\n");
     if let Some(n) = in_flight() {
         rule += &format!("max_in_flight = {n}\n");
     }
     std::fs::write(dir.join("hookwatch.toml"), rule).unwrap();
-    Hookwatch::start(dir, &[]).await
+    Hookwatch::start(dir, extra).await
 }
 
 async fn get_json(url: String) -> Value {
@@ -90,13 +94,14 @@ async fn set_state(base: &str, name: &str, action: &str) {
     assert_eq!(answer.status(), 200, "{action} {name}");
 }
 
-/// Waits until nothing is pending and the sink holds `events`; the time it took, or `None`
-/// at the deadline (a minute, plus 2 ms an event).
+/// Waits until the sink holds `events` and nothing is pending; the time it took, or `None`
+/// at the deadline (a minute, plus 2 ms an event). The sink is counted first: the pending
+/// count is a query of the store, which the drain would otherwise share with the polling.
 async fn drain(base: &str, name: &str, sink: &mut Sink, events: u64) -> Option<Duration> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60) + Duration::from_millis(2 * events);
     while Instant::now() < deadline {
-        if pending(base, name).await == 0 && sink.count().await >= events {
+        if sink.count().await >= events && pending(base, name).await == 0 {
             return Some(started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -147,8 +152,23 @@ async fn sustained(label: &str, hw: &Hookwatch, name: &str, sink: &mut Sink, dur
 async fn http_sustained(duration: Duration) {
     let (to, counter) = counting_target().await;
     let dir = tempfile::tempdir().unwrap();
-    let hw = start(dir.path(), "app", &to).await;
+    let hw = start(dir.path(), "app", &to, &[]).await;
     sustained("HTTP", &hw, "app", &mut Sink::Http(counter), duration).await;
+    hw.stop().await;
+}
+
+/// The same with the store, and so the queue, in PostgreSQL (a fresh database on the local
+/// server, dropped afterwards).
+async fn http_sustained_postgres(duration: Duration) {
+    let Some(db) = support::postgres::BenchDb::create(1).await else {
+        println!("HTTP, PostgreSQL skipped: PostgreSQL is not reachable");
+        return;
+    };
+    let (to, counter) = counting_target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hw = start(dir.path(), "app", &to, &["--database", &db.url]).await;
+    let mut sink = Sink::Http(counter);
+    sustained("HTTP, PostgreSQL", &hw, "app", &mut sink, duration).await;
     hw.stop().await;
 }
 
@@ -157,7 +177,7 @@ async fn backlog(events: u64) {
     let (to, counter) = counting_target().await;
     let mut sink = Sink::Http(counter);
     let dir = tempfile::tempdir().unwrap();
-    let hw = start(dir.path(), "app", &to).await;
+    let hw = start(dir.path(), "app", &to, &[]).await;
     let pid = hw.child.id().unwrap();
     set_state(&hw.base, "app", "pause").await;
     let rss_before = status_mib(pid, "VmRSS");
@@ -222,6 +242,7 @@ async fn nats(duration: Duration) {
         dir.path(),
         "nats",
         &format!("nats://127.0.0.1:4222/{subject}"),
+        &[],
     )
     .await;
     sustained(
@@ -246,7 +267,7 @@ async fn redis_streams(duration: Duration) {
     let conn = redis.get_multiplexed_async_connection().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let to = format!("redis://127.0.0.1:6379/0?stream={key}");
-    let hw = start(dir.path(), "redis", &to).await;
+    let hw = start(dir.path(), "redis", &to, &[]).await;
     let mut sink = Sink::Redis(conn.clone(), key.clone());
     sustained("Redis Streams", &hw, "redis", &mut sink, duration).await;
     let arrivals = Arrivals::default();
@@ -276,21 +297,31 @@ fn main() {
 async fn bench() {
     let duration = bench_duration();
     println!(
-        "forward benchmark: {} B payload, {CONCURRENCY} connections, {} s of load per target, one rule with max_in_flight {}, SQLite",
+        "forward benchmark: {} B payload, {CONCURRENCY} connections, {} s of load per target, one rule with max_in_flight {}, SQLite (and PostgreSQL for HTTP)",
         payload_template().len(),
         duration.as_secs(),
         in_flight().map_or("8 (the default)".to_string(), |n| n.to_string())
     );
-    http_sustained(duration).await;
-    backlog(backlog_size()).await;
-    if listening(4222).await {
-        nats(duration).await;
-    } else {
-        println!("NATS JetStream   skipped: nothing listening on 127.0.0.1:4222");
+    let parts = Parts::from_args("forward", &["http", "postgres", "backlog", "nats", "redis"]);
+    if parts.runs("http") {
+        http_sustained(duration).await;
     }
-    if listening(6379).await {
-        redis_streams(duration).await;
-    } else {
-        println!("Redis Streams    skipped: nothing listening on 127.0.0.1:6379");
+    if parts.runs("postgres") {
+        http_sustained_postgres(duration).await;
+    }
+    if parts.runs("backlog") {
+        backlog(backlog_size()).await;
+    }
+    if parts.runs("nats") {
+        match listening(4222).await {
+            true => nats(duration).await,
+            false => println!("NATS JetStream   skipped: nothing listening on 127.0.0.1:4222"),
+        }
+    }
+    if parts.runs("redis") {
+        match listening(6379).await {
+            true => redis_streams(duration).await,
+            false => println!("Redis Streams    skipped: nothing listening on 127.0.0.1:6379"),
+        }
     }
 }

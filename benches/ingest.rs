@@ -624,28 +624,6 @@ fn main() {
     runtime.block_on(bench());
 }
 
-/// The parts named on the command line (`cargo bench --bench ingest -- forward`), or all.
-struct Parts(Vec<String>);
-
-const PART_NAMES: [&str; 5] = ["headline", "scale", "stream", "alerts", "forward"];
-
-impl Parts {
-    fn runs(&self, part: &str) -> bool {
-        self.0.is_empty() || self.0.iter().any(|p| p == part)
-    }
-}
-
-fn parts() -> Parts {
-    let named: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let Some(unknown) = named.iter().find(|p| !PART_NAMES.contains(&p.as_str())) {
-        panic!("no part {unknown:?} in the ingest bench; its parts: {PART_NAMES:?}");
-    }
-    Parts(named)
-}
-
 async fn bench() {
     let duration = bench_duration();
     let template = Arc::new(payload_template());
@@ -656,7 +634,10 @@ async fn bench() {
         WARM_UP.as_secs()
     );
     let mut figures = Figures::default();
-    let parts = parts();
+    let parts = Parts::from_args(
+        "ingest",
+        &["headline", "scale", "stream", "alerts", "forward"],
+    );
     if parts.runs("headline") {
         headline(duration, &template, &mut figures).await;
     }

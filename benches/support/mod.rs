@@ -118,6 +118,28 @@ pub fn machine_ticks() -> (f64, f64) {
     (total - idle, total)
 }
 
+/// The parts of a benchmark named on its command line (`cargo bench --bench ingest --
+/// forward`), or all of them when none is named.
+pub struct Parts(Vec<String>);
+
+impl Parts {
+    /// The parts named; one the benchmark (`bench`) does not have among `known` stops the run.
+    pub fn from_args(bench: &str, known: &[&str]) -> Parts {
+        let named: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with("--"))
+            .collect();
+        if let Some(unknown) = named.iter().find(|p| !known.contains(&p.as_str())) {
+            panic!("no part {unknown:?} in the {bench} benchmark; its parts: {known:?}");
+        }
+        Parts(named)
+    }
+
+    pub fn runs(&self, part: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|p| p == part)
+    }
+}
+
 /// Waits until the machine is quiet (under a fifth of its CPU busy over a quarter second),
 /// at most `QUIET_DEADLINE`: what a server left to do after its round (indexing, draining a
 /// forwarding backlog) is done before the next round, not counted against it. Answers the

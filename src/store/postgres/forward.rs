@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::read::Bind;
 use crate::store::forward::{
     AttemptRecord, ClaimScope, Delivery, DeliveryState, Finished, ForwardRead, ForwardRows,
-    ForwardWrite, TargetTotals, after_columns, failure_text,
+    ForwardWrite, NewDelivery, TargetTotals, after_columns, failure_text,
 };
 use crate::store::forward_sql as sql;
 use crate::store::sql::{SqlValue, dollar_placeholders as pg, micros};
@@ -29,11 +29,13 @@ pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult
             cursor,
             now,
         } => {
-            let insert = tx.prepare_cached(&pg(sql::ENQUEUE)).await?;
-            for d in deliveries {
-                tx.execute(&insert, &[&d.event_id, &d.source, &d.target, &d.to, now])
-                    .await?;
-            }
+            let column = |f: fn(&NewDelivery) -> &str| deliveries.iter().map(f).collect();
+            let (sources, targets): (Vec<&str>, Vec<&str>) =
+                (column(|d| &d.source), column(|d| &d.target));
+            let events: Vec<i64> = deliveries.iter().map(|d| d.event_id).collect();
+            let to: Vec<Option<&str>> = deliveries.iter().map(|d| d.to.as_deref()).collect();
+            tx.execute(ENQUEUE_ALL, &[&events, &sources, &targets, &to, now])
+                .await?;
             let cursor_sql = pg(&sql::MOVE_CURSOR.replace("{greatest}", "GREATEST"));
             tx.execute(&cursor_sql, &[cursor]).await?;
             ForwardRows::Count(deliveries.len() as i64)
@@ -87,6 +89,14 @@ pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult
     tx.commit().await?;
     Ok(rows)
 }
+
+/// `forward_sql::ENQUEUE` for a batch of deliveries, as one statement: $1 events, $2 sources,
+/// $3 targets, $4 `to`s, $5 now.
+const ENQUEUE_ALL: &str = "INSERT INTO deliveries (event_id, source, target, to_url, replay,
+       state, attempts, next_at, updated_at)
+     SELECT e, s, t, u, 0, 'pending', 0, $5::BIGINT, $5::BIGINT
+     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS d(e, s, t, u)
+     ON CONFLICT DO NOTHING";
 
 /// `forward_sql::RECORD_ATTEMPT` and `FINISH` for a batch of attempts, as one statement:
 /// $1 delivery, $2 n, $3 at, $4 status, $5 ms, $6 error, $7 excerpt, $8 state, $9 next_at.
