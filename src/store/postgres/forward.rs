@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::read::Bind;
 use crate::store::forward::{
     AttemptRecord, ClaimScope, Delivery, DeliveryState, Finished, ForwardRead, ForwardRows,
-    ForwardWrite, NewDelivery, TargetTotals, after_columns, failure_text,
+    ForwardWrite, TargetTotals, after_columns, failure_text,
 };
 use crate::store::forward_sql as sql;
 use crate::store::sql::{SqlValue, dollar_placeholders as pg, micros};
@@ -29,10 +29,9 @@ pub(super) async fn write(client: &mut Object, write: &ForwardWrite) -> PgResult
             cursor,
             now,
         } => {
-            let column = |f: fn(&NewDelivery) -> &str| deliveries.iter().map(f).collect();
-            let (sources, targets): (Vec<&str>, Vec<&str>) =
-                (column(|d| &d.source), column(|d| &d.target));
             let events: Vec<i64> = deliveries.iter().map(|d| d.event_id).collect();
+            let sources: Vec<&str> = deliveries.iter().map(|d| d.source.as_str()).collect();
+            let targets: Vec<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
             let to: Vec<Option<&str>> = deliveries.iter().map(|d| d.to.as_deref()).collect();
             tx.execute(ENQUEUE_ALL, &[&events, &sources, &targets, &to, now])
                 .await?;

@@ -345,6 +345,12 @@ mod tests {
         for sql in [detail_query("?1"), forward_sql::OF_EVENT.to_string()] {
             assert_eq!(reprepared(&reader, &sql), 0, "{sql}");
         }
+        // Partial indexes whose condition a query implies without a bound value still serve.
+        let dedup = format!("EXPLAIN QUERY PLAN {}", writer::FIND_ORIGINAL);
+        let plan: String = reader
+            .query_row(&dedup, ["stripe", "evt_1"], |r| r.get(3))
+            .unwrap();
+        assert!(plan.contains("events_dedup"), "{plan}");
         let unconfigured = Connection::open(&path).unwrap();
         let sql = detail_query("?1");
         assert!(reprepared(&unconfigured, &sql) > 0, "SQLite's default");

@@ -305,17 +305,18 @@ fn apply(tx: &Transaction, event: &NewEvent, rollup: &mut Rollups) -> rusqlite::
     Ok(Applied::Duplicate(id))
 }
 
+/// ?1 source, ?2 delivery id: the received event a redelivery repeats (`events_dedup`).
+pub(super) const FIND_ORIGINAL: &str = "SELECT id, event_type FROM events
+     WHERE source = ?1 AND delivery_id = ?2 AND status = 'received'";
+
 fn find_original(
     tx: &Transaction,
     source: &str,
     delivery_id: &str,
 ) -> rusqlite::Result<Option<(i64, Option<String>)>> {
-    tx.prepare_cached(
-        "SELECT id, event_type FROM events
-         WHERE source = ?1 AND delivery_id = ?2 AND status = 'received'",
-    )?
-    .query_row([source, delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()
+    tx.prepare_cached(FIND_ORIGINAL)?
+        .query_row([source, delivery_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 /// Inserts the event and its body; `None` when it is a redelivery of a received event.
