@@ -147,7 +147,7 @@ impl Parts {
 pub async fn settle() -> f64 {
     const WINDOW: Duration = Duration::from_millis(250);
     const QUIET_DEADLINE: Duration = Duration::from_secs(60);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     loop {
         let (busy_before, all_before) = machine_ticks();
         tokio::time::sleep(WINDOW).await;
